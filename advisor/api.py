@@ -1,0 +1,127 @@
+"""The public Python API behind `advisor/__init__.py`.
+
+Takes paths, mappings or models; gives `Requirements`, `RulePack`, `Assessment` and rendered text.
+Reading a file here is the one convenience the API adds over the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .assessment import Assessment
+from .errors import InputError
+from .loading import MAX_BYTES, parse_text, validation_problems
+from .requirements import Requirements
+from .rulepack import RulePack
+
+
+def parse_requirements(doc: Any, source: str) -> Requirements:
+    """Validate parsed data as requirements.
+
+    Raises:
+        InputError: one line per problem, naming `source` and the field path.
+    """
+    if not isinstance(doc, dict):
+        kind = "a list" if isinstance(doc, list) else type(doc).__name__
+        raise InputError(f"{source}: (top level): must be a mapping of fields, got {kind}")
+    try:
+        return Requirements.model_validate(doc)
+    except ValidationError as e:
+        raise InputError(validation_problems(e, source, Requirements)) from None
+
+
+def read_requirements_bytes(data: bytes, source: str) -> tuple[Requirements, dict[str, Any]]:
+    """Parse and validate a requirements file's bytes; give the model and the raw mapping."""
+    try:
+        doc = parse_text(data, source)
+    except ValueError as e:
+        raise InputError(f"{source}: {e}") from None
+    return parse_requirements(doc, source), doc
+
+
+def load_requirements(source: str | Path | Mapping[str, Any]) -> Requirements:
+    """Load requirements from a YAML/JSON file path or a mapping.
+
+    Args:
+        source: a path to a .yaml/.yml/.json file, or a mapping of fields.
+
+    Returns:
+        The validated requirements.
+
+    Raises:
+        InputError: the file is missing or unreadable, or the content is invalid.
+    """
+    if isinstance(source, Mapping):
+        return parse_requirements(dict(source), "<mapping>")
+    path = Path(source)
+    return read_requirements_bytes(read_limited(path), str(path))[0]
+
+
+def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """Read a file, refusing one over `limit` bytes without reading it all.
+
+    Raises:
+        InputError: missing, a folder, unreadable or too large.
+    """
+    try:
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not a requirements file")
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"{path}: file is larger than {limit // 1_000_000} MB ({size} bytes)")
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: file is larger than {limit // 1_000_000} MB")
+    return data
+
+
+def load_rulepack(path: str | Path | None = None) -> RulePack:
+    """Load a rule pack folder (the bundled default when `path` is None); cached per folder.
+
+    Raises:
+        RulePackError: one line per problem, naming the file and the rule or field.
+    """
+    from .resources import load_pack_dir
+
+    return load_pack_dir(path)
+
+
+def recommend(
+    requirements: Requirements | Mapping[str, Any],
+    *,
+    rulepack: RulePack | None = None,
+    explain: bool = True,
+) -> Assessment:
+    """Assess a project's requirements.
+
+    Args:
+        requirements: a `Requirements` or a mapping of fields.
+        rulepack: the rule pack; the bundled default when None.
+        explain: compute SHAP attributions and counterfactuals.
+
+    Returns:
+        The `Assessment`.
+
+    Raises:
+        InputError: `requirements` is an invalid mapping.
+    """
+    from .engine import assess
+
+    if isinstance(requirements, Requirements):
+        req, given = requirements, None
+    else:
+        given = dict(requirements)
+        req = parse_requirements(given, "<mapping>")
+    pack = rulepack if rulepack is not None else load_rulepack()
+    return assess(req, pack, given=given, explain=explain)

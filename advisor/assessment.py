@@ -1,0 +1,191 @@
+"""The output contract: an `Assessment`, as a pydantic model (DESIGN.md, output contract).
+
+Takes nothing; gives the models the engine fills and the renderers read. `Assessment.to_json()`
+is the canonical JSON: same input and pack, byte-identical output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Option = Literal["end_to_end", "modular", "hybrid"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvidenceRef(_Out):
+    id: str
+    claim: str
+    figure: str
+    source: str
+    kind: str
+
+
+class RulePackInfo(_Out):
+    name: str
+    version: str
+    sha256: str
+
+
+class Dimension(_Out):
+    name: Literal["data", "latency", "regulation"]
+    label: str
+    value: str
+    utility: float
+    favours: Literal["end_to_end", "modular", "neutral"]
+    weight: float
+    rationale: str
+    thresholds: dict[str, Any]
+    evidence: list[EvidenceRef]
+
+
+class Veto(_Out):
+    option: Option
+    rule: str
+    reason: str
+
+
+class RuleResult(_Out):
+    id: str
+    fired: bool
+    effect: dict[str, Any]
+    rationale: str
+    evidence: list[EvidenceRef]
+
+
+class Attribution(_Out):
+    feature: str
+    label: str
+    value: str
+    contribution: float
+    towards: Option | Literal["none"]
+    default: bool
+    text: str
+
+
+class Change(_Out):
+    field: str
+    old: Any
+    new: Any
+    description: str
+
+
+class Counterfactual(_Out):
+    field: str
+    label: str
+    found: bool
+    changes: list[Change]
+    new_recommendation: Option | None
+    distance: float | None
+    verified: bool
+    text: str
+
+
+class ExplainabilityEstimate(_Out):
+    option: Option
+    estimate: float
+    low: float
+    high: float
+    traceable: bool
+    required_level: str
+    required_fidelity: float
+    meets_requirement: bool
+    gap: float
+    basis: str
+    adjustments: list[str]
+    evidence: list[EvidenceRef]
+    estimated: bool
+
+
+class PatternStage(_Out):
+    name: str
+    kind: Literal["learned", "traditional", "rule_based"]
+
+
+class HybridPattern(_Out):
+    id: str
+    title: str
+    summary: str
+    stages: list[PatternStage]
+    learned: list[str]
+    traditional: list[str]
+    interpretable_share: float
+    evidence: list[EvidenceRef]
+
+
+class MonitorItem(_Out):
+    metric: str
+    kind: Literal["performance", "explainability"]
+    threshold: str
+
+
+class PlanItem(_Out):
+    id: str
+    title: str
+    text: str
+    steps: list[str]
+    evidence: list[EvidenceRef]
+
+
+class Plan(_Out):
+    steps: list[PlanItem]
+    keep_traditional: list[str]
+    monitoring: list[MonitorItem]
+
+
+class Uncertainty(_Out):
+    samples: int
+    seed: int
+    inputs: dict[str, str]
+    note: str
+
+
+class DefaultApplied(_Out):
+    field: str
+    value: Any
+    reason: str
+
+
+class Assessment(_Out):
+    """The advisor's answer for one project."""
+
+    schema_version: Literal[1] = 1
+    advisor_version: str
+    rulepack: RulePackInfo
+    input_sha256: str
+    name: str
+    description: str
+    recommendation: Option
+    runner_up: Option
+    confidence: float
+    probabilities: dict[str, float]
+    rationale: str
+    reasons: list[str]
+    scores: dict[str, float]
+    vetoes: list[Veto]
+    dimensions: list[Dimension]
+    rules_fired: list[RuleResult]
+    rules_evaluated: list[RuleResult]
+    attributions: list[Attribution]
+    attribution_base: float | None
+    attribution_target: str
+    counterfactuals: list[Counterfactual]
+    best_pair: Counterfactual | None
+    explainability: dict[str, ExplainabilityEstimate]
+    hybrid_pattern: HybridPattern | None
+    plan: Plan
+    uncertainty: Uncertainty
+    requirements: dict[str, Any]
+    input: dict[str, Any]
+    defaults_applied: list[DefaultApplied]
+    warnings: list[str]
+
+    def to_json(self) -> str:
+        """Give the canonical JSON text (sorted keys, two-space indent, trailing newline)."""
+        import json
+
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,240 @@
+"""Stage 6c: what would change the answer.
+
+Takes a requirements' feature row and the compiled pack; gives, for every input, the smallest
+single change that flips the recommendation (numbers: a log-space scan refined by bisection to 1%;
+categories: each alternative; regimes: adding or removing each), and the cheapest pair of changes
+when no single change flips it. Distances: decades for numbers, steps for ordered categories,
+1 for any other change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .fields import CONDITION_FIELDS, log_ms, log_pairs
+from .requirements import (
+    COST_ORDER,
+    CRITICALITY_ORDER,
+    EXPLAINABILITY_ORDER,
+    LEVEL3_ORDER,
+    MATURITY_ORDER,
+    MODALITIES,
+    TARGETS,
+)
+from .scoring import CompiledPack, evaluate
+
+PRECISION = 1.01  # bisection stops when the bracket's ratio is within 1%
+GRID = 240
+
+NUMERIC: dict[str, tuple[str, float, float]] = {
+    # field: (column, lowest value, highest value)
+    "data.paired_examples": ("paired_log", 0.0, 1e12),
+    "latency.budget_ms": ("latency_log", 0.1, 86_400_000.0),
+}
+
+CATEGORICAL: dict[str, tuple[str, list[Any], bool]] = {
+    # field: (column, choices in order, ordered?)
+    "data.stage_labels": ("stage_labels", LEVEL3_ORDER, True),
+    "data.labeling_cost": ("labeling_cost", COST_ORDER, True),
+    "task.modality": ("modality", MODALITIES, False),
+    "regulation.criticality": ("criticality", CRITICALITY_ORDER, True),
+    "regulation.explainability": ("explainability", EXPLAINABILITY_ORDER, True),
+    "task.pretrained_available": ("pretrained", [False, True], False),
+    "team.ml_maturity": ("ml_maturity", MATURITY_ORDER, True),
+    "deployment.independent_updates": ("independent_updates", [False, True], False),
+    "deployment.target": ("target", TARGETS, False),
+}
+
+FIELD_ORDER = (
+    "data.paired_examples",
+    "latency.budget_ms",
+    "data.stage_labels",
+    "data.labeling_cost",
+    "task.modality",
+    "task.pretrained_available",
+    "regulation.criticality",
+    "regulation.explainability",
+    "regulation.regimes",
+    "team.ml_maturity",
+    "deployment.target",
+    "deployment.independent_updates",
+)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One change of one input: the field, its new value, its distance and the new row."""
+
+    field: str
+    new: Any
+    distance: float
+    row: np.ndarray
+
+
+def _transform(field: str, v: float) -> float:
+    return log_pairs(v) if field == "data.paired_examples" else log_ms(v)
+
+
+def _with(x: np.ndarray, col: int, values: np.ndarray) -> np.ndarray:
+    rows = np.repeat(x[None, :], len(values), axis=0)
+    rows[:, col] = values
+    return rows
+
+
+def _scan(x: np.ndarray, cp: CompiledPack, field: str, v: float, up: bool) -> Move | None:
+    column, lowest, highest = NUMERIC[field]
+    col = cp.space.col(column)
+    current = evaluate(x[None, :], cp).choice[0]
+    if up:
+        start = max(v, 1.0) if field == "data.paired_examples" else v
+        if start * PRECISION >= highest:
+            return None
+        grid = np.geomspace(start * PRECISION, highest, GRID)
+    else:
+        floor = max(lowest, 1.0) if field == "data.paired_examples" else lowest
+        if v / PRECISION <= floor:
+            grid = np.array([], dtype=float)
+        else:
+            grid = np.geomspace(v / PRECISION, floor, GRID)
+        if field == "data.paired_examples" and v > 0:
+            grid = np.append(grid, 0.0)
+        if not len(grid):
+            return None
+    enc = np.array([_transform(field, g) for g in grid])
+    choices = evaluate(_with(x, col, enc), cp).choice
+    flips = np.nonzero(choices != current)[0]
+    if not len(flips):
+        return None
+    i = int(flips[0])
+    hi = float(grid[i])  # flips
+    lo = float(grid[i - 1]) if i > 0 else v  # does not flip
+    while lo > 0 and hi > 0 and max(lo, hi) / min(lo, hi) > PRECISION:
+        mid = math.sqrt(lo * hi)
+        row = x.copy()
+        row[col] = _transform(field, mid)
+        if evaluate(row[None, :], cp).choice[0] != current:
+            hi = mid
+        else:
+            lo = mid
+    new = round(hi) if field == "data.paired_examples" else float(f"{hi:.4g}")
+    if field == "data.paired_examples" and new == round(v):
+        new = round(hi) + (1 if up else -1)
+    row = x.copy()
+    row[col] = _transform(field, new)
+    if evaluate(row[None, :], cp).choice[0] == current:
+        return None
+    return Move(field, new, abs(row[col] - x[col]), row)
+
+
+def numeric_moves(x: np.ndarray, cp: CompiledPack, field: str, v: float) -> list[Move]:
+    """Give the nearest flipping value below and above `v` (those that exist)."""
+    return [m for up in (False, True) if (m := _scan(x, cp, field, v, up)) is not None]
+
+
+def _category_moves(x: np.ndarray, cp: CompiledPack, field: str) -> list[Move]:
+    column, choices, ordered = CATEGORICAL[field]
+    col = cp.space.col(column)
+    cur = int(x[col])
+    out = []
+    for i, value in enumerate(choices):
+        if i == cur:
+            continue
+        row = x.copy()
+        row[col] = float(i)
+        out.append(Move(field, value, float(abs(i - cur)) if ordered else 1.0, row))
+    return out
+
+
+def _regime_moves(x: np.ndarray, cp: CompiledPack) -> list[Move]:
+    base = len(x) - len(cp.space.regimes)
+    out = []
+    for j, regime in enumerate(cp.space.regimes):
+        row = x.copy()
+        row[base + j] = 1.0 - row[base + j]
+        out.append(Move("regulation.regimes", ("add" if row[base + j] else "remove", regime), 1.0, row))
+    return out
+
+
+def single_moves(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]) -> dict[str, list[Move]]:
+    """Give, per field, every single change that flips the recommendation, nearest first."""
+    current = evaluate(x[None, :], cp).choice[0]
+    out: dict[str, list[Move]] = {}
+    for field in FIELD_ORDER:
+        if field in NUMERIC:
+            moves = numeric_moves(x, cp, field, numbers[field])
+        else:
+            cands = _regime_moves(x, cp) if field == "regulation.regimes" else _category_moves(x, cp, field)
+            if not cands:
+                out[field] = []
+                continue
+            choices = evaluate(np.stack([m.row for m in cands]), cp).choice
+            moves = [m for m, c in zip(cands, choices, strict=True) if c != current]
+        out[field] = sorted(moves, key=lambda m: m.distance)
+    return out
+
+
+def _pair_candidates(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]) -> list[Move]:
+    cands: list[Move] = []
+    for field in FIELD_ORDER:
+        if field in NUMERIC:
+            column, lowest, highest = NUMERIC[field]
+            col = cp.space.col(column)
+            v = numbers[field]
+            factors = [1e-3, 1e-2, 0.1, 1 / 3, 3.0, 10.0, 100.0, 1000.0]
+            values = [v * f for f in factors if lowest <= v * f <= highest and v * f > 0]
+            if field == "data.paired_examples" and v > 0:
+                values.append(0.0)
+            if field == "data.paired_examples" and v == 0:
+                values += [1e3, 1e4, 1e5, 1e6]
+            for nv in values:
+                row = x.copy()
+                row[col] = _transform(field, nv)
+                shown = round(nv) if field == "data.paired_examples" else float(f"{nv:.4g}")
+                cands.append(Move(field, shown, abs(row[col] - x[col]), row))
+        elif field == "regulation.regimes":
+            cands.extend(_regime_moves(x, cp))
+        else:
+            cands.extend(_category_moves(x, cp, field))
+    return cands
+
+
+def best_pair(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]
+) -> tuple[Move, Move] | None:
+    """Give the cheapest pair of changes to two different inputs that flips the answer."""
+    current = evaluate(x[None, :], cp).choice[0]
+    cands = _pair_candidates(x, cp, numbers)
+    pairs: list[tuple[int, int]] = []
+    rows = []
+    for i, a in enumerate(cands):
+        for j in range(i + 1, len(cands)):
+            b = cands[j]
+            if a.field == b.field:
+                continue
+            row = a.row.copy()
+            changed = b.row != x
+            row[changed] = b.row[changed]
+            pairs.append((i, j))
+            rows.append(row)
+    if not rows:
+        return None
+    choices = evaluate(np.stack(rows), cp).choice
+    best: tuple[float, int] | None = None
+    for k, (i, j) in enumerate(pairs):
+        if choices[k] != current:
+            cost = cands[i].distance + cands[j].distance
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, k)
+    if best is None:
+        return None
+    i, j = pairs[best[1]]
+    return cands[i], cands[j]
+
+
+def condition_kind(field: str) -> str:
+    """Give the kind of a field (numeric, ordinal, nominal, bool, set)."""
+    return CONDITION_FIELDS[field].kind

@@ -1,0 +1,157 @@
+"""The pipeline, end to end: requirements -> Assessment (DESIGN.md).
+
+Takes a validated `Requirements`, the mapping the user gave (to tell given values from defaults)
+and a `RulePack`; gives an `Assessment`. Pure: no files, no printing. Each stage lives in its own
+module (features, scoring, uncertainty, attributions, counterfactuals, report_parts); this one
+wires them together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import report_parts as parts
+from ._version import __version__
+from .assessment import Assessment, RulePackInfo
+from .attributions import shapley
+from .counterfactuals import best_pair, single_moves
+from .fields import OPTIONS
+from .requirements import Requirements, point
+from .rulepack import RulePack
+from .scoring import CompiledPack, compile_pack, evaluate
+from .uncertainty import describe_inputs, probabilities
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A pack compiled once, with its background rows and hash."""
+
+    pack: RulePack
+    compiled: CompiledPack
+    background: np.ndarray
+    sha256: str
+
+
+_prepared: dict[int, Prepared] = {}
+_lock = threading.Lock()
+
+
+def prepare(pack: RulePack) -> Prepared:
+    """Give the compiled form of a pack, built once per pack object (thread-safe)."""
+    with _lock:
+        hit = _prepared.get(id(pack))
+        if hit is not None and hit.pack is pack:
+            return hit
+        cp = compile_pack(pack)
+        rows = []
+        for i, profile in enumerate(pack.background):
+            data = {"name": f"background-{i}", **profile}
+            rows.append(cp.space.vector(Requirements.model_validate(data)))
+        prep = Prepared(pack, cp, np.stack(rows), pack.sha256())
+        _prepared[id(pack)] = prep
+        return prep
+
+
+def input_sha256(req: Requirements) -> str:
+    """Give the sha256 of the requirements' canonical JSON (key order and format do not matter)."""
+    text = json.dumps(req.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def assess(
+    req: Requirements,
+    pack: RulePack,
+    *,
+    given: dict[str, Any] | None = None,
+    explain: bool = True,
+) -> Assessment:
+    """Assess one project.
+
+    Args:
+        req: validated requirements.
+        pack: the rule pack.
+        given: the mapping as the user gave it (defaults are what it leaves out); when None,
+            the fields set on `req` count as given.
+        explain: compute SHAP attributions and counterfactuals (the slow part).
+
+    Returns:
+        The full `Assessment`.
+    """
+    prep = prepare(pack)
+    cp = prep.compiled
+    if given is None:
+        given = req.model_dump(mode="json", exclude_unset=True)
+    x = cp.space.vector(req)
+    ev = evaluate(x[None, :], cp)
+    rec = int(ev.choice[0])
+    runner = _runner_up(ev, cp, rec)
+    probs = probabilities(req, x, cp)
+    warnings = parts.warnings(req, cp, ev, probs, OPTIONS[rec])
+
+    attributions: list[Any] = []
+    base: float | None = None
+    cfs: list[Any] = []
+    pair = None
+    if explain:
+        sv = shapley(x, prep.background, cp, rec, runner)
+        base = round(sv.base, 9)
+        attributions = parts.attributions(req, given, sv, rec, runner)
+        numbers = {
+            "data.paired_examples": point(req.data.paired_examples),
+            "latency.budget_ms": point(req.latency.budget_ms),
+        }
+        moves = single_moves(x, cp, numbers)
+        cfs = parts.counterfactuals(req, pack, moves, rec)
+        if not any(c.found for c in cfs):
+            found = best_pair(x, cp, numbers)
+            pair = parts.pair_counterfactual(req, pack, found, rec) if found else None
+
+    return Assessment(
+        advisor_version=__version__,
+        rulepack=RulePackInfo(name=pack.name, version=pack.version, sha256=prep.sha256),
+        input_sha256=input_sha256(req),
+        name=req.name,
+        description=req.description,
+        recommendation=OPTIONS[rec],  # type: ignore[arg-type]
+        runner_up=OPTIONS[runner],  # type: ignore[arg-type]
+        confidence=probs[OPTIONS[rec]],
+        probabilities=probs,
+        rationale=parts.rationale(req, cp, ev, rec),
+        reasons=parts.reasons(req, cp, ev, rec),
+        scores={o: round(float(ev.raw[0, i]), 6) for i, o in enumerate(OPTIONS)},
+        vetoes=parts.vetoes(cp, ev),
+        dimensions=parts.dimensions(req, cp, ev),
+        rules_fired=[r for r in parts.rule_results(cp, ev) if r.fired],
+        rules_evaluated=parts.rule_results(cp, ev),
+        attributions=attributions,
+        attribution_base=base,
+        attribution_target=f"score margin of {OPTIONS[rec]} over {OPTIONS[runner]}",
+        counterfactuals=cfs,
+        best_pair=pair,
+        explainability=parts.explainability(req, cp, ev),
+        hybrid_pattern=parts.hybrid_pattern(cp, ev) if OPTIONS[rec] == "hybrid" else None,
+        plan=parts.plan(cp, ev, rec),
+        uncertainty=parts.uncertainty(cp, describe_inputs(req, cp)),
+        requirements=parts.understood(req),
+        input=given,
+        defaults_applied=parts.defaults_applied(req, given),
+        warnings=warnings,
+    )
+
+
+def _runner_up(ev: Any, cp: CompiledPack, rec: int) -> int:
+    # The best other option; ties broken by the pack's tie-break order.
+    best = None
+    for i in (int(j) for j in cp.tie_order):
+        if i == rec:
+            continue
+        if best is None or ev.effective[0, i] > ev.effective[0, best]:
+            best = i
+    assert best is not None
+    return best

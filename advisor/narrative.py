@@ -1,0 +1,104 @@
+"""Plain-language labels and value formatting shared by the engine's explanations.
+
+Takes field paths and raw values; gives the short strings a reader sees ("2M pairs", "300 ms").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .fields import OPTION_LABELS
+
+FIELD_LABELS = {
+    "data.paired_examples": "paired examples",
+    "latency.budget_ms": "latency budget",
+    "data.stage_labels": "stage labels",
+    "data.labeling_cost": "labelling cost",
+    "task.modality": "modality",
+    "regulation.criticality": "criticality",
+    "regulation.explainability": "explainability requirement",
+    "task.pretrained_available": "pretrained model available",
+    "team.ml_maturity": "team ML maturity",
+    "deployment.independent_updates": "independent stage updates",
+    "deployment.target": "deployment target",
+    "regulation.regimes": "regimes",
+}
+
+#: Which requirement field each Shapley player stands for.
+PLAYER_FIELDS = {
+    "paired_log": "data.paired_examples",
+    "latency_log": "latency.budget_ms",
+    "stage_labels": "data.stage_labels",
+    "labeling_cost": "data.labeling_cost",
+    "modality": "task.modality",
+    "criticality": "regulation.criticality",
+    "explainability": "regulation.explainability",
+    "pretrained": "task.pretrained_available",
+    "ml_maturity": "team.ml_maturity",
+    "independent_updates": "deployment.independent_updates",
+    "target": "deployment.target",
+    "regimes": "regulation.regimes",
+}
+
+
+def fmt_count(n: float) -> str:
+    """Give a count the way people say it: 2M, 150k, 950."""
+    if n >= 1e9:
+        return f"{n / 1e9:.3g}B"
+    if n >= 1e6:
+        return f"{n / 1e6:.3g}M"
+    if n >= 1e4:
+        return f"{n / 1e3:.3g}k"
+    return f"{n:,.0f}"
+
+
+def fmt_ms(ms: float) -> str:
+    """Give a duration in ms or s."""
+    if ms >= 1000:
+        return f"{ms / 1000:.3g} s"
+    return f"{ms:.3g} ms"
+
+
+def fmt_value(field: str, value: Any) -> str:
+    """Give a requirement value as shown to a reader."""
+    if isinstance(value, dict) and "low" in value:
+        return f"{fmt_value(field, value['low'])} to {fmt_value(field, value['high'])}"
+    if field == "data.paired_examples":
+        return fmt_count(float(value)) + " pairs"
+    if field == "latency.budget_ms":
+        return fmt_ms(float(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value) if value else "none"
+    if value is None:
+        return "not stated"
+    return str(value).replace("_", " ")
+
+
+def option_label(option: str) -> str:
+    """Give an option's display name."""
+    return OPTION_LABELS.get(option, option)
+
+
+def get_path(data: dict[str, Any], path: str) -> Any:
+    """Give the value at a dotted path of a nested mapping (None when absent)."""
+    cur: Any = data
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set the value at a dotted path of a nested mapping, creating sections."""
+    parts = path.split(".")
+    cur = data
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[part] = nxt
+        cur = nxt
+    cur[parts[-1]] = value

@@ -1,0 +1,612 @@
+"""Stage 5 and the narrative: turn the engine's arrays into the Assessment's parts.
+
+Takes the requirements, the compiled pack and an `Evaluation` (one row); gives the pydantic parts
+of the output contract: dimensions, vetoes, rules with evidence, explainability estimates, the
+hybrid pattern, the plan, attributions and counterfactuals with plain-language text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .assessment import (
+    Attribution,
+    Change,
+    Counterfactual,
+    DefaultApplied,
+    Dimension,
+    EvidenceRef,
+    ExplainabilityEstimate,
+    HybridPattern,
+    MonitorItem,
+    Plan,
+    PlanItem,
+    PatternStage,
+    RuleResult,
+    Uncertainty,
+    Veto,
+)
+from .attributions import PLAYERS, Shapley
+from .counterfactuals import Move
+from .fields import OPTIONS
+from .narrative import (
+    FIELD_LABELS,
+    PLAYER_FIELDS,
+    fmt_count,
+    fmt_ms,
+    fmt_value,
+    get_path,
+    option_label,
+    set_path,
+)
+from .requirements import (
+    DEFAULT_EXPLAINABILITY,
+    EXPLAINABILITY_ORDER,
+    MODALITIES,
+    Requirements,
+    field_paths,
+    point,
+)
+from .rulepack import RulePack
+from .scoring import CompiledPack, Evaluation, evaluate
+
+DIMENSIONS = ("data", "latency", "regulation")
+
+
+def _r(v: float, nd: int = 6) -> float:
+    return round(float(v), nd) + 0.0  # + 0.0 turns -0.0 into 0.0 for stable JSON
+
+
+def evidence_refs(cp: CompiledPack, ids: list[str]) -> list[EvidenceRef]:
+    """Give the evidence entries for ids (unknown ids were rejected when the pack loaded)."""
+    ev = cp.pack.evidence_by_id()
+    return [
+        EvidenceRef(id=e.id, claim=e.claim, figure=e.figure, source=e.source, kind=e.kind)
+        for e in (ev[i] for i in ids if i in ev)
+    ]
+
+
+def favours(cp: CompiledPack, u: float) -> str:
+    """Give which side a utility favours, by the pack's threshold."""
+    th = cp.pack.favour_threshold
+    if u >= th:
+        return "end_to_end"
+    if u <= -th:
+        return "modular"
+    return "neutral"
+
+
+def latency_thresholds(cp: CompiledPack) -> tuple[float, float]:
+    """Give the budgets (ms) under which latency favours end-to-end and from which modular."""
+    th = cp.pack.favour_threshold
+    xs, us = cp.curve_x[::-1], cp.curve_u[::-1]
+    return float(10 ** np.interp(th, us, xs)), float(10 ** np.interp(-th, us, xs))
+
+
+def data_thresholds(req: Requirements, cp: CompiledPack) -> tuple[float, float]:
+    """Give this modality's scarce and ample pair counts, after any pretrained shift."""
+    m = MODALITIES.index(str(req.task.modality))
+    shift = cp.pretrained_shift if req.task.pretrained_available else 0.0
+    return float(10 ** (cp.scarce_log[m] - shift)), float(10 ** (cp.ample_log[m] - shift))
+
+
+def required_level(ev: Evaluation) -> str:
+    """Give the effective explainability level name."""
+    return EXPLAINABILITY_ORDER[int(ev.required[0])]
+
+
+def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dimension]:
+    """Give the three dimensions with value, utility, side favoured and thresholds."""
+    d = cp.pack.dimensions
+    u = ev.utilities[0]
+    scarce, ample = data_thresholds(req, cp)
+    fast, slow = latency_thresholds(cp)
+    crit = str(req.regulation.criticality).replace("_", " ")
+    level = required_level(ev)
+    out = []
+    specs = [
+        (
+            "data",
+            d.data,
+            f"{fmt_value('data.paired_examples', _given_number(req.data.paired_examples))} "
+            f"({req.task.modality}; stage labels {req.data.stage_labels}, "
+            f"labelling cost {req.data.labeling_cost})",
+            {
+                "scarce_pairs": _r(scarce, 2),
+                "ample_pairs": _r(ample, 2),
+                "pretrained_shift_decades": d.data.pretrained_shift_decades
+                if req.task.pretrained_available
+                else 0.0,
+            },
+        ),
+        (
+            "latency",
+            d.latency,
+            f"{fmt_value('latency.budget_ms', _given_number(req.latency.budget_ms))} p95",
+            {"favours_end_to_end_below_ms": _r(fast, 2), "tolerates_modular_from_ms": _r(slow, 2)},
+        ),
+        (
+            "regulation",
+            d.regulation,
+            f"{crit}; explainability {level}"
+            + (f"; regimes {', '.join(req.regulation.regimes)}" if req.regulation.regimes else ""),
+            {"criticality": str(req.regulation.criticality), "required_explainability": level},
+        ),
+    ]
+    for i, (name, spec, value, thresholds) in enumerate(specs):
+        out.append(
+            Dimension(
+                name=name,  # type: ignore[arg-type]
+                label=spec.label,
+                value=value,
+                utility=_r(u[i]),
+                favours=favours(cp, float(u[i])),  # type: ignore[arg-type]
+                weight=_r(spec.weight),
+                rationale=spec.rationale.strip(),
+                thresholds=thresholds,
+                evidence=evidence_refs(cp, spec.evidence),
+            )
+        )
+    return out
+
+
+def _given_number(v: Any) -> Any:
+    return v.model_dump() if hasattr(v, "model_dump") else v
+
+
+def _effect(rule: Any) -> dict[str, Any]:
+    return rule.effect.model_dump(exclude_none=True)
+
+
+def rule_results(cp: CompiledPack, ev: Evaluation) -> list[RuleResult]:
+    """Give every rule of the pack with whether it fired, then the explainability checks."""
+    out = [
+        RuleResult(
+            id=rule.id,
+            fired=bool(ev.fired[0, i]),
+            effect=_effect(rule),
+            rationale=rule.rationale.strip(),
+            evidence=evidence_refs(cp, rule.evidence),
+        )
+        for i, rule in enumerate(cp.pack.rules)
+    ]
+    level = required_level(ev)
+    need = float(cp.req_min[int(ev.required[0])])
+    ex_ev = cp.pack.explainability.priors["end_to_end"].evidence
+    for i, opt in enumerate(OPTIONS):
+        missed = not bool(ev.meets[0, i])
+        effect: dict[str, Any]
+        if bool(ev.expl_veto[0, i]):
+            effect = {"veto": opt}
+        elif missed:
+            effect = {"add": {opt: _r(-float(ev.expl_penalty[0, i]))}}
+        else:
+            effect = {}
+        out.append(
+            RuleResult(
+                id=f"explainability-requirement:{opt}",
+                fired=missed,
+                effect=effect,
+                rationale=(
+                    f"{option_label(opt).capitalize()} explanation fidelity estimate "
+                    f"{float(ev.fidelity[0, i]):.2f} against the {level} requirement's "
+                    f"{need:.2f}"
+                    + (" with traceable decisions" if cp.req_trace[int(ev.required[0])] else "")
+                    + (": met." if not missed else ": not met.")
+                ),
+                evidence=evidence_refs(cp, ex_ev),
+            )
+        )
+    return out
+
+
+def vetoes(cp: CompiledPack, ev: Evaluation) -> list[Any]:
+    """Give each veto with the rule and its reason."""
+    out = []
+    for i, rule in enumerate(cp.pack.rules):
+        if ev.fired[0, i] and rule.effect.veto:
+            out.append(Veto(option=rule.effect.veto, rule=rule.id, reason=rule.rationale.strip()))
+    level = required_level(ev)
+    for i, opt in enumerate(OPTIONS):
+        if ev.expl_veto[0, i]:
+            out.append(
+                Veto(
+                    option=opt,  # type: ignore[arg-type]
+                    rule=f"explainability-requirement:{opt}",
+                    reason=(
+                        f"The {level} explainability requirement is hard (minimum fidelity "
+                        f"{float(cp.req_min[int(ev.required[0])]):.2f}"
+                        + (", decisions traceable to a rule path" if cp.req_trace[int(ev.required[0])] else "")
+                        + f"); {option_label(opt)} is estimated at "
+                        f"{float(ev.fidelity[0, i]):.2f}"
+                        + ("" if ev.traceable[0, i] else " and is not traceable")
+                        + "."
+                    ),
+                )
+            )
+    return out
+
+
+def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[str, ExplainabilityEstimate]:
+    """Give each option's explanation-fidelity estimate against the requirement."""
+    ex = cp.pack.explainability
+    level = required_level(ev)
+    need = float(cp.req_min[int(ev.required[0])])
+    modality = str(req.task.modality)
+    adjs = [a for a in ex.modality_adjustments if a.modality == modality]
+    adj = sum(a.delta for a in adjs)
+    adj_text = [
+        f"{a.id}: {a.delta:+.2f} ({'assumption' if a.assumption else 'sourced'}): {a.reasoning.strip()}"
+        for a in adjs
+    ]
+    e2e, mod = ex.priors["end_to_end"], ex.priors["modular"]
+    pattern = cp.pack.patterns[int(ev.pattern[0])]
+    s = pattern.interpretable_share
+    bounds = {
+        "end_to_end": (e2e.low + adj, e2e.high + adj),
+        "modular": (mod.low, mod.high),
+        "hybrid": (s * mod.low + (1 - s) * (e2e.low + adj), s * mod.high + (1 - s) * (e2e.high + adj)),
+    }
+    basis = {
+        "end_to_end": e2e.basis.strip(),
+        "modular": mod.basis.strip(),
+        "hybrid": (
+            f"Pattern '{pattern.title}' keeps {s:.0%} of the decision path in interpretable "
+            f"modules (an assumption of the pattern): {s:.2f} x modular prior + {1 - s:.2f} x "
+            "end-to-end prior."
+        ),
+    }
+    out = {}
+    for i, opt in enumerate(OPTIONS):
+        lo, hi = bounds[opt]
+        out[opt] = ExplainabilityEstimate(
+            option=opt,  # type: ignore[arg-type]
+            estimate=_r(ev.fidelity[0, i], 4),
+            low=_r(min(max(lo, 0.0), 1.0), 4),
+            high=_r(min(max(hi, 0.0), 1.0), 4),
+            traceable=bool(ev.traceable[0, i]),
+            required_level=level,
+            required_fidelity=_r(need, 4),
+            meets_requirement=bool(ev.meets[0, i]),
+            gap=_r(ev.gap[0, i], 4),
+            basis=basis[opt],
+            adjustments=adj_text if opt != "modular" else [],
+            evidence=evidence_refs(cp, e2e.evidence + [e for a in adjs for e in a.evidence]),
+            estimated=True,
+        )
+    return out
+
+
+def hybrid_pattern(cp: CompiledPack, ev: Evaluation) -> HybridPattern:
+    """Give the hybrid pattern the engine chose for this profile."""
+    p = cp.pack.patterns[int(ev.pattern[0])]
+    return HybridPattern(
+        id=p.id,
+        title=p.title,
+        summary=p.summary.strip(),
+        stages=[PatternStage(name=s.name, kind=s.kind) for s in p.stages],
+        learned=[s.name for s in p.stages if s.kind == "learned"],
+        traditional=[s.name for s in p.stages if s.kind != "learned"],
+        interpretable_share=p.interpretable_share,
+        evidence=evidence_refs(cp, p.evidence),
+    )
+
+
+def plan(cp: CompiledPack, ev: Evaluation, rec: int) -> Plan:
+    """Give the implementation plan: advice for the option and for rules that fired."""
+    option = OPTIONS[rec]
+    fired_advice = [
+        r.effect.advice for i, r in enumerate(cp.pack.rules) if ev.fired[0, i] and r.effect.advice
+    ]
+    items: list[PlanItem] = []
+    monitoring: list[MonitorItem] = []
+    for a in cp.pack.advice:
+        if option in a.applies_to or a.id in fired_advice:
+            if a.steps or not a.monitoring:
+                items.append(
+                    PlanItem(
+                        id=a.id,
+                        title=a.title,
+                        text=a.text.strip(),
+                        steps=list(a.steps),
+                        evidence=evidence_refs(cp, a.evidence),
+                    )
+                )
+            monitoring.extend(
+                MonitorItem(metric=m.metric, kind=m.kind, threshold=m.threshold) for m in a.monitoring
+            )
+    if option == "hybrid":
+        keep = [s.name for s in cp.pack.patterns[int(ev.pattern[0])].stages if s.kind != "learned"]
+    elif option == "modular":
+        keep = ["Every stage, each with its own data, metric and owner"]
+    else:
+        keep = [
+            "Input validation and business rules around the model",
+            "The previous pipeline, as a fallback until the monitoring thresholds hold",
+        ]
+    return Plan(steps=items, keep_traditional=keep, monitoring=monitoring)
+
+
+def uncertainty(cp: CompiledPack, inputs: dict[str, str]) -> Uncertainty:
+    """Give how confidence was estimated."""
+    u = cp.pack.uncertainty
+    return Uncertainty(
+        samples=u.samples,
+        seed=u.seed,
+        inputs=inputs,
+        note=(
+            f"Confidence is the share of {u.samples} Monte Carlo samples (seed {u.seed}) of the "
+            "numeric inputs that end in the recommended option. " + u.rationale.strip()
+        ),
+    )
+
+
+def understood(req: Requirements) -> dict[str, Any]:
+    """Give the requirements as the engine read them, with the derived explainability filled."""
+    data = req.model_dump(mode="json")
+    data["regulation"]["explainability"] = req.explainability_level()
+    return data
+
+
+def defaults_applied(req: Requirements, given: dict[str, Any]) -> list[DefaultApplied]:
+    """Give the fields the user left out and the value used for each."""
+    data = req.model_dump(mode="json")
+    out = []
+    for path in field_paths():
+        if path in ("schema_version",) or get_path(given, path) is not None:
+            continue
+        if path == "regulation.explainability":
+            crit = str(req.regulation.criticality)
+            out.append(
+                DefaultApplied(
+                    field=path,
+                    value=DEFAULT_EXPLAINABILITY[crit],
+                    reason=f"derived from criticality {crit} (regimes may raise it further)",
+                )
+            )
+            continue
+        out.append(DefaultApplied(field=path, value=get_path(data, path), reason="default"))
+    return out
+
+
+def warnings(
+    req: Requirements, cp: CompiledPack, ev: Evaluation, probs: dict[str, float], rec: str
+) -> list[str]:
+    """Give what a reader should know before trusting the result."""
+    out = []
+    unknown = cp.space.unknown_regimes(req)
+    if unknown:
+        out.append(
+            f"regulation.regimes: unknown regime(s) {', '.join(unknown)}: accepted, but they act "
+            "only through criticality and explainability."
+        )
+    if req.regulation.explainability is None:
+        out.append(
+            "regulation.explainability was not given: derived as "
+            f"'{req.explainability_level()}' from criticality."
+        )
+    stated = req.explainability_level()
+    level = required_level(ev)
+    if level != stated:
+        out.append(f"The explainability requirement was raised from {stated} to {level} by the regimes.")
+    if bool(ev.vetoed[0].all()):
+        out.append("Every option is vetoed; the least bad one is shown. Revisit the requirements.")
+    top = max(probs, key=lambda k: probs[k])
+    if top != rec:
+        out.append(
+            f"Across the uncertain inputs {option_label(top)} is more likely ({probs[top]:.0%}) "
+            f"than the recommendation at the central values ({probs[rec]:.0%})."
+        )
+    return out
+
+
+def rationale(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> str:
+    """Give a one-sentence rationale."""
+    dims = dimensions(req, cp, ev)
+    pro = [d.label.lower() for d in dims if d.favours == "end_to_end"]
+    con = [d.label.lower() for d in dims if d.favours == "modular"]
+    vetoed = [OPTIONS[i] for i in range(3) if ev.vetoed[0, i]]
+    option = OPTIONS[rec]
+    veto_note = (
+        f"; {' and '.join(option_label(v) for v in vetoed)} ruled out" if vetoed else ""
+    )
+    if option == "hybrid":
+        pat = cp.pack.patterns[int(ev.pattern[0])].title.lower()
+        if pro and con:
+            return (f"Hybrid ({pat}): {_join(pro)} favour{'s' if len(pro) == 1 else ''} end-to-end "
+                    f"while {_join(con)} favour{'s' if len(con) == 1 else ''} a modular pipeline"
+                    f"{veto_note}.")
+        return f"Hybrid ({pat}): the dimensions are balanced or mixed{veto_note}."
+    side = pro if option == "end_to_end" else con
+    other = con if option == "end_to_end" else pro
+    text = f"{option_label(option).capitalize()}: "
+    text += f"{_join(side)} favour{'s' if len(side) == 1 else ''} it" if side else "no dimension clearly favours another option"
+    if other:
+        text += f", against {_join(other)}"
+    return text + veto_note + "."
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def reasons(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> list[str]:
+    """Give the three strongest reasons for the recommendation, strongest first."""
+    option = OPTIONS[rec]
+    cands: list[tuple[float, str]] = []
+    for v in vetoes(cp, ev):
+        cands.append((10.0, f"{option_label(v.option).capitalize()} is ruled out: {v.reason}"))
+    for d in dimensions(req, cp, ev):
+        if d.favours == "neutral":
+            continue
+        helps = (
+            d.favours == option
+            or option == "hybrid"
+            or (option == "modular" and d.favours == "modular")
+        )
+        if not helps:
+            continue
+        src = d.evidence[0].source if d.evidence else ""
+        cands.append(
+            (
+                abs(d.utility) * d.weight * 3,
+                f"{d.label}: {d.value} favours {option_label(d.favours)} "
+                f"(utility {d.utility:+.2f}; {src}).",
+            )
+        )
+    for i, rule in enumerate(cp.pack.rules):
+        if ev.fired[0, i] and rule.effect.add:
+            delta = rule.effect.add.get(option, 0.0) - max(
+                (v for k, v in rule.effect.add.items() if k != option), default=0.0
+            )
+            if delta > 0:
+                cands.append((delta * 3, f"{rule.rationale.strip()} (rule {rule.id})"))
+    for i, opt in enumerate(OPTIONS):
+        if opt != option and float(ev.expl_penalty[0, i]) > 0:
+            cands.append(
+                (
+                    float(ev.expl_penalty[0, i]) * 3,
+                    f"{option_label(opt).capitalize()}'s explanations (estimated fidelity "
+                    f"{float(ev.fidelity[0, i]):.2f}) fall short of the {required_level(ev)} "
+                    "requirement.",
+                )
+            )
+    cands.sort(key=lambda c: -c[0])
+    return [text for _, text in cands[:3]]
+
+
+def _player_value(req: Requirements, player: str) -> str:
+    field = PLAYER_FIELDS[player]
+    if field == "regulation.explainability":
+        return req.explainability_level()
+    data = req.model_dump(mode="json")
+    return fmt_value(field, get_path(data, field))
+
+
+def attributions(
+    req: Requirements, given: dict[str, Any], sv: Shapley, rec: int, runner: int
+) -> list[Attribution]:
+    """Give one attribution per feature, largest contribution first."""
+    out = []
+    for player, value in zip(PLAYERS, sv.values, strict=True):
+        field = PLAYER_FIELDS[player]
+        label = FIELD_LABELS[field]
+        shown = _player_value(req, player)
+        c = float(value)
+        towards = OPTIONS[rec] if c > 0 else OPTIONS[runner] if c < 0 else "none"
+        default = get_path(given, field) is None
+        if abs(c) < 5e-7:
+            text = f"{label} {shown} makes no difference here"
+        else:
+            text = f"{label} {shown} pushes towards {option_label(towards)} by {abs(c):.2f}"
+        if default:
+            text += " (default: not given)"
+        out.append(
+            Attribution(
+                feature=field,
+                label=label,
+                value=shown,
+                contribution=round(c, 9) + 0.0,
+                towards=towards,  # type: ignore[arg-type]
+                default=default,
+                text=text,
+            )
+        )
+    out.sort(key=lambda a: (-abs(a.contribution), a.feature))
+    return out
+
+
+def _change(req: Requirements, move: Move) -> Change:
+    data = req.model_dump(mode="json")
+    if move.field == "regulation.regimes":
+        action, regime = move.new
+        old = list(req.regulation.regimes)
+        new = sorted(set(old) | {regime}) if action == "add" else [r for r in old if r != regime]
+        desc = f"{'add' if action == 'add' else 'remove'} regime {regime}"
+        return Change(field=move.field, old=old, new=new, description=desc)
+    old = get_path(data, move.field)
+    if move.field == "regulation.explainability":
+        old = req.explainability_level()
+    if move.field in ("data.paired_examples", "latency.budget_ms"):
+        old_num = point(req.data.paired_examples if move.field.startswith("data") else req.latency.budget_ms)
+        fmt = fmt_count if move.field.startswith("data") else fmt_ms
+        desc = f"{FIELD_LABELS[move.field]} {fmt(old_num)} -> {fmt(float(move.new))}"
+    else:
+        desc = f"{FIELD_LABELS[move.field]} {fmt_value(move.field, old)} -> {fmt_value(move.field, move.new)}"
+    return Change(field=move.field, old=old, new=move.new, description=desc)
+
+
+def _apply(req: Requirements, changes: list[Change]) -> Requirements:
+    data = req.model_dump(mode="json")
+    for ch in changes:
+        set_path(data, ch.field, ch.new)
+    return Requirements.model_validate(data)
+
+
+def reevaluate(req: Requirements, pack: RulePack, changes: list[Change]) -> str:
+    """Give the recommendation after applying `changes` to `req`, through the full pipeline."""
+    from .engine import prepare
+
+    cp = prepare(pack).compiled
+    new_req = _apply(req, changes)
+    return OPTIONS[int(evaluate(cp.space.vector(new_req)[None, :], cp).choice[0])]
+
+
+def counterfactuals(
+    req: Requirements, pack: RulePack, moves: dict[str, list[Move]], rec: int
+) -> list[Counterfactual]:
+    """Give, per input, the smallest verified change that flips the recommendation."""
+    out = []
+    for field, found in moves.items():
+        label = FIELD_LABELS[field]
+        cf = None
+        for move in found:
+            change = _change(req, move)
+            new = reevaluate(req, pack, [change])
+            if new != OPTIONS[rec]:
+                cf = Counterfactual(
+                    field=field,
+                    label=label,
+                    found=True,
+                    changes=[change],
+                    new_recommendation=new,  # type: ignore[arg-type]
+                    distance=_r(move.distance, 4),
+                    verified=True,
+                    text=f"{change.description} flips it to {option_label(new)}",
+                )
+                break
+        if cf is None:
+            cf = Counterfactual(
+                field=field,
+                label=label,
+                found=False,
+                changes=[],
+                new_recommendation=None,
+                distance=None,
+                verified=False,
+                text=f"No change of {label} alone flips it",
+            )
+        out.append(cf)
+    return out
+
+
+def pair_counterfactual(
+    req: Requirements, pack: RulePack, pair: tuple[Move, Move], rec: int
+) -> Counterfactual | None:
+    """Give the best pair of changes as a verified counterfactual (None if it does not flip)."""
+    changes = [_change(req, m) for m in pair]
+    new = reevaluate(req, pack, changes)
+    if new == OPTIONS[rec]:
+        return None
+    return Counterfactual(
+        field=" + ".join(c.field for c in changes),
+        label=" and ".join(FIELD_LABELS[c.field] for c in changes),
+        found=True,
+        changes=changes,
+        new_recommendation=new,  # type: ignore[arg-type]
+        distance=_r(sum(m.distance for m in pair), 4),
+        verified=True,
+        text=f"{changes[0].description} and {changes[1].description} together flip it to {option_label(new)}",
+    )

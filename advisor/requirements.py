@@ -1,0 +1,376 @@
+"""The input contract: a project's requirements, as a pydantic model.
+
+Takes a mapping (from YAML or JSON) and gives a validated `Requirements`. Each field carries its
+questionnaire wording (`question`, `help`, `example`, `unit`) in its JSON-schema extras, so the
+schema, the docs and `advisor ask` share one definition per field.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Modality(str, Enum):
+    text = "text"
+    speech = "speech"
+    vision = "vision"
+    tabular = "tabular"
+    multimodal = "multimodal"
+    control = "control"
+    other = "other"
+
+
+class Level3(str, Enum):
+    none = "none"
+    partial = "partial"
+    full = "full"
+
+
+class Cost(str, Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Criticality(str, Enum):
+    non_critical = "non_critical"
+    business_critical = "business_critical"
+    regulated = "regulated"
+    safety_critical = "safety_critical"
+
+
+class Explainability(str, Enum):
+    none = "none"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Maturity(str, Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Target(str, Enum):
+    cloud = "cloud"
+    on_premises = "on_premises"
+    edge = "edge"
+    on_device = "on_device"
+
+
+#: Regimes the default rule pack knows. Others are accepted with a warning.
+KNOWN_REGIMES: tuple[str, ...] = (
+    "gdpr_art22",
+    "eu_ai_act_high_risk",
+    "ecoa",
+    "sr_11_7",
+    "hipaa",
+    "fda_samd",
+    "eu_mdr",
+    "iso_26262",
+    "eu_dsa",
+    "sec_15c3_5",
+    "colorado_sb21_169",
+    "pci_dss",
+)
+
+CRITICALITY_ORDER = [c.value for c in Criticality]
+EXPLAINABILITY_ORDER = [e.value for e in Explainability]
+LEVEL3_ORDER = [v.value for v in Level3]
+COST_ORDER = [v.value for v in Cost]
+MATURITY_ORDER = [v.value for v in Maturity]
+MODALITIES = [m.value for m in Modality]
+TARGETS = [t.value for t in Target]
+
+#: Default explainability when the file leaves it out, by criticality. Regimes may raise the
+#: effective requirement further (see the rule pack's regimes.yaml).
+DEFAULT_EXPLAINABILITY = {
+    "non_critical": "none",
+    "business_critical": "low",
+    "regulated": "medium",
+    # Safety assurance rests on a verifiable envelope more than on per-decision explanations
+    # (RSS, Apollo's Guardian); a team that needs more states it, or a regime raises it.
+    "safety_critical": "medium",
+}
+
+
+def _q(question: str, help: str, example: str, unit: str = "") -> dict[str, Any]:
+    return {"question": question, "help": help, "example": example, "unit": unit}
+
+
+class Range(BaseModel):
+    """A numeric input known only as an interval; the advisor samples across it."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    low: float = Field(description="Lowest plausible value.")
+    high: float = Field(description="Highest plausible value.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.low > self.high:
+            raise ValueError(f"low must not exceed high (got low={self.low:g}, high={self.high:g})")
+        return self
+
+
+Number = float | Range
+
+
+def point(value: float | Range) -> float:
+    """Give the representative value of a number or range: the geometric midpoint of a range."""
+    if isinstance(value, Range):
+        if value.low > 0:
+            return math.sqrt(value.low * value.high)
+        return (value.low + value.high) / 2
+    return float(value)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, use_enum_values=True, validate_default=True
+    )
+
+
+class Task(_Section):
+    modality: Modality = Field(
+        default=Modality.other,
+        description="The kind of raw input the system consumes.",
+        json_schema_extra=_q(
+            "What kind of raw input does the system consume?",
+            "Data thresholds differ by modality: raw speech or video needs far more paired data "
+            "than tabular records.",
+            "speech",
+        ),
+    )
+    pretrained_available: bool = Field(
+        default=False,
+        description="A pretrained model for this input/output can be fine-tuned end to end.",
+        json_schema_extra=_q(
+            "Is there a pretrained model you can fine-tune end to end for this task?",
+            "Transfer learning cuts the paired data end-to-end needs (seed 001: 10k pairs "
+            "instead of 50k).",
+            "yes",
+        ),
+    )
+
+
+def _non_negative(v: float | Range, what: str) -> float | Range:
+    values = [v.low, v.high] if isinstance(v, Range) else [v]
+    for x in values:
+        if x < 0:
+            raise ValueError(f"must be 0 or more (got {x:g})")
+        if x > 1e12:
+            raise ValueError(f"must be at most 1e12 {what} (got {x:g})")
+    return v
+
+
+class Data(_Section):
+    paired_examples: Annotated[Number, Field(union_mode="left_to_right")] = Field(
+        description="End-to-end labelled input->output pairs available now (a number or a range).",
+        json_schema_extra=_q(
+            "How many end-to-end labelled input->output pairs do you have now?",
+            "Count complete pairs of raw input and final output. Accepts 20k, 1.5M or a range "
+            "like 10k-50k.",
+            "2M",
+            "pairs",
+        ),
+    )
+    stage_labels: Level3 = Field(
+        default=Level3.partial,
+        description="Labels exist for intermediate stages: none, partial or full.",
+        json_schema_extra=_q(
+            "Do labels exist for the intermediate stages (e.g. transcripts, bounding boxes)?",
+            "A modular pipeline needs supervision for each stage; full stage labels make it cheap.",
+            "partial",
+        ),
+    )
+    labeling_cost: Cost = Field(
+        default=Cost.medium,
+        description="Cost of obtaining more labelled examples.",
+        json_schema_extra=_q(
+            "How expensive is it to label more examples?",
+            "Expensive labelling favours a modular design (seed 001: end-to-end data collection "
+            "cost +300% in a medical-imaging project).",
+            "medium",
+        ),
+    )
+
+    @field_validator("paired_examples")
+    @classmethod
+    def _check_paired(cls, v: float | Range) -> float | Range:
+        return _non_negative(v, "pairs")
+
+
+class Latency(_Section):
+    budget_ms: Annotated[Number, Field(union_mode="left_to_right")] = Field(
+        description="p95 end-to-end response budget in milliseconds (a number or a range).",
+        json_schema_extra=_q(
+            "What is the p95 end-to-end response budget?",
+            "Under 100 ms favours end-to-end; 1 s or more tolerates a modular pipeline (seed "
+            "001). Accepts 300 ms, 2s or a range like 100-400.",
+            "300 ms",
+            "ms",
+        ),
+    )
+
+    @field_validator("budget_ms")
+    @classmethod
+    def _check_budget(cls, v: float | Range) -> float | Range:
+        values = [v.low, v.high] if isinstance(v, Range) else [v]
+        for x in values:
+            if x <= 0:
+                raise ValueError(f"must be greater than 0 (got {x:g})")
+            if x > 86_400_000:
+                raise ValueError(f"must be at most one day, 86400000 ms (got {x:g})")
+        return v
+
+
+class Regulation(_Section):
+    criticality: Criticality = Field(
+        default=Criticality.non_critical,
+        description="How much is at stake per decision.",
+        json_schema_extra=_q(
+            "How critical are the system's decisions?",
+            "Regulated and safety-critical domains push towards modular or hybrid designs.",
+            "business_critical",
+        ),
+    )
+    explainability: Explainability | None = Field(
+        default=None,
+        description="Required per-decision explanation. Derived from criticality when left out.",
+        json_schema_extra=_q(
+            "How much per-decision explanation is required?",
+            "Left out, it follows criticality: none, low, medium, high. Regimes can raise it.",
+            "medium",
+        ),
+    )
+    regimes: list[str] = Field(
+        default_factory=list,
+        description="Regulatory regimes that apply, e.g. gdpr_art22, ecoa, hipaa.",
+        json_schema_extra={
+            **_q(
+                "Which regulatory regimes apply?",
+                "Comma-separated. Unknown regimes are accepted with a warning.",
+                "gdpr_art22, ecoa",
+            ),
+            "known": list(KNOWN_REGIMES),
+        },
+    )
+
+    @field_validator("regimes")
+    @classmethod
+    def _normalise_regimes(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for r in v:
+            key = r.strip().lower().replace("-", "_").replace(" ", "_")
+            if not key:
+                raise ValueError("regime names must not be empty")
+            if len(key) > 64:
+                raise ValueError(f"regime name too long ({len(key)} characters, at most 64)")
+            if key not in out:
+                out.append(key)
+        return sorted(out)
+
+
+class Team(_Section):
+    ml_maturity: Maturity = Field(
+        default=Maturity.medium,
+        description="The team's experience training and operating deep models.",
+        json_schema_extra=_q(
+            "How experienced is the team at training and operating deep models?",
+            "End-to-end models need 3-5x the training steps and are harder to debug (seed 001).",
+            "medium",
+        ),
+    )
+
+
+class Deployment(_Section):
+    target: Target = Field(
+        default=Target.cloud,
+        description="Where the system runs.",
+        json_schema_extra=_q(
+            "Where will the system run?",
+            "On-device and edge targets reward one compact model (seed 001: -45% hardware).",
+            "cloud",
+        ),
+    )
+    independent_updates: bool = Field(
+        default=False,
+        description="Stages must be updated, audited or replaced independently.",
+        json_schema_extra=_q(
+            "Must stages be updated, audited or replaced independently?",
+            "Separate owners, release cycles or certification per stage favour modular designs.",
+            "no",
+        ),
+    )
+
+
+class Requirements(BaseModel):
+    """A project's requirements: the advisor's input contract (DESIGN.md)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_enum_values=True)
+
+    schema_version: Literal[1] = Field(default=1, description="Requirements format version.")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Project name.",
+        json_schema_extra=_q("What is the project called?", "Shown on the report.", "Voice agent"),
+    )
+    description: str = Field(
+        default="",
+        max_length=5000,
+        description="Free text shown on the report.",
+        json_schema_extra=_q(
+            "Describe the system in a sentence (optional).",
+            "Shown on the report as context.",
+            "Answers customer calls in real time",
+        ),
+    )
+    task: Task = Field(default_factory=Task)
+    data: Data
+    latency: Latency
+    regulation: Regulation = Field(default_factory=Regulation)
+    team: Team = Field(default_factory=Team)
+    deployment: Deployment = Field(default_factory=Deployment)
+
+    def explainability_given(self) -> bool:
+        """Tell whether the user stated `regulation.explainability` (else it is derived)."""
+        return self.regulation.explainability is not None
+
+    def explainability_level(self) -> str:
+        """Give the stated explainability level, or the default derived from criticality."""
+        if self.regulation.explainability is not None:
+            return str(self.regulation.explainability)
+        return DEFAULT_EXPLAINABILITY[str(self.regulation.criticality)]
+
+
+#: Numeric fields that may be ranges, by dotted path.
+NUMERIC_FIELDS = ("data.paired_examples", "latency.budget_ms")
+
+
+def field_paths(model: type[BaseModel] = Requirements, prefix: str = "") -> list[str]:
+    """Give every leaf field's dotted path, in declaration order."""
+    out: list[str] = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        path = f"{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, _Section):
+            out.extend(field_paths(ann, path + "."))
+        else:
+            out.append(path)
+    return out
+
+
+def field_info(path: str) -> Any:
+    """Give the pydantic FieldInfo of a dotted field path."""
+    model: type[BaseModel] = Requirements
+    parts = path.split(".")
+    for part in parts[:-1]:
+        model = model.model_fields[part].annotation  # type: ignore[assignment]
+    return model.model_fields[parts[-1]]

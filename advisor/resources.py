@@ -1,0 +1,81 @@
+"""Where the bundled rule pack and templates live, and reading a pack folder from disk.
+
+Takes a folder path (or nothing, for the bundled default pack); gives a validated `RulePack`.
+This module and the CLI are the only places that read files.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .errors import RulePackError
+from .loading import parse_text
+from .rulepack import RulePack, build_pack
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    # In a wheel the top-level folders are installed as advisor/_data/<name>; in a source
+    # checkout (editable install, tests) they sit beside the package.
+    packaged = _HERE / "_data" / name
+    return packaged if packaged.is_dir() else _HERE.parent / name
+
+
+def default_rules_dir() -> Path:
+    """Give the folder of the bundled default rule pack."""
+    return _data_dir("rules")
+
+
+def templates_dir() -> Path:
+    """Give the folder of the bundled report templates."""
+    return _data_dir("templates")
+
+
+def read_pack_documents(folder: Path) -> dict[str, object]:
+    """Read and parse every YAML file of a pack folder, keyed by the file's display name.
+
+    Raises:
+        RulePackError: the folder is missing or a file cannot be read or parsed.
+    """
+    if not folder.exists():
+        raise RulePackError(f"{folder}: rule pack folder not found")
+    if not folder.is_dir():
+        raise RulePackError(f"{folder}: a rule pack is a folder of YAML files, not a file")
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise RulePackError(f"{folder}: no .yaml files in the rule pack folder")
+    docs: dict[str, object] = {}
+    problems: list[str] = []
+    for path in files:
+        shown = str(path)
+        try:
+            docs[shown] = parse_text(path.read_bytes(), shown)
+        except OSError as e:
+            problems.append(f"{shown}: cannot be read ({e.strerror})")
+        except ValueError as e:
+            problems.append(f"{shown}: {e}")
+    if problems:
+        raise RulePackError(problems)
+    return docs
+
+
+_cache: dict[str, RulePack] = {}
+_lock = threading.Lock()
+
+
+def load_pack_dir(folder: Path | str | None = None) -> RulePack:
+    """Load and validate a rule pack folder; the bundled default when `folder` is None.
+
+    Packs are cached by resolved path, so repeated calls (and threads) share one load.
+    """
+    path = Path(folder) if folder is not None else default_rules_dir()
+    key = str(path.resolve())
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        pack = build_pack(read_pack_documents(path), str(path))
+        _cache[key] = pack
+        return pack

@@ -1,0 +1,463 @@
+"""The rule pack: its pydantic schema and loading from parsed YAML documents.
+
+Takes a mapping of file name -> parsed YAML document (the CLI or `resources` reads the files) and
+gives a validated `RulePack`. A pack is data, never code: conditions are a small declarative
+language checked against `fields.CONDITION_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import RulePackError
+from .fields import ALL_OPS, CONDITION_FIELDS, OPTIONS, ORDER_OPS, SET_OPS
+from .loading import validation_problems
+from .requirements import EXPLAINABILITY_ORDER, MODALITIES
+
+Option = Literal["end_to_end", "modular", "hybrid"]
+LevelName = Literal["none", "low", "medium", "high"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Condition(_Strict):
+    """A test on one field (`field` plus one operator), or `all` / `any` / `not` of others."""
+
+    field: str | None = None
+    lt: Any = None
+    le: Any = None
+    gt: Any = None
+    ge: Any = None
+    eq: Any = None
+    ne: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+    contains: str | None = None
+    contains_any: list[str] | None = None
+    not_contains: str | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def operator(self) -> tuple[str, Any]:
+        """Give the leaf's (operator, operand)."""
+        for op in ALL_OPS:
+            value = getattr(self, "in_" if op == "in" else op)
+            if value is not None:
+                return op, value
+        raise ValueError("no operator")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Condition:
+        groups = [g for g in ("all", "any", "not_") if getattr(self, g) is not None]
+        ops = [op for op in ALL_OPS if getattr(self, "in_" if op == "in" else op) is not None]
+        if groups:
+            if self.field is not None or ops or len(groups) > 1:
+                raise ValueError("a condition is either one of all/any/not, or a field test")
+            return self
+        if self.field is None:
+            raise ValueError("a condition needs 'field' and one operator, or all/any/not")
+        if self.field not in CONDITION_FIELDS:
+            hint = difflib.get_close_matches(self.field, list(CONDITION_FIELDS), n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ValueError(f"condition on unknown field '{self.field}'{extra}")
+        if len(ops) != 1:
+            raise ValueError(f"a field test needs exactly one operator of {', '.join(ALL_OPS)}")
+        op, value = self.operator()
+        kind = CONDITION_FIELDS[self.field]
+        if kind.kind == "set":
+            if op not in SET_OPS:
+                raise ValueError(f"'{self.field}' is a set: use {', '.join(SET_OPS)}")
+            return self
+        if op in SET_OPS:
+            raise ValueError(f"'{op}' applies only to regulation.regimes")
+        if op in ORDER_OPS and kind.kind in ("nominal", "bool"):
+            raise ValueError(f"'{self.field}' has no order: use eq, ne, in or not_in")
+        for v in value if isinstance(value, list) else [value]:
+            kind.encode(v)
+        return self
+
+
+class Evidence(_Strict):
+    """A figure or claim with its source."""
+
+    id: str
+    claim: str
+    figure: str = ""
+    source: str
+    section: str = ""
+    kind: Literal["measured", "reported", "regulation", "precedent", "assumption"] = "reported"
+
+
+class Thresholds(_Strict):
+    scarce: float = Field(gt=0)
+    ample: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.scarce >= self.ample:
+            raise ValueError("scarce must be below ample")
+        return self
+
+
+class DataDimension(_Strict):
+    label: str = "Data resources"
+    weight: float = Field(ge=0)
+    thresholds: dict[str, Thresholds]
+    stage_labels: dict[Literal["none", "partial", "full"], float]
+    labeling_cost: dict[Literal["low", "medium", "high"], float]
+    pretrained_shift_decades: float = Field(ge=0, le=3)
+    rationale: str = ""
+    evidence: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> DataDimension:
+        missing = [m for m in MODALITIES if m not in self.thresholds]
+        unknown = [m for m in self.thresholds if m not in MODALITIES]
+        if missing or unknown:
+            raise ValueError(
+                f"thresholds must cover exactly the modalities {MODALITIES}"
+                f" (missing {missing}, unknown {unknown})"
+            )
+        if len(self.stage_labels) != 3 or len(self.labeling_cost) != 3:
+            raise ValueError("stage_labels and labeling_cost need a value for every level")
+        return self
+
+
+class LatencyDimension(_Strict):
+    label: str = "Latency budget"
+    weight: float = Field(ge=0)
+    curve: list[tuple[float, float]] = Field(min_length=2)
+    rationale: str = ""
+    evidence: list[str] = []
+
+    @model_validator(mode="after")
+    def _monotone(self) -> LatencyDimension:
+        xs = [p[0] for p in self.curve]
+        us = [p[1] for p in self.curve]
+        if any(x <= 0 for x in xs) or xs != sorted(xs) or len(set(xs)) != len(xs):
+            raise ValueError("curve points need increasing budgets above 0 ms")
+        if any(b > a for a, b in zip(us, us[1:], strict=False)):
+            raise ValueError("curve utilities must not increase with the budget")
+        if any(abs(u) > 1 for u in us):
+            raise ValueError("curve utilities must lie in [-1, 1]")
+        return self
+
+
+class RegulationDimension(_Strict):
+    label: str = "Regulatory compliance"
+    weight: float = Field(ge=0)
+    criticality: dict[
+        Literal["non_critical", "business_critical", "regulated", "safety_critical"], float
+    ]
+    explainability: dict[LevelName, float]
+    rationale: str = ""
+    evidence: list[str] = []
+
+    @model_validator(mode="after")
+    def _monotone(self) -> RegulationDimension:
+        crit = [self.criticality.get(k) for k in
+                ("non_critical", "business_critical", "regulated", "safety_critical")]
+        expl = [self.explainability.get(k) for k in EXPLAINABILITY_ORDER]
+        for name, seq in (("criticality", crit), ("explainability", expl)):
+            if None in seq:
+                raise ValueError(f"{name} needs a value for every level")
+            if any(b > a for a, b in zip(seq, seq[1:], strict=False)):  # type: ignore[operator]
+                raise ValueError(f"{name} utilities must not rise with strictness")
+        return self
+
+
+class Dimensions(_Strict):
+    data: DataDimension
+    latency: LatencyDimension
+    regulation: RegulationDimension
+
+
+class Effect(_Strict):
+    """What a fired rule does: veto an option, add to scores, or attach advice."""
+
+    veto: Option | None = None
+    add: dict[Option, float] | None = None
+    advice: str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Effect:
+        if self.veto is None and not self.add and self.advice is None:
+            raise ValueError("an effect needs veto, add or advice")
+        return self
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    when: Condition
+    effect: Effect
+    rationale: str
+    evidence: list[str] = []
+
+
+class Prior(_Strict):
+    fidelity: float = Field(ge=0, le=1)
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+    traceable: bool
+    evidence: list[str] = []
+    basis: str = ""
+
+
+class Adjustment(_Strict):
+    id: str
+    modality: str | None = None
+    method: str | None = None
+    delta: float = Field(ge=-0.5, le=0.5)
+    reasoning: str
+    assumption: bool = True
+    evidence: list[str] = []
+
+
+class RequirementLevel(_Strict):
+    min_fidelity: float = Field(ge=0, le=1)
+    traceability: bool = False
+    hard: bool = False
+
+
+class ExplainabilityPack(_Strict):
+    priors: dict[Literal["end_to_end", "modular"], Prior]
+    modality_adjustments: list[Adjustment] = []
+    requirements: dict[LevelName, RequirementLevel]
+    penalty_per_point: float = Field(ge=0)
+    rationale: str = ""
+
+
+class Stage(_Strict):
+    name: str
+    kind: Literal["learned", "traditional", "rule_based"]
+
+
+class Pattern(_Strict):
+    id: str
+    title: str
+    summary: str
+    when: Condition | None = None
+    interpretable_share: float = Field(ge=0, le=1)
+    traceable: bool
+    stages: list[Stage] = Field(min_length=2)
+    evidence: list[str] = []
+
+
+class Monitor(_Strict):
+    metric: str
+    kind: Literal["performance", "explainability"]
+    threshold: str
+
+
+class Advice(_Strict):
+    id: str
+    title: str
+    text: str
+    applies_to: list[Option]
+    steps: list[str] = []
+    monitoring: list[Monitor] = []
+    evidence: list[str] = []
+
+
+class Regime(_Strict):
+    id: str
+    title: str
+    explainability_floor: LevelName
+    summary: str
+    source: str
+
+
+class Scenario(_Strict):
+    id: str
+    input: dict[str, Any]
+    expect: Option
+    why: str = ""
+
+
+class Uncertainty(_Strict):
+    samples: int = Field(ge=100, le=100_000)
+    seed: int = Field(ge=0)
+    default_spread: dict[Literal["data.paired_examples", "latency.budget_ms"], float]
+    rationale: str = ""
+
+
+class HybridScore(_Strict):
+    partial_credit: float = Field(ge=0, le=1)
+    complexity_cost: float = Field(ge=0, le=1)
+    conflict_bonus: float = Field(ge=0, le=2)
+    rationale: str = ""
+
+
+class RulePack(_Strict):
+    """A complete, validated rule pack."""
+
+    schema_version: Literal[1] = 1
+    name: str
+    version: str
+    description: str = ""
+    extends: str | None = None
+    favour_threshold: float = Field(gt=0, lt=1)
+    tie_break: list[Option]
+    hybrid_score: HybridScore
+    uncertainty: Uncertainty
+    dimensions: Dimensions
+    rules: list[Rule]
+    evidence: list[Evidence]
+    explainability: ExplainabilityPack
+    patterns: list[Pattern] = Field(min_length=1)
+    advice: list[Advice]
+    regimes: list[Regime]
+    scenarios: list[Scenario] = []
+    background: list[dict[str, Any]] = Field(min_length=2)
+
+    def sha256(self) -> str:
+        """Give the sha256 of the pack's canonical JSON (independent of file layout)."""
+        text = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def evidence_by_id(self) -> dict[str, Evidence]:
+        """Give the evidence entries keyed by id."""
+        return {e.id: e for e in self.evidence}
+
+
+# Top-level keys that hold lists of id'd entries, merged across files.
+LIST_SECTIONS = (
+    "rules", "evidence", "patterns", "advice", "regimes", "scenarios", "background"
+)
+
+
+def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge a pack's parsed files into one mapping.
+
+    Args:
+        docs: file name -> parsed YAML mapping.
+
+    Returns:
+        The merged mapping, and for each `section` or `section:id` the file it came from.
+
+    Raises:
+        RulePackError: when a file is not a mapping or an id or section appears twice.
+    """
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    problems: list[str] = []
+    for fname in sorted(docs):
+        doc = docs[fname]
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            problems.append(f"{fname}: (top level): must be a mapping of pack sections")
+            continue
+        for key, value in doc.items():
+            if key in LIST_SECTIONS:
+                if not isinstance(value, list):
+                    problems.append(f"{fname}: {key}: must be a list")
+                    continue
+                merged.setdefault(key, [])
+                for i, item in enumerate(value):
+                    item_id = item.get("id") if isinstance(item, dict) else None
+                    tag = f"{key}:{item_id}" if item_id is not None else f"{key}[{len(merged[key])}]"
+                    if item_id is not None and tag in origin:
+                        problems.append(
+                            f"{fname}: {key}[{i}] (id '{item_id}'): duplicate id, "
+                            f"already defined in {origin[tag]}"
+                        )
+                        continue
+                    origin[tag] = fname
+                    merged[key].append(item)
+            else:
+                if key in merged:
+                    problems.append(f"{fname}: {key}: already defined in {origin[key]}")
+                    continue
+                merged[key] = value
+                origin[key] = fname
+    if problems:
+        raise RulePackError(problems)
+    return merged, origin
+
+
+def _pack_problems(err: ValidationError, origin: dict[str, str], merged: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for line in validation_problems(err, "<pack>", RulePack):
+        body = line.removeprefix("<pack>: ")
+        path = body.split(":", 1)[0]
+        section = path.split(".")[0].split("[")[0]
+        fname = origin.get(section, "pack")
+        if section in LIST_SECTIONS and "[" in path:
+            idx = int(path.split("[", 1)[1].split("]", 1)[0])
+            items = merged.get(section) or []
+            item = items[idx] if idx < len(items) else None
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if item_id is not None:
+                fname = origin.get(f"{section}:{item_id}", fname)
+                body = body.replace(f"{section}[{idx}]", f"{section}[id={item_id}]", 1)
+        lines.append(f"{fname}: {body}")
+    return lines
+
+
+def check_references(pack: RulePack) -> list[str]:
+    """Give problems with references between sections (unknown evidence or advice ids)."""
+    ev = pack.evidence_by_id()
+    advice_ids = {a.id for a in pack.advice}
+    problems: list[str] = []
+
+    def refs(where: str, ids: list[str]) -> None:
+        for e in ids:
+            if e not in ev:
+                problems.append(f"{where}: evidence '{e}' is not defined in the evidence section")
+
+    for r in pack.rules:
+        refs(f"rule {r.id}", r.evidence)
+        if r.effect.advice and r.effect.advice not in advice_ids:
+            problems.append(f"rule {r.id}: effect.advice '{r.effect.advice}' is not defined")
+    for p in pack.patterns:
+        refs(f"pattern {p.id}", p.evidence)
+    for a in pack.advice:
+        refs(f"advice {a.id}", a.evidence)
+    for prior_name, prior in pack.explainability.priors.items():
+        refs(f"explainability.priors.{prior_name}", prior.evidence)
+    for adj in pack.explainability.modality_adjustments:
+        refs(f"explainability adjustment {adj.id}", adj.evidence)
+    for dim_name in ("data", "latency", "regulation"):
+        refs(f"dimensions.{dim_name}", getattr(pack.dimensions, dim_name).evidence)
+    if set(pack.tie_break) != set(OPTIONS) or len(pack.tie_break) != 3:
+        problems.append("pack.tie_break: must list end_to_end, modular and hybrid once each")
+    if pack.patterns[-1].when is not None:
+        problems.append(
+            f"pattern {pack.patterns[-1].id}: the last pattern must have no 'when' (the fallback)"
+        )
+    return problems
+
+
+def build_pack(docs: dict[str, Any], source: str) -> RulePack:
+    """Validate a pack's parsed files.
+
+    Args:
+        docs: file name (as it should appear in messages) -> parsed YAML.
+        source: the pack folder, for messages.
+
+    Returns:
+        The validated pack.
+
+    Raises:
+        RulePackError: one line per problem, naming the file and the rule id or field.
+    """
+    merged, origin = merge_documents(docs)
+    try:
+        pack = RulePack.model_validate(merged)
+    except ValidationError as e:
+        raise RulePackError(_pack_problems(e, origin, merged)) from None
+    problems = check_references(pack)
+    if problems:
+        raise RulePackError([f"{source}: {p}" for p in problems])
+    return pack

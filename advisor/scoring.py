@@ -1,0 +1,324 @@
+"""Stages 2-4: features -> rules fired -> dimension utilities -> option scores and vetoes.
+
+Takes a feature matrix (n rows, `FeatureSpace.columns`) and a compiled rule pack; gives an
+`Evaluation` of arrays, one row per profile. Everything is numpy over all rows at once, so one
+assessment, a Monte Carlo sample, a SHAP coalition set and a portfolio batch share this code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import FeatureSpace
+from .fields import BASE_COLUMNS, CONDITION_FIELDS, OPTIONS
+from .requirements import (
+    COST_ORDER,
+    CRITICALITY_ORDER,
+    EXPLAINABILITY_ORDER,
+    LEVEL3_ORDER,
+    MODALITIES,
+)
+from .rulepack import Condition, RulePack
+
+#: The effective score of a vetoed option: below any score a live option can reach.
+VETO_SCORE = -1.0
+_RAW_FLOOR = -0.99
+
+Columns = dict[str, np.ndarray]
+Predicate = Callable[[Columns], np.ndarray]
+
+
+def _leaf(cond: Condition, space: FeatureSpace) -> Predicate:
+    assert cond.field is not None
+    kind = CONDITION_FIELDS[cond.field]
+    op, value = cond.operator()
+    if kind.kind == "set":
+        names = [value] if isinstance(value, str) else list(value)
+        idx = [space.regimes.index(n) for n in names if n in space.regimes]
+
+        def has_any(c: Columns) -> np.ndarray:
+            bits = c["regimes"]
+            if not idx:
+                return np.zeros(bits.shape[0], dtype=bool)
+            return bits[:, idx].max(axis=1) > 0.5
+
+        if op == "not_contains":
+            return lambda c: ~has_any(c)
+        return has_any
+    col = kind.column
+    if op in ("in", "not_in"):
+        codes = np.array([kind.encode(v) for v in value])
+        if op == "in":
+            return lambda c: np.isin(c[col], codes)
+        return lambda c: ~np.isin(c[col], codes)
+    code = kind.encode(value)
+    compare: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "lt": lambda a: a < code,
+        "le": lambda a: a <= code,
+        "gt": lambda a: a > code,
+        "ge": lambda a: a >= code,
+        "eq": lambda a: a == code,
+        "ne": lambda a: a != code,
+    }
+    fn = compare[op]
+    return lambda c: fn(c[col])
+
+
+def compile_condition(cond: Condition, space: FeatureSpace) -> Predicate:
+    """Compile a condition into a function of the feature columns giving a bool per row."""
+    if cond.all is not None:
+        parts = [compile_condition(c, space) for c in cond.all]
+        return lambda c: np.logical_and.reduce([p(c) for p in parts]) if parts else _true(c)
+    if cond.any is not None:
+        parts = [compile_condition(c, space) for c in cond.any]
+        return lambda c: np.logical_or.reduce([p(c) for p in parts]) if parts else ~_true(c)
+    if cond.not_ is not None:
+        inner = compile_condition(cond.not_, space)
+        return lambda c: ~inner(c)
+    return _leaf(cond, space)
+
+
+def _true(c: Columns) -> np.ndarray:
+    return np.ones(c["regimes"].shape[0], dtype=bool)
+
+
+def _lookup(table: dict[str, float], order: list[str]) -> np.ndarray:
+    return np.array([table[k] for k in order], dtype=float)
+
+
+@dataclass(frozen=True)
+class CompiledPack:
+    """A rule pack turned into arrays and predicates, built once per pack."""
+
+    pack: RulePack
+    space: FeatureSpace
+    weights: np.ndarray
+    scarce_log: np.ndarray
+    ample_log: np.ndarray
+    stage_adj: np.ndarray
+    cost_adj: np.ndarray
+    pretrained_shift: float
+    curve_x: np.ndarray
+    curve_u: np.ndarray
+    crit_adj: np.ndarray
+    expl_adj: np.ndarray
+    regime_floor: np.ndarray
+    rule_preds: tuple[Predicate, ...]
+    rule_veto: np.ndarray
+    rule_add: np.ndarray
+    prior_e2e: float
+    prior_mod: float
+    trace_e2e: bool
+    trace_mod: bool
+    modality_adj: np.ndarray
+    req_min: np.ndarray
+    req_trace: np.ndarray
+    req_hard: np.ndarray
+    penalty: float
+    pattern_preds: tuple[Predicate | None, ...]
+    pattern_share: np.ndarray
+    pattern_trace: np.ndarray
+    tie_order: np.ndarray
+
+
+def compile_pack(pack: RulePack) -> CompiledPack:
+    """Compile a validated rule pack for vectorised evaluation."""
+    space = FeatureSpace(tuple(r.id for r in pack.regimes))
+    dims = pack.dimensions
+    th = dims.data.thresholds
+    ex = pack.explainability
+    modality_adj = np.zeros(len(MODALITIES))
+    for adj in ex.modality_adjustments:
+        if adj.modality in MODALITIES:
+            modality_adj[MODALITIES.index(adj.modality)] += adj.delta
+    rule_veto = np.zeros((len(pack.rules), 3))
+    rule_add = np.zeros((len(pack.rules), 3))
+    for i, rule in enumerate(pack.rules):
+        if rule.effect.veto:
+            rule_veto[i, OPTIONS.index(rule.effect.veto)] = 1.0
+        for opt, v in (rule.effect.add or {}).items():
+            rule_add[i, OPTIONS.index(opt)] = v
+    levels = EXPLAINABILITY_ORDER
+    return CompiledPack(
+        pack=pack,
+        space=space,
+        weights=np.array([dims.data.weight, dims.latency.weight, dims.regulation.weight]),
+        scarce_log=np.log10([th[m].scarce for m in MODALITIES]),
+        ample_log=np.log10([th[m].ample for m in MODALITIES]),
+        stage_adj=_lookup(dims.data.stage_labels, LEVEL3_ORDER),
+        cost_adj=_lookup(dims.data.labeling_cost, COST_ORDER),
+        pretrained_shift=dims.data.pretrained_shift_decades,
+        curve_x=np.log10([p[0] for p in dims.latency.curve]),
+        curve_u=np.array([p[1] for p in dims.latency.curve]),
+        crit_adj=_lookup(dims.regulation.criticality, CRITICALITY_ORDER),
+        expl_adj=_lookup(dims.regulation.explainability, levels),
+        regime_floor=np.array([levels.index(r.explainability_floor) for r in pack.regimes], float),
+        rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
+        rule_veto=rule_veto,
+        rule_add=rule_add,
+        prior_e2e=ex.priors["end_to_end"].fidelity,
+        prior_mod=ex.priors["modular"].fidelity,
+        trace_e2e=ex.priors["end_to_end"].traceable,
+        trace_mod=ex.priors["modular"].traceable,
+        modality_adj=modality_adj,
+        req_min=np.array([ex.requirements[lv].min_fidelity for lv in levels]),
+        req_trace=np.array([ex.requirements[lv].traceability for lv in levels]),
+        req_hard=np.array([ex.requirements[lv].hard for lv in levels]),
+        penalty=ex.penalty_per_point,
+        pattern_preds=tuple(
+            compile_condition(p.when, space) if p.when is not None else None
+            for p in pack.patterns
+        ),
+        pattern_share=np.array([p.interpretable_share for p in pack.patterns]),
+        pattern_trace=np.array([p.traceable for p in pack.patterns]),
+        tie_order=np.array([OPTIONS.index(o) for o in pack.tie_break]),
+    )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The engine's arrays for n profiles (options in `fields.OPTIONS` order)."""
+
+    utilities: np.ndarray  # n x 3: data, latency, regulation in [-1, 1]
+    required: np.ndarray  # n: effective explainability level index
+    fired: np.ndarray  # n x R rules fired
+    base: np.ndarray  # n x 3 option scores from the dimensions alone
+    rule_adjust: np.ndarray  # n x 3 score added by rules
+    fidelity: np.ndarray  # n x 3 explanation fidelity estimate
+    traceable: np.ndarray  # n x 3
+    meets: np.ndarray  # n x 3 meets the explainability requirement
+    gap: np.ndarray  # n x 3 fidelity short of the requirement
+    expl_penalty: np.ndarray  # n x 3 soft-requirement penalty
+    expl_veto: np.ndarray  # n x 3 vetoed by a hard explainability requirement
+    rule_veto: np.ndarray  # n x 3 vetoed by a rule
+    pattern: np.ndarray  # n: index of the hybrid pattern
+    raw: np.ndarray  # n x 3 score before vetoes
+    effective: np.ndarray  # n x 3 score with vetoed options at VETO_SCORE
+    choice: np.ndarray  # n: index into OPTIONS
+
+    @property
+    def vetoed(self) -> np.ndarray:
+        """Give n x 3 flags: the option is ruled out."""
+        return self.expl_veto | self.rule_veto
+
+
+def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
+    """Give the named column views of a feature matrix, with the derived required level."""
+    base = len(BASE_COLUMNS)
+    cols: Columns = {name: x[:, i] for i, name in enumerate(BASE_COLUMNS)}
+    cols["regimes"] = x[:, base:]
+    cols["required"] = required
+    return cols
+
+
+def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
+    """Score every row of a feature matrix.
+
+    Args:
+        x: n x width feature matrix (see `FeatureSpace`).
+        cp: the compiled rule pack.
+
+    Returns:
+        The `Evaluation` of all rows.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    n = x.shape[0]
+    sp = cp.space
+    paired = x[:, sp.col("paired_log")]
+    latency = x[:, sp.col("latency_log")]
+    modality = x[:, sp.col("modality")].astype(int)
+    stage = x[:, sp.col("stage_labels")].astype(int)
+    cost = x[:, sp.col("labeling_cost")].astype(int)
+    crit = x[:, sp.col("criticality")].astype(int)
+    stated = x[:, sp.col("explainability")]
+    pretrained = x[:, sp.col("pretrained")]
+    bits = x[:, len(BASE_COLUMNS):]
+
+    # Data: linear in log10(pairs) between the modality's scarce and ample thresholds.
+    shift = pretrained * cp.pretrained_shift
+    lo = cp.scarce_log[modality] - shift
+    hi = cp.ample_log[modality] - shift
+    u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
+    u_data = np.clip(u_data + cp.stage_adj[stage] + cp.cost_adj[cost], -1.0, 1.0)
+    u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
+    floor = (bits * cp.regime_floor).max(axis=1) if bits.shape[1] else np.zeros(n)
+    required = np.maximum(stated, floor)
+    req = required.astype(int)
+    u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
+    u = np.stack([u_data, u_lat, u_reg], axis=1)
+
+    w = cp.weights
+    hp = cp.pack.hybrid_score
+    s_e2e = ((1.0 + u) / 2.0) @ w
+    s_mod = ((1.0 - u) / 2.0) @ w
+    conflict = np.minimum(np.maximum(u.max(axis=1), 0.0), np.maximum((-u).max(axis=1), 0.0))
+    s_hyb = (0.5 + hp.partial_credit * np.abs(u) / 2.0) @ w - hp.complexity_cost
+    s_hyb = s_hyb + hp.conflict_bonus * conflict
+    base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
+
+    cols = columns(x, cp, required)
+    if cp.rule_preds:
+        fired = np.stack([p(cols) for p in cp.rule_preds], axis=1)
+    else:
+        fired = np.zeros((n, 0), dtype=bool)
+    f = fired.astype(float)
+    rule_adjust = f @ cp.rule_add
+    rule_veto = (f @ cp.rule_veto) > 0.5
+
+    # Explainability: e2e prior adjusted by modality; modular prior; hybrid mixes them by the
+    # interpretable share of the first applicable pattern that meets the requirement.
+    fid_e2e = np.clip(cp.prior_e2e + cp.modality_adj[modality], 0.0, 1.0)
+    fid_mod = np.full(n, cp.prior_mod)
+    need = cp.req_min[req]
+    need_trace = cp.req_trace[req]
+    share = cp.pattern_share[None, :]
+    fid_pat = share * fid_mod[:, None] + (1.0 - share) * fid_e2e[:, None]
+    meets_pat = (fid_pat >= need[:, None]) & (~need_trace[:, None] | cp.pattern_trace[None, :])
+    applicable = np.stack(
+        [p(cols) if p is not None else np.ones(n, dtype=bool) for p in cp.pattern_preds], axis=1
+    )
+    good = applicable & meets_pat
+    pattern = np.where(good.any(axis=1), good.argmax(axis=1), applicable.argmax(axis=1))
+    rows = np.arange(n)
+    fid = np.stack([fid_e2e, fid_mod, fid_pat[rows, pattern]], axis=1)
+    traceable = np.stack(
+        [np.full(n, cp.trace_e2e), np.full(n, cp.trace_mod), cp.pattern_trace[pattern]], axis=1
+    )
+    meets = (fid >= need[:, None]) & (~need_trace[:, None] | traceable)
+    gap = np.maximum(need[:, None] - fid, 0.0)
+    hard = cp.req_hard[req][:, None]
+    expl_veto = ~meets & hard
+    expl_penalty = np.where(~meets & ~hard, np.maximum(gap, 0.0) * cp.penalty, 0.0)
+
+    raw = np.maximum(base + rule_adjust - expl_penalty, _RAW_FLOOR)
+    vetoed = expl_veto | rule_veto
+    effective = np.where(vetoed, VETO_SCORE, raw)
+    # Ties go to the pack's tie-break order: argmax takes the first maximum.
+    ordered = effective[:, cp.tie_order]
+    choice = cp.tie_order[ordered.argmax(axis=1)]
+    return Evaluation(
+        utilities=u,
+        required=required,
+        fired=fired,
+        base=base,
+        rule_adjust=rule_adjust,
+        fidelity=fid,
+        traceable=traceable,
+        meets=meets,
+        gap=gap,
+        expl_penalty=expl_penalty,
+        expl_veto=expl_veto,
+        rule_veto=rule_veto,
+        pattern=pattern,
+        raw=raw,
+        effective=effective,
+        choice=choice,
+    )
+
+
+def margin(ev: Evaluation, first: int, second: int) -> np.ndarray:
+    """Give the effective score of option `first` minus option `second`, per row."""
+    return ev.effective[:, first] - ev.effective[:, second]
