@@ -1,0 +1,150 @@
+"""The command line: `advisor recommend`, `advisor schema` and friends.
+
+Takes argv; reads files, calls the pure core, writes files atomically and maps outcomes to exit
+codes: 0 ok, 2 bad input or usage (one line per problem on stderr), 1 a bug. Heavy modules
+(numpy, shap, scikit-learn) are imported only inside the commands that need them, so `--help`
+and `schema` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ._version import __version__
+from .errors import AdvisorError
+
+EXIT_OK, EXIT_BUG, EXIT_INPUT = 0, 1, 2
+
+
+def _one_shot_shap() -> None:
+    # shap's explainers are numba functions: compiling them costs ~8 s per process, far more
+    # than the ~30 ms the exact explainer needs interpreted for one assessment. Commands that
+    # assess one project turn the JIT off unless the user chose otherwise.
+    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
+
+def _read_input(file: str) -> tuple[Any, dict[str, Any], str]:
+    from .api import read_limited, read_requirements_bytes
+    from .loading import MAX_BYTES
+
+    if file == "-":
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        source = "<stdin>"
+        if len(data) > MAX_BYTES:
+            raise_input(f"{source}: input is larger than {MAX_BYTES // 1_000_000} MB")
+    else:
+        source = file
+        data = read_limited(Path(file))
+    req, doc = read_requirements_bytes(data, source)
+    return req, doc, source
+
+
+def raise_input(line: str) -> NoReturn:
+    from .errors import InputError
+
+    raise InputError(line)
+
+
+def _format_for(output: str | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    if output:
+        suffix = Path(output).suffix.lower()
+        return {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}.get(suffix, "json")
+    return "json"
+
+
+def _emit(text: str, output: str | None, inputs: list[Path]) -> None:
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    from .output import check_target, write_atomic
+
+    target = Path(output)
+    check_target(target, inputs)
+    write_atomic(target, text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="advisor")
+def cli() -> None:
+    """Recommend end-to-end, modular or hybrid for an AI system, and say why."""
+
+
+@cli.command()
+@click.argument("file", metavar="FILE|-")
+@click.option("-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "json", "md"]),
+    help="Output format (default: html for .html outputs, else json).",
+)
+@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+@click.option("--no-explain", is_flag=True, help="Skip SHAP attributions and counterfactuals.")
+def recommend(file: str, output: str | None, fmt: str | None, rules_dir: str | None, no_explain: bool) -> None:
+    """Assess a requirements file (YAML or JSON; - reads stdin)."""
+    _one_shot_shap()
+    from .api import load_rulepack
+    from .engine import assess
+    from .render import render
+
+    req, doc, _ = _read_input(file)
+    pack = load_rulepack(rules_dir)
+    assessment = assess(req, pack, given=doc, explain=not no_explain)
+    text = render(assessment, _format_for(output, fmt))
+    _emit(text, output, [Path(file)] if file != "-" else [])
+    if output and output != "-":
+        click.echo(
+            f"{assessment.recommendation} (confidence {assessment.confidence:.0%}) -> {output}",
+            err=True,
+        )
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the requirements file."""
+    from .requirements import Requirements
+
+    click.echo(json.dumps(Requirements.model_json_schema(), indent=2, sort_keys=True))
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""
+    try:
+        cli.main(args=argv, prog_name="advisor", standalone_mode=False)
+    except AdvisorError as e:
+        for line in e.problems:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, exit 1
+        if os.environ.get("ADVISOR_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(e).__name__}: {e} (a bug; rerun with ADVISOR_DEBUG=1 for "
+            "the traceback and please report it)",
+            err=True,
+        )
+        sys.exit(EXIT_BUG)
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The engine's decisions: scenarios, corners, vetoes, determinism, additivity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import EXAMPLES, profile
+
+from advisor import load_requirements, recommend
+
+
+def test_pack_scenarios_pass(pack):
+    assert len(pack.scenarios) >= 8
+    failures = []
+    for sc in pack.scenarios:
+        got = recommend(sc.input, rulepack=pack, explain=False).recommendation
+        if got != sc.expect:
+            failures.append(f"{sc.id}: expected {sc.expect}, got {got}")
+    assert not failures, failures
+
+
+def test_corner_all_end_to_end(pack):
+    a = recommend(profile(task={"modality": "speech"}, data={"paired_examples": 1e7},
+                          latency={"budget_ms": 20}), rulepack=pack, explain=False)
+    assert [d.favours for d in a.dimensions] == ["end_to_end"] * 3
+    assert a.recommendation == "end_to_end"
+
+
+def test_corner_all_modular(pack):
+    a = recommend(profile(task={"modality": "tabular"}, data={"paired_examples": 500},
+                          latency={"budget_ms": 8000},
+                          regulation={"criticality": "regulated", "explainability": "high"}),
+                  rulepack=pack, explain=False)
+    assert [d.favours for d in a.dimensions] == ["modular"] * 3
+    assert a.recommendation == "modular"
+
+
+def test_one_dimension_each_side_gives_hybrid(pack):
+    a = recommend(profile(task={"modality": "text"}, data={"paired_examples": 5e6},
+                          latency={"budget_ms": 500},
+                          regulation={"criticality": "regulated", "explainability": "medium"}),
+                  rulepack=pack, explain=False)
+    sides = {d.favours for d in a.dimensions}
+    assert {"end_to_end", "modular"} <= sides
+    assert a.recommendation == "hybrid"
+    assert a.hybrid_pattern is not None and a.hybrid_pattern.stages
+
+
+def test_hard_explainability_vetoes_end_to_end(pack):
+    a = recommend(profile(data={"paired_examples": 1e9}, latency={"budget_ms": 5},
+                          regulation={"explainability": "high"}), rulepack=pack, explain=False)
+    assert "end_to_end" in {v.option for v in a.vetoes}
+    assert a.recommendation != "end_to_end"
+    assert not a.explainability["end_to_end"].meets_requirement
+
+
+def test_regime_raises_requirement_and_vetoes(pack):
+    a = recommend(profile(data={"paired_examples": 1e9}, latency={"budget_ms": 5},
+                          regulation={"regimes": ["ecoa"]}), rulepack=pack, explain=False)
+    assert a.explainability["modular"].required_level == "high"
+    assert a.recommendation != "end_to_end"
+    assert any("raised" in w for w in a.warnings)
+
+
+def test_no_paired_data_vetoes_end_to_end(pack):
+    a = recommend(profile(data={"paired_examples": 0}, latency={"budget_ms": 5}),
+                  rulepack=pack, explain=False)
+    assert any(v.option == "end_to_end" and v.rule == "e2e-needs-paired-data" for v in a.vetoes)
+    assert a.recommendation != "end_to_end"
+
+
+def test_safety_critical_gets_envelope(pack):
+    a = recommend(profile(task={"modality": "control"}, data={"paired_examples": 1e8},
+                          latency={"budget_ms": 10},
+                          regulation={"criticality": "safety_critical"}),
+                  rulepack=pack, explain=False)
+    assert a.recommendation == "hybrid"
+    assert a.hybrid_pattern is not None and a.hybrid_pattern.id == "safety-envelope"
+    assert "rule_based" in {s.kind for s in a.hybrid_pattern.stages}
+
+
+def test_unknown_regime_warns_and_is_ignored(pack):
+    with_unknown = recommend(profile(regulation={"regimes": ["made_up_act"]}), rulepack=pack,
+                             explain=False)
+    without = recommend(profile(), rulepack=pack, explain=False)
+    assert any("made_up_act" in w for w in with_unknown.warnings)
+    assert with_unknown.scores == without.scores
+
+
+def test_explainability_default_is_reported(pack):
+    a = recommend(profile(regulation={"criticality": "regulated"}), rulepack=pack, explain=False)
+    d = {x.field: x for x in a.defaults_applied}
+    assert d["regulation.explainability"].value == "medium"
+    assert "criticality" in d["regulation.explainability"].reason
+    assert a.requirements["regulation"]["explainability"] == "medium"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_examples_are_deterministic_and_additive(path, pack):
+    req = load_requirements(path)
+    first = recommend(req, rulepack=pack)
+    second = recommend(req, rulepack=pack)
+    assert first.to_json() == second.to_json()
+    total = first.attribution_base + sum(x.contribution for x in first.attributions)
+    rec, runner = first.recommendation, first.runner_up
+    eff = {o: (-1.0 if o in {v.option for v in first.vetoes} else s) for o, s in first.scores.items()}
+    assert total == pytest.approx(eff[rec] - eff[runner], abs=1e-6)
+    assert 0.0 <= first.confidence <= 1.0
+    assert sum(first.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_counterfactuals_really_flip(path, pack):
+    a = recommend(load_requirements(path), rulepack=pack)
+    assert len(a.counterfactuals) == 12
+    found = [c for c in a.counterfactuals if c.found] + ([a.best_pair] if a.best_pair else [])
+    assert found, "some change must flip every example"
+    base = json.loads(json.dumps(a.requirements))
+    for cf in found:
+        data = json.loads(json.dumps(base))
+        for ch in cf.changes:
+            section, _, key = ch.field.partition(".")
+            data[section][key] = ch.new
+        assert recommend(data, rulepack=pack, explain=False).recommendation == cf.new_recommendation
+        assert cf.new_recommendation != a.recommendation
