@@ -428,6 +428,8 @@ def check_references(pack: RulePack) -> list[str]:
         refs(f"explainability.priors.{prior_name}", prior.evidence)
     for adj in pack.explainability.modality_adjustments:
         refs(f"explainability adjustment {adj.id}", adj.evidence)
+    for regime in pack.regimes:
+        refs(f"regime {regime.id}", [regime.source])
     for dim_name in ("data", "latency", "regulation"):
         refs(f"dimensions.{dim_name}", getattr(pack.dimensions, dim_name).evidence)
     if set(pack.tie_break) != set(OPTIONS) or len(pack.tie_break) != 3:
