@@ -102,6 +102,7 @@ def recommend(
     *,
     rulepack: RulePack | None = None,
     explain: bool = True,
+    explain_scores: bool = False,
 ) -> Assessment:
     """Assess a project's requirements.
 
@@ -109,6 +110,7 @@ def recommend(
         requirements: a `Requirements` or a mapping of fields.
         rulepack: the rule pack; the bundled default when None.
         explain: compute SHAP attributions and counterfactuals.
+        explain_scores: also attribute each option's own score (`score_attributions`).
 
     Returns:
         The `Assessment`.
@@ -124,4 +126,4 @@ def recommend(
         given = dict(requirements)
         req = parse_requirements(given, "<mapping>")
     pack = rulepack if rulepack is not None else load_rulepack()
-    return assess(req, pack, given=given, explain=explain)
+    return assess(req, pack, given=given, explain=explain, explain_scores=explain_scores)

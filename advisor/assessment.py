@@ -67,6 +67,13 @@ class Attribution(_Out):
     text: str
 
 
+class ScoreAttribution(_Out):
+    """Shapley values of one option's score (on request): base + contributions = the score."""
+
+    base: float
+    attributions: list[Attribution]
+
+
 class Change(_Out):
     field: str
     old: Any
@@ -173,6 +180,7 @@ class Assessment(_Out):
     attributions: list[Attribution]
     attribution_base: float | None
     attribution_target: str
+    score_attributions: dict[str, ScoreAttribution] | None = None
     counterfactuals: list[Counterfactual]
     best_pair: Counterfactual | None
     explainability: dict[str, ExplainabilityEstimate]

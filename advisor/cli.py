@@ -86,7 +86,11 @@ def cli() -> None:
 )
 @click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
 @click.option("--no-explain", is_flag=True, help="Skip SHAP attributions and counterfactuals.")
-def recommend(file: str, output: str | None, fmt: str | None, rules_dir: str | None, no_explain: bool) -> None:
+@click.option("--explain-scores", is_flag=True, help="Also attribute each option's own score.")
+def recommend(
+    file: str, output: str | None, fmt: str | None, rules_dir: str | None, no_explain: bool,
+    explain_scores: bool,
+) -> None:
     """Assess a requirements file (YAML or JSON; - reads stdin)."""
     _one_shot_shap()
     from .api import load_rulepack
@@ -95,7 +99,9 @@ def recommend(file: str, output: str | None, fmt: str | None, rules_dir: str | N
 
     req, doc, _ = _read_input(file)
     pack = load_rulepack(rules_dir)
-    assessment = assess(req, pack, given=doc, explain=not no_explain)
+    assessment = assess(
+        req, pack, given=doc, explain=not no_explain, explain_scores=explain_scores and not no_explain
+    )
     text = render(assessment, _format_for(output, fmt))
     _emit(text, output, [Path(file)] if file != "-" else [])
     if output and output != "-":

@@ -70,6 +70,7 @@ def assess(
     *,
     given: dict[str, Any] | None = None,
     explain: bool = True,
+    explain_scores: bool = False,
 ) -> Assessment:
     """Assess one project.
 
@@ -79,6 +80,7 @@ def assess(
         given: the mapping as the user gave it (defaults are what it leaves out); when None,
             the fields set on `req` count as given.
         explain: compute SHAP attributions and counterfactuals (the slow part).
+        explain_scores: also explain each option's effective score on its own.
 
     Returns:
         The full `Assessment`.
@@ -111,6 +113,14 @@ def assess(
         if not any(c.found for c in cfs):
             found = best_pair(x, cp, numbers)
             pair = parts.pair_counterfactual(req, pack, found, rec) if found else None
+    score_attributions = None
+    if explain_scores:
+        score_attributions = {
+            opt: parts.score_attribution(
+                req, given, shapley(x, prep.background, cp, i, None), i
+            )
+            for i, opt in enumerate(OPTIONS)
+        }
 
     return Assessment(
         advisor_version=__version__,
@@ -124,7 +134,7 @@ def assess(
         probabilities=probs,
         rationale=parts.rationale(req, cp, ev, rec),
         reasons=parts.reasons(req, cp, ev, rec),
-        scores={o: round(float(ev.raw[0, i]), 6) for i, o in enumerate(OPTIONS)},
+        scores={o: round(float(ev.raw[0, i]), 9) + 0.0 for i, o in enumerate(OPTIONS)},
         vetoes=parts.vetoes(cp, ev),
         dimensions=parts.dimensions(req, cp, ev),
         rules_fired=[r for r in parts.rule_results(cp, ev) if r.fired],
@@ -132,6 +142,7 @@ def assess(
         attributions=attributions,
         attribution_base=base,
         attribution_target=f"score margin of {OPTIONS[rec]} over {OPTIONS[runner]}",
+        score_attributions=score_attributions,
         counterfactuals=cfs,
         best_pair=pair,
         explainability=parts.explainability(req, cp, ev),

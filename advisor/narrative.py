@@ -22,6 +22,7 @@ FIELD_LABELS = {
     "deployment.independent_updates": "independent stage updates",
     "deployment.target": "deployment target",
     "regulation.regimes": "regimes",
+    "deployment": "deployment",
 }
 
 #: Which requirement field each Shapley player stands for.
@@ -35,8 +36,7 @@ PLAYER_FIELDS = {
     "explainability": "regulation.explainability",
     "pretrained": "task.pretrained_available",
     "ml_maturity": "team.ml_maturity",
-    "independent_updates": "deployment.independent_updates",
-    "target": "deployment.target",
+    "deployment": "deployment",
     "regimes": "regulation.regimes",
 }
 

@@ -25,6 +25,7 @@ from .assessment import (
     PlanItem,
     PatternStage,
     RuleResult,
+    ScoreAttribution,
     Uncertainty,
     Veto,
 )
@@ -479,6 +480,11 @@ def reasons(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> li
 
 def _player_value(req: Requirements, player: str) -> str:
     field = PLAYER_FIELDS[player]
+    if field == "deployment":
+        d = req.deployment
+        return f"{fmt_value('deployment.target', d.target)}, " + (
+            "independent stage updates" if d.independent_updates else "no independent updates"
+        )
     if field == "regulation.explainability":
         return req.explainability_level()
     data = req.model_dump(mode="json")
@@ -496,7 +502,9 @@ def attributions(
         shown = _player_value(req, player)
         c = float(value)
         towards = OPTIONS[rec] if c > 0 else OPTIONS[runner] if c < 0 else "none"
-        default = get_path(given, field) is None
+        default = get_path(given, field) is None or (
+            field == "deployment" and all(v is None for v in (get_path(given, field) or {}).values())
+        )
         if abs(c) < 5e-7:
             text = f"{label} {shown} makes no difference here"
         else:
@@ -516,6 +524,24 @@ def attributions(
         )
     out.sort(key=lambda a: (-abs(a.contribution), a.feature))
     return out
+
+
+def score_attribution(
+    req: Requirements, given: dict[str, Any], sv: Shapley, option: int
+) -> ScoreAttribution:
+    """Give the attributions of one option's own score (a positive contribution raises it)."""
+    name = option_label(OPTIONS[option])
+    fixed = []
+    for r in attributions(req, given, sv, option, option):
+        verb = "raises" if r.contribution > 0 else "lowers"
+        text = f"{r.label} {r.value} {verb} the {name} score by {abs(r.contribution):.2f}"
+        if abs(r.contribution) < 5e-7:
+            text = f"{r.label} {r.value} makes no difference to the {name} score"
+        if r.default:
+            text += " (default: not given)"
+        towards = OPTIONS[option] if r.contribution > 0 else "none"
+        fixed.append(r.model_copy(update={"towards": towards, "text": text}))
+    return ScoreAttribution(base=round(sv.base, 9), attributions=fixed)
 
 
 def _change(req: Requirements, move: Move) -> Change:

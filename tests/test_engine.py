@@ -124,3 +124,22 @@ def test_counterfactuals_really_flip(path, pack):
             data[section][key] = ch.new
         assert recommend(data, rulepack=pack, explain=False).recommendation == cf.new_recommendation
         assert cf.new_recommendation != a.recommendation
+
+
+def test_score_attributions_on_request_are_additive(pack):
+    a = recommend(load_requirements(EXAMPLES[0]), rulepack=pack, explain_scores=True)
+    assert a.score_attributions is not None and set(a.score_attributions) == set(a.scores)
+    vetoed = {v.option for v in a.vetoes}
+    for opt, sa in a.score_attributions.items():
+        eff = -1.0 if opt in vetoed else a.scores[opt]
+        assert sa.base + sum(x.contribution for x in sa.attributions) == pytest.approx(eff, abs=1e-6)
+    assert recommend(load_requirements(EXAMPLES[0]), rulepack=pack).score_attributions is None
+
+
+def test_attributions_mark_defaults(pack):
+    a = recommend(profile(), rulepack=pack)
+    by = {x.feature: x for x in a.attributions}
+    assert by["data.paired_examples"].default is False
+    assert by["team.ml_maturity"].default is True
+    assert by["deployment"].default is True
+    assert "(default: not given)" in by["team.ml_maturity"].text

@@ -1,0 +1,93 @@
+"""Benchmark one full assessment (issue 3). Prints figures; asserts nothing.
+
+Measures, after imports:
+- the median time of one full assessment (engine, SHAP attributions, counterfactuals and the
+  2,000-sample Monte Carlo) over the bundled examples;
+- the time of 1,000 assessments with attributions;
+and, cold, the wall time of `advisor recommend EXAMPLE -o r.html` next to `python -c "import shap"`.
+
+Usage: python bench/bench_assess.py [--repeat N] [--many N] [--jit]
+  --jit  keep numba's JIT on (the default here mirrors the CLI: NUMBA_DISABLE_JIT=1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cold(cmd: list[str], runs: int = 3) -> float:
+    """Give the median wall time of a fresh process running `cmd`."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=20, help="timed runs per example")
+    ap.add_argument("--many", type=int, default=1000, help="assessments in the bulk run")
+    ap.add_argument("--jit", action="store_true", help="compile shap's numba code (slow start)")
+    args = ap.parse_args()
+    if not args.jit:
+        os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
+    from advisor import load_requirements, load_rulepack, recommend
+
+    pack = load_rulepack()
+    examples = sorted((ROOT / "examples").glob("*.yaml"))
+    reqs = [load_requirements(p) for p in examples]
+    t = time.perf_counter()
+    recommend(reqs[0], rulepack=pack)  # warm-up: compiles the pack, builds shap's tables
+    warm = time.perf_counter() - t
+
+    times = []
+    for req in reqs:
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            recommend(req, rulepack=pack)
+            times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+
+    t = time.perf_counter()
+    for i in range(args.many):
+        recommend(reqs[i % len(reqs)], rulepack=pack)
+    bulk = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for i in range(args.many):
+        recommend(reqs[i % len(reqs)], rulepack=pack, explain=False)
+    bulk_noexp = time.perf_counter() - t
+
+    jit = "off (interpreted)" if os.environ.get("NUMBA_DISABLE_JIT") == "1" else "on"
+    print(f"numba JIT: {jit}; warm-up first call {warm * 1000:.0f} ms")
+    print(f"one full assessment, median over {len(times)} runs: {med * 1000:.1f} ms "
+          f"(p90 {sorted(times)[int(len(times) * 0.9)] * 1000:.1f} ms; target <= 50 ms)")
+    print(f"{args.many} assessments with attributions: {bulk:.2f} s (target <= 10 s)")
+    print(f"{args.many} assessments without attributions: {bulk_noexp:.2f} s")
+
+    exe = Path(sys.executable).parent / "advisor"
+    advisor = [str(exe)] if exe.exists() else [sys.executable, "-m", "advisor.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "r.html")
+        rec = cold([*advisor, "recommend", str(examples[0]), "-o", out])
+    shap_only = cold([sys.executable, "-c", "import shap"])
+    bare = cold([sys.executable, "-c", "pass"])
+    print(f"cold `advisor recommend {examples[0].name} -o r.html`: {rec:.2f} s")
+    print(f"cold `python -c 'import shap'`: {shap_only:.2f} s (bare interpreter {bare:.2f} s)")
+    print(f"advisor's own share: {rec - shap_only:.2f} s (target < 0.5 s)")
+
+
+if __name__ == "__main__":
+    main()
