@@ -119,6 +119,11 @@ def schema() -> None:
     click.echo(json.dumps(Requirements.model_json_schema(), indent=2, sort_keys=True))
 
 
+from .cli_ask import ask as _ask  # noqa: E402 - the questionnaire lives in its own module
+
+cli.add_command(_ask)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""
     try:

@@ -1,0 +1,264 @@
+"""`advisor ask`: the questionnaire in a terminal (issue 4).
+
+Takes argv, a terminal (or none) and optionally an answers file; asks what is unanswered through
+`advisor.ask` (the pure questionnaire), then writes the answers file and the report atomically
+and prints the recommendation. Ctrl-C, EOF or q at the summary save a draft and exit 130. With
+no terminal it asks nothing: unanswered questions are an error (exit 2) naming each field.
+
+numpy, shap and scikit-learn are imported only after the answers are confirmed, so the first
+question shows quickly.
+
+Testing hook: the environment variable ADVISOR_ASK_INTERACTIVE=1 makes the command prompt even
+when stdin is not a terminal (tests drive it with scripted input; so can `expect`-style tools),
+and ADVISOR_ASK_INTERACTIVE=0 makes it behave as without a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from .ask import Session
+
+ENV_INTERACTIVE = "ADVISOR_ASK_INTERACTIVE"
+DEFAULT_REPORT = "report.html"
+DEFAULT_ANSWERS = "answers.yaml"
+EXIT_INTERRUPTED = 130
+_DRAFT = re.compile(r"\.draft(-\d+)?$")
+
+
+class TerminalPrompter:
+    """The real prompter: click's prompt (line editing in a terminal) and echo."""
+
+    def say(self, text: str) -> None:
+        """Print `text` on stdout."""
+        click.echo(text)
+
+    def ask(self, prompt: str) -> str:
+        """Read one line; Ctrl-C and EOF become KeyboardInterrupt."""
+        try:
+            return str(click.prompt(prompt, default="", show_default=False, prompt_suffix=""))
+        except click.exceptions.Abort:
+            raise KeyboardInterrupt from None
+
+
+def interactive() -> bool:
+    """Tell whether to prompt: stdin is a terminal, unless ADVISOR_ASK_INTERACTIVE says 1 or 0."""
+    forced = os.environ.get(ENV_INTERACTIVE, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        return bool(click.get_text_stream("stdin").isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def answers_target(source: Path | None) -> Path:
+    """Give where the confirmed answers go: the --answers file (a draft's final name), else
+    answers.yaml."""
+    if source is None:
+        return Path(DEFAULT_ANSWERS)
+    return source.with_name(_DRAFT.sub("", source.stem) + source.suffix)
+
+
+def draft_path(target: Path, source: Path | None) -> Path:
+    """Give where a draft is saved: the draft resumed from, else a draft name not yet taken."""
+    if source is not None and _DRAFT.search(source.stem):
+        return source
+    n = 1
+    while True:
+        name = f"{target.stem}.draft{'' if n == 1 else f'-{n}'}{target.suffix or '.yaml'}"
+        path = target.with_name(name)
+        if not path.exists():
+            return path
+        n += 1
+
+
+def _command(answers: Path, output: str, rules_dir: str | None) -> str:
+    parts = ["advisor", "ask", "--answers", str(answers)]
+    if output != DEFAULT_REPORT:
+        parts += ["-o", output]
+    if rules_dir:
+        parts += ["--rules", rules_dir]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _check_outputs(report: Path, target: Path, source: Path | None) -> None:
+    from .output import check_target
+
+    if report.resolve() == target.resolve():
+        raise OutputError(f"{report}: the report and the answers file must be different files")
+    check_target(report, [p for p in (source, target) if p is not None])
+    for path in (target, report):
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputError(f"{path}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise OutputError(f"{path}: permission denied (folder {parent} is not writable)")
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; give a file name")
+
+
+def _replacing(path: Path) -> str:
+    return f"{path} (replacing it)" if path.exists() else str(path)
+
+
+def _save_draft(session: Session, target: Path, source: Path | None, output: str,
+                rules_dir: str | None) -> None:
+    from . import ask as core
+    from .output import write_atomic
+
+    click.echo("", err=True)
+    if not session.answers:
+        click.echo("Stopped before any answer: nothing to save.", err=True)
+        return
+    draft = draft_path(target, source)
+    resume = _command(draft, output, rules_dir)
+    header = [
+        "Draft answers from `advisor ask`: incomplete, not yet a requirements file.",
+        f"Resume with: {resume}",
+    ]
+    text = core.answers_text(session, header, json_format=draft.suffix.lower() == ".json")
+    try:
+        write_atomic(draft, text)
+    except OutputError as e:
+        # The draft cannot be written: show it, so that nothing typed is lost.
+        click.echo(f"error: {e.problems[0]}; your answers so far:\n{text}", err=True)
+        return
+    click.echo(
+        f"Stopped. {len(session.answers)} answers saved to {draft}.\nResume with: {resume}",
+        err=True,
+    )
+
+
+@click.command()
+@click.option(
+    "-o", "--output", default=DEFAULT_REPORT, show_default=True, metavar="OUT",
+    help="Write the report here (atomically); the format follows the suffix (.html, .md, .json).",
+)
+@click.option(
+    "--answers", "answers_file", metavar="FILE",
+    help="Pre-fill from this requirements file or draft, and save the answers to it (a draft "
+    "X.draft.yaml saves to X.yaml). A missing FILE starts fresh. Default: write answers.yaml.",
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE",
+    help="Answer a question without a prompt; KEY is the dotted field path, e.g. "
+    "latency.budget_ms=50ms. Repeatable.",
+)
+@click.option("--defaults", "use_defaults", is_flag=True,
+              help="Take the default for every question that has one.")
+@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaults: bool,
+        rules_dir: str | None) -> None:
+    """Answer the requirements questionnaire, then write the answers and the report.
+
+    Questions already answered by --answers, --set or --defaults are not asked. At the end a
+    summary lets you change any answer before confirming. Ctrl-C saves a draft (exit 130).
+    """
+    from .cli import _format_for, _one_shot_shap
+
+    _one_shot_shap()
+    from . import ask as core
+    from .api import load_rulepack, parse_requirements, read_limited
+    from .loading import parse_text
+    from .output import write_atomic
+
+    if output == "-":
+        raise click.BadParameter("give a file name: the terminal is used for the questions",
+                                 param_hint="'-o'")
+    report = Path(output)
+    source = Path(answers_file) if answers_file else None
+    target = answers_target(source)
+    _check_outputs(report, target, source)
+    pack = load_rulepack(rules_dir)  # before any question: a bad pack fails at once
+    qs = core.questions([r.id for r in pack.regimes])
+    session = core.Session(qs)
+
+    invalid: list[str] = []
+    loaded = ""
+    if source is not None and source.exists():
+        try:
+            doc = parse_text(read_limited(source), str(source))
+        except ValueError as e:
+            raise InputError(f"{source}: {e}") from None
+        found = core.prefill(doc, str(source), qs)
+        session.answers.update(found.answers)
+        invalid = found.invalid
+        loaded = f"{len(found.answers)} answers read from {source}."
+    elif source is not None:
+        loaded = f"{source} does not exist yet: starting fresh."
+    session.answers.update(core.parse_sets(sets, qs))
+    if use_defaults:
+        session.apply_defaults()
+
+    if not interactive():
+        missing = [f"{q.path}: no answer, and no terminal to ask on" for q in session.pending()]
+        if invalid or missing:
+            hint = "answer with --set KEY=VALUE or --answers FILE"
+            if not use_defaults:
+                hint += ", or take the defaults with --defaults"
+            raise InputError(invalid + missing + [hint])
+    else:
+        io = TerminalPrompter()
+        intro = [
+            f"advisor ask: {len(session.pending())} questions. Enter accepts the value in "
+            "[brackets]; Ctrl-C stops and keeps a draft.",
+        ]
+        if loaded:
+            intro.append(loaded)
+        stale = target.with_name(f"{target.stem}.draft{target.suffix or '.yaml'}")
+        if source is None and stale.exists():
+            intro.append(f"An earlier draft exists; to resume it: {_command(stale, output, rules_dir)}")
+        intro += [f"  ! {line}: asked again below" for line in invalid]
+        io.say("\n".join(intro))
+        footer = (f"Confirming writes the answers to {_replacing(target)} and the report to "
+                  f"{_replacing(report)}.")
+        try:
+            core.run(session, io, footer)
+        except (KeyboardInterrupt, EOFError, core.Stopped):
+            _save_draft(session, target, source, output, rules_dir)
+            sys.exit(EXIT_INTERRUPTED)
+
+    doc = session.document()
+    req = parse_requirements(doc, str(target))
+    header = [
+        "Requirements written by `advisor ask`. Reuse or revise them with:",
+        f"  advisor recommend {shlex.quote(str(target))} -o {shlex.quote(output)}",
+        f"  {_command(target, output, rules_dir)}",
+    ]
+    write_atomic(target, core.answers_text(session, header,
+                                           json_format=target.suffix.lower() == ".json"))
+    if source is not None and source != target and _DRAFT.search(source.stem):
+        source.unlink(missing_ok=True)  # the draft is now complete in the answers file
+    click.echo(f"\nAnswers saved to {target}. Assessing...")
+
+    from .engine import assess
+    from .render import render
+
+    assessment = assess(req, pack, given=doc, explain=True)
+    write_atomic(report, render(assessment, _format_for(output, None)))
+    _print_result(assessment, report)
+
+
+def _print_result(assessment: Any, report: Path) -> None:
+    import textwrap
+
+    from .narrative import option_label
+
+    click.echo(
+        f"\nRecommendation: {option_label(assessment.recommendation)} "
+        f"(confidence {assessment.confidence:.0%})"
+    )
+    for i, reason in enumerate(assessment.reasons[:3], 1):
+        click.echo(textwrap.fill(reason, 78, initial_indent=f"  {i}. ", subsequent_indent="     "))
+    click.echo(f"Report: {report}")
