@@ -157,6 +157,39 @@ class DefaultApplied(_Out):
     reason: str
 
 
+class RiskItem(_Out):
+    id: str
+    area: str
+    title: str
+    text: str
+    mitigation: str
+    applies_to: list[Option]
+    evidence: list[EvidenceRef]
+
+
+class PrecedentMatch(_Out):
+    """A similar public system (context only: precedents never change a score)."""
+
+    id: str
+    row: int
+    domain: str
+    system: str
+    year: str
+    architecture: Option
+    confidence: str
+    architecture_note: str
+    why: str
+    data: str
+    latency: str
+    regulatory: str
+    sources: list[str]
+    secondary: bool
+    unverified: bool
+    distance: float
+    similarity: str
+    features: dict[str, Any]
+
+
 class Assessment(_Out):
     """The advisor's answer for one project."""
 
@@ -191,6 +224,8 @@ class Assessment(_Out):
     input: dict[str, Any]
     defaults_applied: list[DefaultApplied]
     warnings: list[str]
+    risks: list[RiskItem] = []
+    precedents: list[PrecedentMatch] = []
 
     def to_json(self) -> str:
         """Give the canonical JSON text (sorted keys, two-space indent, trailing newline)."""

@@ -22,6 +22,7 @@ from .assessment import Assessment, RulePackInfo
 from .attributions import shapley
 from .counterfactuals import best_pair, single_moves
 from .fields import OPTIONS
+from .precedents import nearest
 from .requirements import Requirements, point
 from .rulepack import RulePack
 from .scoring import CompiledPack, compile_pack, evaluate
@@ -153,6 +154,9 @@ def assess(
         input=given,
         defaults_applied=parts.defaults_applied(req, given),
         warnings=warnings,
+        risks=parts.risks(cp, x, ev),
+        # Context only: found after the decision, never part of it.
+        precedents=nearest(req, pack.precedents),
     )
 
 

@@ -24,6 +24,7 @@ from .assessment import (
     Plan,
     PlanItem,
     PatternStage,
+    RiskItem,
     RuleResult,
     ScoreAttribution,
     Uncertainty,
@@ -120,6 +121,7 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
                 "pretrained_shift_decades": d.data.pretrained_shift_decades
                 if req.task.pretrained_available
                 else 0.0,
+                **_data_favour_bounds(req, cp, scarce, ample),
             },
         ),
         (
@@ -133,7 +135,13 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
             d.regulation,
             f"{crit}; explainability {level}"
             + (f"; regimes {', '.join(req.regulation.regimes)}" if req.regulation.regimes else ""),
-            {"criticality": str(req.regulation.criticality), "required_explainability": level},
+            {
+                "criticality": str(req.regulation.criticality),
+                "required_explainability": level,
+                "criticality_utilities": dict(d.regulation.criticality),
+                "explainability_utilities": dict(d.regulation.explainability),
+                "favour_threshold": cp.pack.favour_threshold,
+            },
         ),
     ]
     for i, (name, spec, value, thresholds) in enumerate(specs):
@@ -151,6 +159,32 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
             )
         )
     return out
+
+
+def _data_favour_bounds(
+    req: Requirements, cp: CompiledPack, scarce: float, ample: float
+) -> dict[str, Any]:
+    # The pair counts at which this project's data utility crosses the favour thresholds, given
+    # its stage-label and labelling-cost adjustments (None: that side cannot be reached).
+    from .requirements import COST_ORDER, LEVEL3_ORDER
+
+    th = cp.pack.favour_threshold
+    adj = float(
+        cp.stage_adj[LEVEL3_ORDER.index(str(req.data.stage_labels))]
+        + cp.cost_adj[COST_ORDER.index(str(req.data.labeling_cost))]
+    )
+    lo, hi = np.log10(scarce), np.log10(ample)
+
+    def pairs(u_lin: float) -> float | None:
+        if u_lin > 1.0 or u_lin < -1.0:
+            return None
+        return _r(10 ** (lo + (u_lin + 1.0) * (hi - lo) / 2.0), 0)
+
+    return {
+        "label_adjustment": _r(adj),
+        "favours_end_to_end_from_pairs": pairs(th - adj),
+        "favours_modular_up_to_pairs": pairs(-th - adj),
+    }
 
 
 def _given_number(v: Any) -> Any:
@@ -328,6 +362,29 @@ def plan(cp: CompiledPack, ev: Evaluation, rec: int) -> Plan:
             "The previous pipeline, as a fallback until the monitoring thresholds hold",
         ]
     return Plan(steps=items, keep_traditional=keep, monitoring=monitoring)
+
+
+def risks(cp: CompiledPack, x: np.ndarray, ev: Evaluation) -> list[RiskItem]:
+    """Give the pack's risks whose condition holds for this profile, in pack order."""
+    from .scoring import columns, compile_condition
+
+    cols = columns(x[None, :], cp, ev.required)
+    out = []
+    for risk in cp.pack.risks:
+        if risk.when is not None and not bool(compile_condition(risk.when, cp.space)(cols)[0]):
+            continue
+        out.append(
+            RiskItem(
+                id=risk.id,
+                area=risk.area,
+                title=risk.title,
+                text=risk.text.strip(),
+                mitigation=risk.mitigation.strip(),
+                applies_to=list(risk.applies_to),
+                evidence=evidence_refs(cp, risk.evidence),
+            )
+        )
+    return out
 
 
 def uncertainty(cp: CompiledPack, inputs: dict[str, str]) -> Uncertainty:

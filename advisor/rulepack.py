@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import RulePackError
 from .fields import ALL_OPS, CONDITION_FIELDS, OPTIONS, ORDER_OPS, SET_OPS
 from .loading import validation_problems
+from .precedents import Precedent
 from .requirements import EXPLAINABILITY_ORDER, MODALITIES
 
 Option = Literal["end_to_end", "modular", "hybrid"]
@@ -269,6 +270,22 @@ class Advice(_Strict):
     evidence: list[str] = []
 
 
+class Risk(_Strict):
+    """A risk of one or more options, shown with its evidence (never changes a score)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    area: Literal[
+        "data_cost", "training", "explainability", "portability", "latency", "quality",
+        "integration", "safety",
+    ]
+    title: str
+    text: str
+    mitigation: str = ""
+    applies_to: list[Option] = Field(min_length=1)
+    when: Condition | None = None
+    evidence: list[str] = Field(min_length=1)
+
+
 class Regime(_Strict):
     id: str
     title: str
@@ -319,6 +336,8 @@ class RulePack(_Strict):
     regimes: list[Regime]
     scenarios: list[Scenario] = []
     background: list[dict[str, Any]] = Field(min_length=2)
+    risks: list[Risk] = []
+    precedents: list[Precedent] = []
 
     def sha256(self) -> str:
         """Give the sha256 of the pack's canonical JSON (independent of file layout)."""
@@ -332,7 +351,8 @@ class RulePack(_Strict):
 
 # Top-level keys that hold lists of id'd entries, merged across files.
 LIST_SECTIONS = (
-    "rules", "evidence", "patterns", "advice", "regimes", "scenarios", "background"
+    "rules", "evidence", "patterns", "advice", "regimes", "scenarios", "background", "risks",
+    "precedents",
 )
 
 
@@ -422,6 +442,8 @@ def check_references(pack: RulePack) -> list[str]:
             problems.append(f"rule {r.id}: effect.advice '{r.effect.advice}' is not defined")
     for p in pack.patterns:
         refs(f"pattern {p.id}", p.evidence)
+    for risk in pack.risks:
+        refs(f"risk {risk.id}", risk.evidence)
     for a in pack.advice:
         refs(f"advice {a.id}", a.evidence)
     for prior_name, prior in pack.explainability.priors.items():

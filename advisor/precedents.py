@@ -1,0 +1,255 @@
+"""The precedent library: public systems and the architecture they chose (context, not scoring).
+
+Takes the pack's precedent entries (rules/precedents.yaml, built from PRECEDENTS.md) and a
+project's `Requirements`; gives the most similar precedents as `PrecedentMatch` objects, found
+with scikit-learn's `NearestNeighbors` over standardised features. Nothing here feeds the scores:
+the engine decides first, and the precedents are shown beside the decision as context.
+
+Features (one row per precedent, the project encoded the same way):
+    - modality: one-hot, each column scaled by `MODALITY_WEIGHT / sqrt(2)`, so two different
+      modalities are exactly `MODALITY_WEIGHT` standard deviations apart;
+    - log10(1 + paired examples), latency class (0 realtime .. 3 batch) and criticality
+      (0 non-critical .. 3 safety-critical): standardised (z-scores over the library).
+
+scikit-learn is imported only when a search runs; the fitted index is cached per library.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .assessment import PrecedentMatch
+from .requirements import CRITICALITY_ORDER, MODALITIES, Requirements, point
+
+Option = Literal["end_to_end", "modular", "hybrid"]
+LatencyClass = Literal["realtime", "interactive", "seconds", "batch"]
+Criticality = Literal["non_critical", "business_critical", "regulated", "safety_critical"]
+
+#: Latency classes in order, with the budget (ms) each one reaches up to.
+LATENCY_CLASSES: tuple[tuple[str, float], ...] = (
+    ("realtime", 100.0),
+    ("interactive", 1000.0),
+    ("seconds", 10000.0),
+    ("batch", math.inf),
+)
+#: How many standard deviations a different modality counts for (a judgement: the modality
+#: decides which stages exist at all, so it weighs more than one numeric feature).
+MODALITY_WEIGHT = 1.5
+#: How many precedents a report shows.
+DEFAULT_K = 5
+#: The text markers of PRECEDENTS.md that qualify a fact.
+SECONDARY = "(secondary)"
+UNVERIFIED = "(memory, unverified)"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class PrecedentFeatures(_Strict):
+    """The numbers the similarity search uses, with which of them are estimates."""
+
+    modality: Literal["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
+    paired_log10: float = Field(ge=0, le=13)
+    latency_class: LatencyClass
+    criticality: Criticality
+    estimated: list[Literal["paired_log10", "latency_class", "criticality"]] = []
+    note: str = ""
+
+
+class Precedent(_Strict):
+    """One public system (a row of PRECEDENTS.md) and the architecture it chose."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    row: int = Field(ge=1)
+    domain: str
+    system: str
+    year: str
+    architecture: Option
+    confidence: Literal["high", "med-high", "med", "low"]
+    architecture_note: str
+    why: str
+    data: str
+    latency: str
+    regulatory: str
+    sources: list[str] = Field(min_length=1)
+    features: PrecedentFeatures
+
+    def texts(self) -> list[str]:
+        """Give every free-text field, for the qualifying markers."""
+        return [
+            self.system, self.architecture_note, self.why, self.data, self.latency,
+            self.regulatory, self.features.note, *self.sources,
+        ]
+
+
+def latency_class(budget_ms: float) -> str:
+    """Give the latency class of a p95 budget in milliseconds."""
+    for name, upto in LATENCY_CLASSES:
+        if budget_ms < upto:
+            return name
+    return LATENCY_CLASSES[-1][0]  # pragma: no cover - inf above
+
+
+def _numeric(modality: str, paired_log10: float, lat: str, crit: str) -> list[float]:
+    names = [n for n, _ in LATENCY_CLASSES]
+    return [
+        float(paired_log10),
+        float(names.index(lat)),
+        float(CRITICALITY_ORDER.index(crit)),
+    ]
+
+
+def _onehot(modality: str) -> list[float]:
+    w = MODALITY_WEIGHT / math.sqrt(2.0)
+    return [w if m == modality else 0.0 for m in MODALITIES]
+
+
+def project_features(req: Requirements) -> dict[str, Any]:
+    """Give a project's precedent features (the same encoding as the library's)."""
+    return {
+        "modality": str(req.task.modality),
+        "paired_log10": round(math.log10(1.0 + point(req.data.paired_examples)), 3),
+        "latency_class": latency_class(point(req.latency.budget_ms)),
+        "criticality": str(req.regulation.criticality),
+    }
+
+
+class _Index:
+    """A fitted scaler and neighbour index over one library."""
+
+    def __init__(self, library: Sequence[Precedent]) -> None:
+        import numpy as np
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import StandardScaler
+
+        num = np.array(
+            [
+                _numeric(
+                    p.features.modality, p.features.paired_log10,
+                    p.features.latency_class, p.features.criticality,
+                )
+                for p in library
+            ]
+        )
+        self.scaler = StandardScaler().fit(num)
+        rows = np.hstack([self.scaler.transform(num), self._onehots(library)])
+        self.nn = NearestNeighbors(n_neighbors=len(library)).fit(rows)
+
+    @staticmethod
+    def _onehots(library: Sequence[Precedent]) -> Any:
+        import numpy as np
+
+        return np.array([_onehot(p.features.modality) for p in library])
+
+    def distances(self, feats: dict[str, Any]) -> list[tuple[float, int]]:
+        """Give (distance, library index) for every precedent, nearest first."""
+        import numpy as np
+
+        num = np.array(
+            [_numeric(feats["modality"], feats["paired_log10"], feats["latency_class"],
+                      feats["criticality"])]
+        )
+        row = np.hstack([self.scaler.transform(num), np.array([_onehot(feats["modality"])])])
+        dist, idx = self.nn.kneighbors(row)
+        # Round before sorting so that ties break on the library order, not on float noise.
+        return sorted((round(float(d), 6) + 0.0, int(i)) for d, i in zip(dist[0], idx[0], strict=True))
+
+
+_cache: dict[tuple[Any, ...], _Index] = {}
+_lock = threading.Lock()
+
+
+def _index(library: Sequence[Precedent]) -> _Index:
+    key = tuple(
+        (p.id, p.features.modality, p.features.paired_log10, p.features.latency_class,
+         p.features.criticality)
+        for p in library
+    )
+    with _lock:
+        hit = _cache.get(key)
+        if hit is None:
+            hit = _Index(library)
+            _cache[key] = hit
+        return hit
+
+
+def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
+    f = p.features
+    est = set(f.estimated)
+    parts = []
+    parts.append(
+        f"same modality ({f.modality})" if f.modality == feats["modality"]
+        else f"different modality ({f.modality})"
+    )
+    decades = f.paired_log10 - feats["paired_log10"]
+    tag = ", estimate" if "paired_log10" in est else ""
+    if abs(decades) < 0.5:
+        parts.append(f"similar data scale (10^{f.paired_log10:.1f} pairs{tag})")
+    else:
+        side = "more" if decades > 0 else "less"
+        parts.append(f"{abs(decades):.1f} decades {side} data (10^{f.paired_log10:.1f} pairs{tag})")
+    tag = ", estimate" if "latency_class" in est else ""
+    parts.append(
+        f"same latency class ({f.latency_class}{tag})" if f.latency_class == feats["latency_class"]
+        else f"latency class {f.latency_class}{tag}"
+    )
+    crit = f.criticality.replace("_", " ")
+    tag = ", judgement" if "criticality" in est else ""
+    parts.append(
+        f"same criticality ({crit}{tag})" if f.criticality == feats["criticality"]
+        else f"criticality {crit}{tag}"
+    )
+    return "; ".join(parts)
+
+
+def nearest(
+    req: Requirements, library: Sequence[Precedent], k: int = DEFAULT_K
+) -> list[PrecedentMatch]:
+    """Give the k precedents most similar to a project, nearest first.
+
+    Args:
+        req: the project's requirements.
+        library: the pack's precedents.
+        k: how many to give (fewer when the library is smaller).
+
+    Returns:
+        The matches with their distance (in standard deviations) and why they are similar;
+        an empty list for an empty library.
+    """
+    if not library or k <= 0:
+        return []
+    feats = project_features(req)
+    ranked = _index(library).distances(feats)[:k]
+    out = []
+    for dist, i in ranked:
+        p = library[i]
+        texts = p.texts()
+        out.append(
+            PrecedentMatch(
+                id=p.id,
+                row=p.row,
+                domain=p.domain,
+                system=p.system,
+                year=p.year,
+                architecture=p.architecture,
+                confidence=p.confidence,
+                architecture_note=p.architecture_note,
+                why=p.why,
+                data=p.data,
+                latency=p.latency,
+                regulatory=p.regulatory,
+                sources=list(p.sources),
+                secondary=any(SECONDARY in t for t in texts),
+                unverified=any(UNVERIFIED in t for t in texts),
+                distance=round(dist, 4) + 0.0,
+                similarity=_why_similar(p, feats),
+                features=p.features.model_dump(mode="json"),
+            )
+        )
+    return out
