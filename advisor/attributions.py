@@ -63,10 +63,13 @@ class _Game:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def value(self, zz: np.ndarray) -> np.ndarray:
-        idx = zz.astype(int)
+        idx = zz.astype(np.intp)
         full = np.empty((zz.shape[0], self.rows.shape[1]))
         for p, cols in enumerate(self.columns):
-            full[:, cols] = self.rows[idx[:, p]][:, cols]
+            if len(cols) == 1:
+                full[:, cols[0]] = self.rows[idx[:, p], cols[0]]
+            else:
+                full[:, cols] = self.rows[:, cols][idx[:, p]]
         eff = evaluate(full, self.cp).effective
         out = eff[:, self.first]
         return out - eff[:, self.second] if self.second is not None else out.copy()

@@ -6,8 +6,10 @@ Measures, after imports:
 - the time of 1,000 assessments with attributions;
 and, cold, the wall time of `advisor recommend EXAMPLE -o r.html` next to `python -c "import shap"`.
 
-Usage: python bench/bench_assess.py [--repeat N] [--many N] [--jit]
-  --jit  keep numba's JIT on (the default here mirrors the CLI: NUMBA_DISABLE_JIT=1)
+Usage: python bench/bench_assess.py [--repeat N] [--many N] [--mode both|interpreted|jit]
+  interpreted: NUMBA_DISABLE_JIT=1, as the one-shot CLI runs shap's explainer;
+  jit: numba compiles shap's loops once (about 8 s), as a long-running process would;
+  both (default): one child process each, then the cold CLI timings.
 """
 
 from __future__ import annotations
@@ -38,10 +40,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=20, help="timed runs per example")
     ap.add_argument("--many", type=int, default=1000, help="assessments in the bulk run")
-    ap.add_argument("--jit", action="store_true", help="compile shap's numba code (slow start)")
+    ap.add_argument("--mode", choices=["both", "interpreted", "jit"], default="both")
     args = ap.parse_args()
-    if not args.jit:
-        os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+    if args.mode == "both":
+        for mode in ("interpreted", "jit"):
+            env = dict(os.environ, NUMBA_DISABLE_JIT="1" if mode == "interpreted" else "0")
+            subprocess.run(
+                [sys.executable, __file__, "--mode", mode, "--repeat", str(args.repeat),
+                 "--many", str(args.many)],
+                check=True, env=env,
+            )
+        cold_figures()
+        return
+    os.environ["NUMBA_DISABLE_JIT"] = "1" if args.mode == "interpreted" else "0"
 
     from advisor import load_requirements, load_rulepack, recommend
 
@@ -77,6 +88,10 @@ def main() -> None:
     print(f"{args.many} assessments with attributions: {bulk:.2f} s (target <= 10 s)")
     print(f"{args.many} assessments without attributions: {bulk_noexp:.2f} s")
 
+
+def cold_figures() -> None:
+    """Print the cold wall time of the CLI against importing shap alone."""
+    examples = sorted((ROOT / "examples").glob("*.yaml"))
     exe = Path(sys.executable).parent / "advisor"
     advisor = [str(exe)] if exe.exists() else [sys.executable, "-m", "advisor.cli"]
     with tempfile.TemporaryDirectory() as tmp:
