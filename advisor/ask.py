@@ -106,6 +106,14 @@ _NONE_WORDS = {"none", "no", "-", "[]", "nothing"}
 _DERIVED = "derived"  # typed for regulation.explainability: follow criticality
 
 
+def _suggest(name: str, options: Iterable[str]) -> str:
+    """Give " (did you mean 'x'?)" for the option `name` most likely meant, or ""."""
+    opts = sorted(set(options))
+    starts = [o for o in opts if o.startswith(name) or name.startswith(o)] if name else []
+    hint = starts[:1] or difflib.get_close_matches(name, opts, n=1, cutoff=0.6)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
 def _enum_of(annotation: Any) -> type[Enum] | None:
     for t in (annotation, *get_args(annotation)):
         if isinstance(t, type) and issubclass(t, Enum):
@@ -140,7 +148,7 @@ def questions(known_regimes: Sequence[str] | None = None) -> list[Question]:
             kind, choices = "choice", tuple(str(e.value) for e in enum)
         elif getattr(info.annotation, "__origin__", None) is list:
             kind = "list"
-            known = known_regimes if known_regimes is not None else extra.get("known", KNOWN_REGIMES)
+            known = extra.get("known", KNOWN_REGIMES) if known_regimes is None else known_regimes
             choices = tuple(str(k) for k in known)
         else:
             kind = "text"
@@ -197,6 +205,10 @@ def check_value(path: str, value: Any) -> Any:
     if path in NUMERIC_FIELDS:
         return value
     return get_path(req.model_dump(mode="json"), path)
+
+
+def _unit_kind(q: Question) -> Literal["count", "duration"]:
+    return "duration" if q.unit == "ms" else "count"
 
 
 def _choice(q: Question, text: str) -> str | None:
@@ -263,7 +275,7 @@ def parse_answer(q: Question, text: str, *, lenient: bool = False) -> Any:
     s = text.strip()
     value: Any
     if q.kind == "number":
-        value = parse_number_or_range(s, "duration" if q.unit == "ms" else "count")
+        value = parse_number_or_range(s, _unit_kind(q))
     elif q.kind == "choice":
         value = _choice(q, s)
     elif q.kind == "bool":
@@ -565,7 +577,8 @@ def prefill(doc: Any, source: str, qs: Sequence[Question]) -> Prefill:
                 q = by_path[path]
                 try:
                     if q.kind == "number" and isinstance(value, str):
-                        value = parse_number_or_range(value, "duration" if q.unit == "ms" else "count")
+                        # "2s" or "10k-50k" in a file: read as typed at the prompt
+                        value = parse_number_or_range(value, _unit_kind(q))
                     answers[path] = check_value(path, value)
                 except ValueError as e:
                     invalid.append(f"{source}: {path}: {e}")
@@ -573,14 +586,12 @@ def prefill(doc: Any, source: str, qs: Sequence[Question]) -> Prefill:
                 if isinstance(value, dict):
                     visit(value, path + ".")
                 elif value is not None:
-                    errors.append(f"{source}: {path}: must be a mapping (got {type(value).__name__})")
+                    kind = type(value).__name__
+                    errors.append(f"{source}: {path}: must be a mapping (got {kind})")
             else:
                 siblings = [p[len(prefix):].split(".")[0] for p in (*by_path, *sections)
                             if p.startswith(prefix)]
-                hint = difflib.get_close_matches(str(key), siblings, n=1, cutoff=0.6)
-                errors.append(
-                    f"{source}: {path}: unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                )
+                errors.append(f"{source}: {path}: unknown field{_suggest(str(key), siblings)}")
 
     visit(doc, "")
     if errors:
@@ -605,10 +616,7 @@ def parse_sets(items: Iterable[str], qs: Sequence[Question]) -> dict[str, Any]:
             continue
         q = by_path.get(key)
         if q is None:
-            hint = difflib.get_close_matches(key, list(by_path), n=1, cutoff=0.6)
-            problems.append(
-                f"--set {key}: unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-            )
+            problems.append(f"--set {key}: unknown field{_suggest(key, by_path)}")
             continue
         try:
             if text.strip():

@@ -57,8 +57,8 @@ def interactive() -> bool:
     if forced in ("0", "1"):
         return forced == "1"
     try:
-        return bool(click.get_text_stream("stdin").isatty())
-    except (AttributeError, ValueError, OSError):
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):  # closed or replaced by a non-stream
         return False
 
 
@@ -157,7 +157,8 @@ def _save_draft(session: Session, target: Path, source: Path | None, output: str
 )
 @click.option("--defaults", "use_defaults", is_flag=True,
               help="Take the default for every question that has one.")
-@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+@click.option("--rules", "rules_dir", metavar="DIR",
+              help="Rule pack folder (default: the bundled pack).")
 def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaults: bool,
         rules_dir: str | None) -> None:
     """Answer the requirements questionnaire, then write the answers and the report.
@@ -218,7 +219,8 @@ def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaul
             intro.append(loaded)
         stale = target.with_name(f"{target.stem}.draft{target.suffix or '.yaml'}")
         if source is None and stale.exists():
-            intro.append(f"An earlier draft exists; to resume it: {_command(stale, output, rules_dir)}")
+            resume = _command(stale, output, rules_dir)
+            intro.append(f"An earlier draft exists; to resume it instead: {resume}")
         intro += [f"  ! {line}: asked again below" for line in invalid]
         io.say("\n".join(intro))
         footer = (f"Confirming writes the answers to {_replacing(target)} and the report to "

@@ -61,7 +61,10 @@ _DURATION_UNITS: dict[str, float] = {
 _NUMBER = r"[+-]?(?:\d[\d,_]*(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([a-zµ]*)\s*$", re.IGNORECASE)
 # Range separators: "to", "..", an en or em dash, or a hyphen that is not a number's sign.
-_RANGE = re.compile(r"^(.+?)\s*(?:\bto\b|\.\.|–|—|(?<=[\w.])(?<![\d.]e)\s*-\s*(?=[\d.]))\s*(.+)$", re.I)
+_RANGE = re.compile(
+    r"^(.+?)\s*(?:\bto\b|\.\.|–|—|(?<=[\w.])(?<![\d.]e)\s*-\s*(?=[\d.]))\s*(.+)$", re.I
+)
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?(e[+-]?\d+)?", re.I)
 
 
 def _examples(kind: Kind) -> str:
@@ -102,7 +105,7 @@ def parse_quantity(text: str, kind: Kind) -> Number:
     if not m:
         raise ValueError(f"'{text.strip()}' is not a number (try {_examples(kind)})")
     digits, unit = m.group(1), m.group(2)
-    if "," in digits and not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?(e[+-]?\d+)?", digits, re.I):
+    if "," in digits and not _THOUSANDS.fullmatch(digits):
         raise ValueError(f"'{digits}': commas must group thousands (2,000,000)")
     try:
         value = float(digits.replace(",", "").replace("_", ""))
@@ -110,6 +113,8 @@ def parse_quantity(text: str, kind: Kind) -> Number:
         raise ValueError(f"'{text.strip()}' is not a number (try {_examples(kind)})") from None
     table = _COUNT_UNITS if kind == "count" else _DURATION_UNITS
     key = unit if unit in ("µs",) else unit.lower()
+    if kind == "duration" and key == "m":
+        raise ValueError(f"'{text.strip()}': m is ambiguous for a duration; write min or ms")
     if key not in table:
         known = "k, M or B" if kind == "count" else "ms, s, min or h"
         raise ValueError(f"unknown unit '{unit}' in '{text.strip()}' (use {known})")
@@ -150,5 +155,5 @@ def parse_number_or_range(text: str, kind: Kind) -> Value:
     except ValueError as e:
         raise ValueError(f"low end of range: {e}") from None
     if low > high:
-        raise ValueError(f"the low end of a range must not exceed the high end (got {text.strip()})")
+        raise ValueError(f"the low end of a range must not exceed its high end (got {s})")
     return {"low": low, "high": high}
