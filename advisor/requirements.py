@@ -236,7 +236,8 @@ class Regulation(_Section):
         description="How much is at stake per decision.",
         json_schema_extra=_q(
             "How critical are the system's decisions?",
-            "Regulated and safety-critical domains push towards modular or hybrid designs.",
+            "Regulated (a law or regulator governs the decisions: credit, medical, hiring) and "
+            "safety-critical domains push towards modular or hybrid designs.",
             "business_critical",
         ),
     )
@@ -245,7 +246,9 @@ class Regulation(_Section):
         description="Required per-decision explanation. Derived from criticality when left out.",
         json_schema_extra=_q(
             "How much per-decision explanation is required?",
-            "Left out, it follows criticality: none, low, medium, high. Regimes can raise it.",
+            "Left out, it follows criticality (non_critical: none, business_critical: low, "
+            "regulated and safety_critical: medium), and regimes can raise it. High vetoes any "
+            "option whose explanations cannot meet it.",
             "medium",
         ),
     )
@@ -255,7 +258,7 @@ class Regulation(_Section):
         json_schema_extra={
             **_q(
                 "Which regulatory regimes apply?",
-                "Comma-separated. Unknown regimes are accepted with a warning.",
+                "Comma-separated, or none. Unknown regimes are accepted with a warning.",
                 "gdpr_art22, ecoa",
             ),
             "known": list(KNOWN_REGIMES),
