@@ -415,9 +415,9 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
     if q.kind == "bool":
         facts.append("yes or no")
     if q.kind == "list":
-        facts.append("numbers or names, comma-separated; none for none")
+        facts.append("numbers or names, comma-separated")
     facts.append(f"field: {q.path}")
-    lines += textwrap.wrap(" · ".join(facts), WIDTH, initial_indent=_INDENT,
+    lines += textwrap.wrap(" | ".join(facts), WIDTH, initial_indent=_INDENT,
                            subsequent_indent=_INDENT)
     return "\n".join(lines)
 
