@@ -417,8 +417,11 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
     if q.kind == "list":
         facts.append("numbers or names, comma-separated")
     facts.append(f"field: {q.path}")
-    lines += textwrap.wrap(" | ".join(facts), WIDTH, initial_indent=_INDENT,
-                           subsequent_indent=_INDENT)
+    # Each fact stays on one line (no-break spaces inside it while wrapping), so that the field
+    # path a user may copy into --set is never split.
+    joined = " | ".join(f.replace(" ", "\xa0") for f in facts)
+    wrapped = textwrap.wrap(joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT)
+    lines += [line.replace("\xa0", " ") for line in wrapped]
     return "\n".join(lines)
 
 

@@ -4,7 +4,6 @@ input, a real pseudo-terminal run, and the answers file round-tripping through `
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -479,4 +478,3 @@ def test_pseudo_terminal_ctrl_c_then_resume(tmp_path):
     assert doc["name"] == "Terminal bot" and doc["latency"]["budget_ms"] == 2000
     assert (tmp_path / "report.html").exists()
     assert not (tmp_path / "answers.draft.yaml").exists()
-    shutil.rmtree(tmp_path, ignore_errors=True)
