@@ -123,6 +123,10 @@ from .cli_ask import ask as _ask  # noqa: E402 - the questionnaire lives in its 
 
 cli.add_command(_ask)
 
+from .cli_batch import batch as _batch  # noqa: E402 - portfolio batches live in their own module
+
+cli.add_command(_batch)
+
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""

@@ -1,0 +1,373 @@
+"""The `advisor batch` command: a portfolio of projects in, one JSON line per project out.
+
+Takes a CSV file (columns named by dotted field path), a JSON-lines file or a folder of YAML/JSON
+requirements files; reads it in chunks, assesses each chunk vectorised (`batch.assess_chunk`),
+in worker processes with `--jobs`, and streams the result lines to a temporary file that
+replaces the output only when the batch is complete. Prints a summary on stderr and a progress
+bar when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from .errors import InputError, OutputError
+
+_FOLDER_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class _AtomicText:
+    """A text file written beside its target and renamed over it on `commit` (never half-written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        parent = path.parent if str(path.parent) else Path(".")
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        except FileNotFoundError:
+            raise OutputError(f"{path}: folder {parent} does not exist") from None
+        except PermissionError:
+            raise OutputError(f"{path}: permission denied (folder {parent} is not writable)") from None
+        except OSError as e:
+            raise OutputError(f"{path}: cannot write ({e.strerror})") from None
+        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+            os.chmod(self.tmp, mode)
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"{self.path}: cannot write ({e.strerror})") from None
+
+    def abort(self) -> None:
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+class _Counter:
+    """Characters read so far, for the progress bar."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def lines(self, fh: Iterable[str]) -> Iterator[str]:
+        for line in fh:
+            self.n += len(line)
+            yield line
+
+
+def _input_kind(path: str, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    if path == "-":
+        return "jsonl"
+    p = Path(path)
+    if p.is_dir():
+        return "folder"
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if not p.exists():
+        raise InputError(f"{path}: file not found")
+    raise InputError(
+        f"{path}: cannot tell the input format from the suffix; use .csv, .jsonl or a folder of "
+        "YAML files, or --input-format"
+    )
+
+
+def _folder_records(folder: Path, counter: _Counter) -> Iterator[Any]:
+    from .api import read_limited
+
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _FOLDER_SUFFIXES)
+    for row, path in enumerate(files, 1):
+        counter.n += 1
+        try:
+            data = read_limited(path)
+        except InputError as e:
+            msg = e.problems[0].removeprefix(f"{path}: ")
+            yield (row, str(path), "bad", ("(file)", msg))
+            continue
+        yield (row, str(path), "doc", data)
+
+
+def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for r in records:
+        chunk.append(r)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# Worker processes: the prepared pack is built once per process.
+_worker_prep: Any = None
+
+
+def _init_worker(pack: Any) -> None:
+    global _worker_prep
+    from .engine import prepare
+
+    _worker_prep = prepare(pack)
+    gc.freeze()
+
+
+def _work(chunk: list[Any], header: list[str], explain: bool, samples: int, points: bool) -> Any:
+    from .batch import assess_chunk
+
+    return assess_chunk(chunk, _worker_prep, header=header, explain=explain, samples=samples,
+                        points=points)
+
+
+def _context() -> Any:
+    import multiprocessing
+
+    # fork shares the loaded pack and starts at once; it is safe only while this process has
+    # no other threads. Otherwise (or where fork does not exist) spawn.
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+@click.command("batch")
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", required=True, metavar="OUT",
+              help="Results: .jsonl (one JSON line per row), .csv (spreadsheet-safe) or - (stdout).")
+@click.option("--report", metavar="HTML", help="Also write a portfolio overview (HTML).")
+@click.option("--explain", is_flag=True, help="Add exact Shapley attributions to each line.")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes (0: one per CPU).")
+@click.option("--samples", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Monte Carlo samples per project for the confidence (default 32, a screening "
+                   "estimate; the pack's count, 2000 by default, reproduces `advisor recommend` "
+                   "exactly).")
+@click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl", "folder"]),
+              help="Input format (default: from the suffix; - reads JSON lines from stdin).")
+@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: only when stderr is a terminal).")
+def batch(
+    input_path: str,
+    output: str,
+    report: str | None,
+    explain: bool,
+    jobs: int,
+    samples: int | None,
+    input_format: str | None,
+    rules_dir: str | None,
+    progress: bool | None,
+) -> None:
+    """Assess every project of a portfolio: INPUT is a CSV, JSON lines or a folder of YAML files.
+
+    \b
+    CSV columns are dotted field paths (name, data.paired_examples, latency.budget_ms,
+    regulation.regimes with names separated by ';', ...) plus an optional id column.
+    Each row gives one line: status "ok" with the recommendation, or status "error" naming
+    the row and the field. Exit 0 when every row is valid, 2 when some were not (all outputs
+    are still written).
+    """
+    from .api import load_rulepack
+    from .batch import CHUNK_ROWS, DEFAULT_SAMPLES, EXPLAIN_CHUNK_ROWS, csv_records, jsonl_records
+    from .engine import prepare
+    from .output import check_target, write_atomic
+
+    kind = _input_kind(input_path, input_format)
+    in_path = Path(input_path)
+    if kind != "folder" and input_path != "-" and in_path.is_dir():
+        raise InputError(f"{input_path}: is a folder; use --input-format folder or leave it out")
+    if kind == "folder" and not in_path.is_dir():
+        raise InputError(f"{input_path}: not a folder")
+    if kind != "folder" and input_path != "-" and not in_path.exists():
+        raise InputError(f"{input_path}: file not found")
+    pack = load_rulepack(rules_dir)
+    prep = prepare(pack)
+    n_samples = samples if samples is not None else DEFAULT_SAMPLES
+    n_samples = min(n_samples, pack.uncertainty.samples)
+    inputs = [in_path] if input_path != "-" else []
+    for target in [output, report]:
+        if target and target != "-":
+            check_target(Path(target), inputs)
+    if report and output != "-" and Path(report).resolve() == Path(output).resolve():
+        raise OutputError(f"{report}: the report and the results must be different files")
+    as_csv = output != "-" and Path(output).suffix.lower() == ".csv"
+    workers = jobs or (os.cpu_count() or 1)
+    show = progress if progress is not None else sys.stderr.isatty()
+
+    counter = _Counter()
+    fh: IO[str] | None = None
+    header: list[str] = []
+    total = 0
+    if kind == "folder":
+        total = sum(1 for p in in_path.iterdir() if p.is_file() and p.suffix in _FOLDER_SUFFIXES)
+        records: Iterator[Any] = _folder_records(in_path, counter)
+    else:
+        try:
+            fh = (sys.stdin if input_path == "-" else
+                  open(in_path, encoding="utf-8-sig", newline="", errors="strict"))  # noqa: SIM115
+        except OSError as e:
+            raise InputError(f"{input_path}: cannot be read ({e.strerror})") from None
+        if input_path != "-":
+            total = in_path.stat().st_size
+        lines = counter.lines(fh)
+        try:
+            if kind == "csv":
+                header, records = csv_records(lines, input_path)
+            else:
+                records = jsonl_records(lines, "<stdin>" if input_path == "-" else input_path)
+        except BaseException:
+            if fh is not sys.stdin:
+                fh.close()
+            raise
+
+    out_file = _AtomicText(Path(output)) if output != "-" else None
+    sink: IO[str] = out_file.fh if out_file is not None else sys.stdout
+    csv_writer = None
+    if as_csv:
+        import csv
+
+        from .batch import CSV_COLUMNS
+
+        csv_writer = csv.writer(sink, lineterminator="\n")
+        csv_writer.writerow(CSV_COLUMNS)
+    counts = {"end_to_end": 0, "modular": 0, "hybrid": 0}
+    errors = 0
+    rows = 0
+    first_errors: list[str] = []
+    points: list[Any] = []
+    size = EXPLAIN_CHUNK_ROWS if explain else CHUNK_ROWS
+    started = time.perf_counter()
+    threshold = gc.get_threshold()
+    pool: ProcessPoolExecutor | None = None
+    bar: Any = None
+
+    def handle(res: Any) -> None:
+        nonlocal errors, rows
+        import json
+
+        from .batch import csv_row
+
+        for line in res.lines:
+            if csv_writer is not None:
+                csv_writer.writerow(csv_row(line))
+            else:
+                sink.write(line + "\n")
+        for k, v in res.counts.items():
+            counts[k] += v
+        if res.errors and len(first_errors) < 5:
+            for line in res.lines:
+                if len(first_errors) >= 5:
+                    break
+                if '"status":"error"' in line:
+                    rec = json.loads(line)
+                    e = rec["errors"][0]
+                    first_errors.append(f"row {rec['row']} ({rec['source']}): {e['field']}: "
+                                        f"{e['message']}")
+        errors += res.errors
+        rows += len(res.lines)
+        points.extend(res.points)
+        if bar is not None:
+            bar.update(counter.n - bar.pos)
+
+    ok = False
+    try:
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 100)
+        if show:
+            bar = click.progressbar(length=max(total, 1), file=sys.stderr,
+                                    label="assessing", show_eta=True).__enter__()
+        want_points = report is not None
+        chunks = _chunks(records, size)
+        if workers <= 1:
+            from .batch import assess_chunk
+
+            for chunk in chunks:
+                handle(assess_chunk(chunk, prep, header=header, explain=explain,
+                                    samples=n_samples, points=want_points))
+        else:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
+                                       initializer=_init_worker, initargs=(pack,))
+            pending: deque[Future[Any]] = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(_work, chunk, header, explain, n_samples, want_points))
+                if len(pending) >= 2 * workers:
+                    handle(pending.popleft().result())
+            while pending:
+                handle(pending.popleft().result())
+        if bar is not None:
+            bar.update(max(total, 1) - bar.pos)
+        ok = True
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        if pool is not None:
+            pool.shutdown(wait=ok, cancel_futures=not ok)
+        if fh is not None and fh is not sys.stdin:
+            fh.close()
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        if out_file is not None and not ok:
+            out_file.abort()
+    if out_file is not None:
+        out_file.commit()
+    else:
+        sys.stdout.flush()
+
+    if report:
+        from .batch import portfolio_html
+
+        html = portfolio_html(
+            points,
+            title=Path(input_path).name if input_path != "-" else "portfolio",
+            source=input_path if input_path != "-" else "<stdin>",
+            rulepack=f"{pack.name} {pack.version}",
+            samples=n_samples,
+        )
+        write_atomic(Path(report), html)
+
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    shown = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in counts.items())
+    where = f" -> {output}" if output != "-" else ""
+    click.echo(
+        f"{rows} row{'s' if rows != 1 else ''} in {elapsed:.1f} s ({rows / elapsed:,.0f}/s): "
+        f"{shown}; {errors} error{'s' if errors != 1 else ''}{where}"
+        + (f"; overview -> {report}" if report else ""),
+        err=True,
+    )
+    for line in first_errors:
+        click.echo(f"  {line}", err=True)
+    if errors > len(first_errors):
+        click.echo(f"  ... and {errors - len(first_errors)} more (status \"error\" in the output)",
+                   err=True)
+    if errors:
+        raise InputError(
+            f"{errors} of {rows} row{'s' if rows != 1 else ''} failed validation "
+            f"(status \"error\" in {output if output != '-' else 'the output'}); "
+            "every other row was assessed"
+        )

@@ -1,0 +1,142 @@
+"""Benchmark `advisor batch` (issue 7). Prints figures; asserts nothing.
+
+Writes a synthetic portfolio CSV (projects spread over every modality, criticality, regime mix,
+data volume and latency budget), then runs the real CLI in a child process and measures:
+- projects/s from CSV to JSON lines without attributions (the whole run: start-up, reading,
+  validation, the vectorised engine, the Monte Carlo confidence, writing);
+- projects/s with attributions (`--explain`, exact Shapley values);
+- peak resident memory of the whole process tree (the command and its workers, summed) for
+  100,000 rows.
+
+Usage: python bench/bench_batch.py [--rows N] [--explain-rows N] [--jobs N] [--samples N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+MODALITIES = ["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
+REGIMES = ["gdpr_art22", "eu_ai_act_high_risk", "ecoa", "sr_11_7", "hipaa", "fda_samd", "eu_mdr",
+           "iso_26262", "eu_dsa", "sec_15c3_5", "colorado_sb21_169", "pci_dss"]
+COLUMNS = ["id", "name", "task.modality", "task.pretrained_available", "data.paired_examples",
+           "data.stage_labels", "data.labeling_cost", "latency.budget_ms",
+           "regulation.criticality", "regulation.explainability", "regulation.regimes",
+           "team.ml_maturity", "deployment.target", "deployment.independent_updates"]
+
+
+def portfolio(path: Path, rows: int, seed: int = 7) -> None:
+    """Write a synthetic portfolio CSV of `rows` projects."""
+    rnd = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        for i in range(rows):
+            w.writerow([
+                f"P{i:06d}",
+                f"Project {i}",
+                rnd.choice(MODALITIES),
+                rnd.choice(["true", "false", ""]),
+                str(round(10 ** rnd.uniform(1, 9))),
+                rnd.choice(["none", "partial", "full", ""]),
+                rnd.choice(["low", "medium", "high", ""]),
+                str(round(10 ** rnd.uniform(0.5, 4.7), 1)),
+                rnd.choice(["non_critical", "business_critical", "regulated", "safety_critical"]),
+                rnd.choice(["", "", "none", "low", "medium", "high"]),
+                ";".join(rnd.sample(REGIMES, rnd.choice([0, 0, 0, 1, 1, 2]))),
+                rnd.choice(["low", "medium", "high", ""]),
+                rnd.choice(["cloud", "cloud", "on_premises", "edge", "on_device", ""]),
+                rnd.choice(["true", "false", "false", ""]),
+            ])
+
+
+def _tree_rss(pid: int) -> int:
+    """Give the summed resident memory (bytes) of a process and all its descendants."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return total
+
+
+def run(args: list[str]) -> tuple[float, int, str]:
+    """Run `advisor ARGS` in a child; give wall seconds, peak tree RSS and stderr."""
+    peak = 0
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.02)
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - t
+    done.set()
+    th.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"advisor {' '.join(args)} failed ({proc.returncode}):\n{err}")
+    return elapsed, peak, err.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--explain-rows", type=int, default=2_000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=None)
+    a = ap.parse_args()
+    extra = ["--samples", str(a.samples)] if a.samples else []
+    print(f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        big, small = d / "portfolio.csv", d / "explain.csv"
+        portfolio(big, a.rows)
+        portfolio(small, a.explain_rows, seed=8)
+        print(f"portfolio: {a.rows:,} rows, {big.stat().st_size / 1e6:.1f} MB CSV")
+        for jobs in sorted({1, a.jobs}):
+            secs, peak, err = run(["batch", str(big), "-o", str(d / "out.jsonl"),
+                                   "--jobs", str(jobs), "--no-progress", *extra])
+            lines = sum(1 for _ in (d / "out.jsonl").open())
+            print(f"CSV -> JSONL, no attributions, --jobs {jobs}: {a.rows / secs:,.0f} projects/s "
+                  f"({secs:.2f} s wall incl. start-up; {lines:,} lines); peak memory "
+                  f"{peak / 2**20:,.0f} MiB (process tree)")
+            print(f"  advisor says: {err.splitlines()[0]}")
+        secs, peak, err = run(["batch", str(big), "-o", str(d / "out.jsonl"), "--report",
+                               str(d / "portfolio.html"), "--jobs", str(a.jobs), "--no-progress",
+                               *extra])
+        print(f"  with --report: {a.rows / secs:,.0f} projects/s; peak memory "
+              f"{peak / 2**20:,.0f} MiB; overview {(d / 'portfolio.html').stat().st_size / 1e6:.1f} MB")
+        for jobs in sorted({1, a.jobs}):
+            secs, peak, err = run(["batch", str(small), "-o", str(d / "explained.jsonl"),
+                                   "--explain", "--jobs", str(jobs), "--no-progress", *extra])
+            print(f"CSV -> JSONL with attributions, --jobs {jobs}: "
+                  f"{a.explain_rows / secs:,.0f} projects/s ({secs:.2f} s wall for "
+                  f"{a.explain_rows:,} rows); peak memory {peak / 2**20:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

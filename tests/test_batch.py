@@ -1,0 +1,391 @@
+"""Portfolio batches (issue 7): inputs, one line per row, errors that name the row and the field,
+agreement with single assessments, determinism, the vectorised engine, the portfolio overview."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES, ROOT
+
+from advisor import load_requirements, recommend
+from advisor.cli import main
+
+HEADER = ["id", "name", "task.modality", "data.paired_examples", "latency.budget_ms",
+          "regulation.criticality", "regulation.regimes", "data.paired_examples.low",
+          "data.paired_examples.high"]
+
+
+class Result:
+    """Exit code, stdout and stderr of one CLI run."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+        self.output = stdout + stderr
+
+
+def run(args, input=None):
+    """Run the CLI through `main`, as a user would (exit codes mapped), capturing output."""
+    with CliRunner().isolation(input=input) as (out, err, _):
+        try:
+            main(args)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        else:
+            code = 0
+        return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def write_csv(path: Path, rows, header=HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def lines_of(path: Path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+MIXED = [
+    ["v1", "Voice", "speech", "2M", "300 ms", "business_critical", "gdpr_art22;ecoa", "", ""],
+    ["b1", "Bad number", "text", "lots", "300", "", "", "", ""],
+    ["b2", "Negative budget", "text", "1000", "-5", "", "", "", ""],
+    ["r1", "Range", "vision", "", "1-2 s", "regulated", "", "10k", "50k"],
+    ["b3", "Bad enum", "sound", "1000", "300", "", "", "", ""],
+    ["b4", "short row"],
+    ["t1", "Tabular", "tabular", "1e6", "80", "non_critical", "", "", ""],
+]
+
+
+def test_csv_rows_give_one_line_each_and_errors_name_row_and_field(tmp_path):
+    src = write_csv(tmp_path / "portfolio.csv", MIXED)
+    with src.open("a", encoding="utf-8") as fh:
+        fh.write("\n")  # a blank record at the end is not a row
+    out = tmp_path / "results.jsonl"
+    r = run(["batch", str(src), "-o", str(out)])
+    assert r.exit_code == 2, r.output  # some rows were invalid: outputs written, exit 2
+    recs = lines_of(out)
+    assert len(recs) == len(MIXED)
+    ok = [x for x in recs if x["status"] == "ok"]
+    bad = [x for x in recs if x["status"] == "error"]
+    assert len(ok) + len(bad) == len(MIXED)
+    assert [x["row"] for x in recs] == list(range(1, len(MIXED) + 1))
+    assert {x["id"] for x in ok} == {"v1", "r1", "t1"}
+    by_id = {x.get("id"): x for x in recs}
+    assert by_id["b1"]["errors"][0]["field"] == "data.paired_examples"
+    assert "not a number" in by_id["b1"]["errors"][0]["message"]
+    assert by_id["b2"]["errors"] == [
+        {"field": "latency.budget_ms", "message": "must be greater than 0 (got -5)"}
+    ]
+    assert by_id["b3"]["errors"][0]["field"] == "task.modality"
+    assert by_id["b2"]["source"] == f"{src}:4"  # file and line
+    short = next(x for x in bad if x["row"] == 6)
+    assert short["errors"][0]["field"] == "(row)" and "cells" in short["errors"][0]["message"]
+    # The summary: counts per recommendation and errors, and the first errors by row and field.
+    assert "7 rows" in r.stderr and "4 errors" in r.stderr
+    assert "row 2 (" in r.stderr and "data.paired_examples" in r.stderr
+    assert "4 of 7 rows failed validation" in r.stderr
+    # Quiet when piped: no progress bar in the captured stderr.
+    assert "\r" not in r.stderr and "assessing" not in r.stderr
+    voice = by_id["v1"]
+    assert voice["recommendation"] in ("end_to_end", "modular", "hybrid")
+    assert set(voice["probabilities"]) == {"end_to_end", "modular", "hybrid"}
+    assert voice["rules_fired"] == ["human-oversight", "fairness-testing"]
+
+
+def test_ok_plus_error_lines_equal_input_rows_on_a_noisy_portfolio(tmp_path):
+    rnd = random.Random(3)
+    rows = []
+    for i in range(400):
+        row = [f"p{i}", f"Project {i}", rnd.choice(["text", "speech", "vision", "tabular"]),
+               str(rnd.randint(0, 10**8)), str(rnd.randint(1, 60000)),
+               rnd.choice(["non_critical", "regulated", ""]),
+               rnd.choice(["", "ecoa", "gdpr_art22;hipaa", "made_up"]), "", ""]
+        damage = rnd.random()
+        if damage < 0.05:
+            row[3] = "-1"
+        elif damage < 0.10:
+            row[4] = "fast"
+        elif damage < 0.13:
+            row = row[:3]
+        elif damage < 0.15:
+            row[1] = ""  # name is required
+        rows.append(row)
+    src = write_csv(tmp_path / "noisy.csv", rows)
+    out = tmp_path / "out.jsonl"
+    r = run(["batch", str(src), "-o", str(out)])
+    recs = lines_of(out)
+    ok = sum(1 for x in recs if x["status"] == "ok")
+    err = sum(1 for x in recs if x["status"] == "error")
+    assert ok + err == len(rows) == 400
+    assert err > 20 and r.exit_code == 2
+    assert sorted(x["row"] for x in recs) == list(range(1, 401))
+    for x in recs:
+        if x["status"] == "error":
+            assert x["errors"] and all(e["field"] and e["message"] for e in x["errors"])
+
+
+def test_folder_and_jsonl_agree_with_single_assessments(tmp_path):
+    out = tmp_path / "folder.jsonl"
+    r = run(["batch", str(ROOT / "examples"), "-o", str(out), "--samples", "2000"])
+    assert r.exit_code == 0, r.output
+    recs = lines_of(out)
+    files = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".yaml", ".yml"))
+    assert len(recs) == len(files) == len(EXAMPLES)
+    jsonl = tmp_path / "examples.jsonl"
+    import yaml
+
+    jsonl.write_text("".join(json.dumps(yaml.safe_load(p.read_text())) + "\n" for p in files))
+    out2 = tmp_path / "jsonl.jsonl"
+    r = run(["batch", str(jsonl), "-o", str(out2), "--samples", "2000"])
+    assert r.exit_code == 0, r.output
+    recs2 = lines_of(out2)
+    for path, a_line, b_line in zip(files, recs, recs2, strict=True):
+        a = recommend(load_requirements(path), explain=False)
+        for line in (a_line, b_line):
+            assert line["recommendation"] == a.recommendation, path
+            assert line["confidence"] == a.confidence, path  # same 2,000 samples, same answer
+            assert line["probabilities"] == a.probabilities, path
+            assert line["scores"] == a.scores, path
+            assert line["rules_fired"] == [x.id for x in a.rules_fired
+                                           if not x.id.startswith("explainability-requirement")]
+            assert set(line["vetoed"]) == {v.option for v in a.vetoes}, path
+            assert line["runner_up"] == a.runner_up, path
+
+
+def test_explain_gives_the_same_attributions_as_a_single_assessment(tmp_path):
+    out = tmp_path / "explained.jsonl"
+    r = run(["batch", str(ROOT / "examples"), "-o", str(out), "--explain"])
+    assert r.exit_code == 0, r.output
+    for path, line in zip(sorted((ROOT / "examples").glob("*.yaml")), lines_of(out), strict=True):
+        a = recommend(load_requirements(path), explain=True)
+        assert line["attribution_base"] == pytest.approx(a.attribution_base, abs=1e-9)
+        single = {x.feature: x.contribution for x in a.attributions}
+        assert set(line["attributions"]) == set(single)
+        for k, v in single.items():
+            assert line["attributions"][k] == pytest.approx(v, abs=1e-9), (path, k)
+        margin = a.scores[a.recommendation] - a.scores[a.runner_up]
+        total = line["attribution_base"] + sum(line["attributions"].values())
+        if not a.vetoes:
+            assert total == pytest.approx(margin, abs=1e-5)
+
+
+def test_vectorised_shapley_equals_shap_exact_explainer(pack):
+    from advisor.attributions import _player_columns, shapley
+    from advisor.batch import _runner_up, feature_matrix, shapley_values
+    from advisor.engine import prepare
+    from advisor.requirements import Requirements
+    from advisor.scoring import evaluate
+
+    prep = prepare(pack)
+    cp = prep.compiled
+    rnd = random.Random(5)
+    reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(6)]
+    x = feature_matrix(reqs, cp.space.regimes)
+    ev = evaluate(x, cp)
+    runner = _runner_up(ev.effective, ev.choice, cp.tie_order)
+    base, vals, explained = shapley_values(x, prep.background, cp, ev.choice, runner,
+                                           _player_columns(x.shape[1]))
+    for j in range(len(reqs)):
+        sv = shapley(x[j], prep.background, cp, int(ev.choice[j]), int(runner[j]))
+        assert abs(sv.base - base[j]) < 1e-9
+        assert np.abs(sv.values - vals[j]).max() < 1e-9
+        assert abs(base[j] + vals[j].sum() - explained[j]) < 1e-9
+
+
+def random_profile(rnd: random.Random, i: int) -> dict:
+    """A valid requirements mapping spread over the input space."""
+    doc = {
+        "name": f"p{i}",
+        "task": {"modality": rnd.choice(["text", "speech", "vision", "tabular", "multimodal",
+                                         "control", "other"]),
+                 "pretrained_available": rnd.random() < 0.4},
+        "data": {"paired_examples": rnd.choice([0, round(10 ** rnd.uniform(1, 9))]),
+                 "stage_labels": rnd.choice(["none", "partial", "full"]),
+                 "labeling_cost": rnd.choice(["low", "medium", "high"])},
+        "latency": {"budget_ms": round(10 ** rnd.uniform(0, 4.7), 2)},
+        "regulation": {"criticality": rnd.choice(["non_critical", "business_critical",
+                                                  "regulated", "safety_critical"]),
+                       "regimes": rnd.sample(["ecoa", "gdpr_art22", "hipaa", "iso_26262",
+                                              "sec_15c3_5", "unknown_regime"],
+                                             rnd.randint(0, 2))},
+        "team": {"ml_maturity": rnd.choice(["low", "medium", "high"])},
+        "deployment": {"target": rnd.choice(["cloud", "on_premises", "edge", "on_device"]),
+                       "independent_updates": rnd.random() < 0.3},
+    }
+    if rnd.random() < 0.5:
+        doc["regulation"]["explainability"] = rnd.choice(["none", "low", "medium", "high"])
+    if rnd.random() < 0.2:
+        doc["data"]["paired_examples"] = {"low": 1000, "high": 10**6}
+    if rnd.random() < 0.2:
+        doc["latency"]["budget_ms"] = {"low": 20, "high": 900}
+    return doc
+
+
+def test_feature_matrix_equals_feature_space_rows(pack):
+    from advisor.batch import feature_matrix
+    from advisor.engine import prepare
+    from advisor.requirements import Requirements
+
+    cp = prepare(pack).compiled
+    rnd = random.Random(11)
+    reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(300)]
+    fast = feature_matrix(reqs, cp.space.regimes)
+    slow = np.stack([cp.space.vector(r) for r in reqs])
+    assert np.array_equal(fast, slow)
+
+
+def test_monte_carlo_is_the_single_assessments_stream(pack):
+    from advisor.batch import feature_matrix, probabilities
+    from advisor.engine import prepare
+    from advisor.requirements import Requirements
+    from advisor.uncertainty import probabilities as single
+
+    cp = prepare(pack).compiled
+    rnd = random.Random(12)
+    reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(40)]
+    x = feature_matrix(reqs, cp.space.regimes)
+    full = probabilities(reqs, x, cp, pack.uncertainty.samples)
+    for j, r in enumerate(reqs):
+        assert tuple(single(r, x[j], cp).values()) == tuple(full[j])
+    few = probabilities(reqs, x, cp, 32)
+    assert np.allclose(few.sum(axis=1), 1.0, atol=1e-3)
+    assert np.allclose(few * 32, np.round(few * 32), atol=0.01)  # counts out of 32 samples
+
+
+def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
+    # A chunk of 600 rows takes a handful of engine calls, not one (or more) per row.
+    import advisor.scoring as scoring
+    from advisor.batch import Item, assess_chunk
+    from advisor.engine import prepare
+
+    prep = prepare(pack)
+    calls = []
+    real = scoring.evaluate
+
+    def counting(x, cp):
+        calls.append(len(x))
+        return real(x, cp)
+
+    monkeypatch.setattr(scoring, "evaluate", counting)
+    rnd = random.Random(1)
+    items = [Item(i + 1, f"t:{i}", random_profile(rnd, i)) for i in range(600)]
+    res = assess_chunk(items, prep, samples=32)
+    assert len(res.lines) == 600
+    assert len(calls) <= 5, calls
+    assert calls[0] == 600 and sum(calls) == 600 + 600 * 32
+
+
+def test_deterministic_and_independent_of_jobs(tmp_path):
+    rnd = random.Random(9)
+    rows = [[f"p{i}", f"P {i}", rnd.choice(["text", "vision"]), str(rnd.randint(10, 10**7)),
+             str(rnd.randint(5, 9000)), "", rnd.choice(["", "ecoa"]), "", ""]
+            for i in range(150)]
+    src = write_csv(tmp_path / "p.csv", rows)
+    outs = []
+    for n, extra in enumerate((["--jobs", "1"], ["--jobs", "1"], ["--jobs", "2"])):
+        out = tmp_path / f"o{n}.jsonl"
+        r = run(["batch", str(src), "-o", str(out), "--explain", *extra])
+        assert r.exit_code == 0, r.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_csv_output_neutralises_formulas(tmp_path):
+    evil = ["=cmd|' /C calc'!A0", "+SUM(A1)", "-2+3", "@SUM(1)"]
+    rows = [[f"=id{i}", name, "text", "1000", "300", "", "", "", ""] for i, name in enumerate(evil)]
+    src = write_csv(tmp_path / "evil.csv", rows)
+    out = tmp_path / "out.csv"
+    r = run(["batch", str(src), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    with out.open(newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(evil)
+    for row, name in zip(table, evil, strict=True):
+        assert row["name"] == "'" + name
+        assert row["id"].startswith("'=")
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@")), cell
+    # JSON lines carry the data exactly (JSON is not evaluated by spreadsheets).
+    out2 = tmp_path / "out.jsonl"
+    run(["batch", str(src), "-o", str(out2)])
+    assert [x["name"] for x in lines_of(out2)] == evil
+
+
+def test_portfolio_overview(tmp_path):
+    from bs4 import BeautifulSoup
+
+    rows = [list(r) for r in MIXED] + [
+        ["x1", "<script>alert(1)</script> & co", "text", "5000", "40", "", "", "", ""],
+    ]
+    src = write_csv(tmp_path / "portfolio.csv", rows)
+    out, html_path = tmp_path / "r.jsonl", tmp_path / "portfolio.html"
+    r = run(["batch", str(src), "-o", str(out), "--report", str(html_path)])
+    assert r.exit_code == 2, r.output
+    html = html_path.read_text(encoding="utf-8")
+    soup = BeautifulSoup(html, "html5lib")
+    assert soup.find("script") is None  # user text is escaped, and the page has no scripts
+    assert "<script>alert(1)</script> &amp; co" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    for tag in soup.find_all(src=True) + soup.find_all("link"):
+        pytest.fail(f"external resource: {tag}")
+    recs = lines_of(out)
+    ok = [x for x in recs if x["status"] == "ok"]
+    # The table: one row per input row, with recommendation and confidence.
+    body = soup.find("section", attrs={"aria-labelledby": "h-table"}).find("tbody")
+    assert len(body.find_all("tr")) == len(rows)
+    first = body.find_all("tr")[0].find_all("td")
+    assert first[2].get_text(strip=True) in ("end-to-end", "modular", "hybrid")
+    assert first[3].get_text(strip=True).endswith("%")
+    # Counts per recommendation and errors.
+    counts = soup.find("ul", class_="counts")
+    assert counts.find("li", class_="error").find(class_="n").get_text() == str(len(recs) - len(ok))
+    # The scatter: one mark per assessed project, coloured (class) and shaped by recommendation,
+    # each with a text label.
+    svg = soup.find("section", attrs={"aria-labelledby": "h-plane"}).find("svg")
+    marks = svg.find_all("path", class_="mark")
+    assert len(marks) == len(ok)
+    for m, rec in zip(marks, ok, strict=True):
+        assert rec["recommendation"] in m["class"]
+        assert m.find("title").get_text().startswith(rec["name"])
+    shapes = {m["class"][1]: re.sub(r"[^a-zA-Z]", "", m["d"]) for m in marks}
+    assert len(set(shapes.values())) == len(shapes)  # one shape per recommendation
+    assert "paired examples" in svg.get_text() and "latency budget" in svg.get_text()
+
+
+def test_bad_header_writes_nothing_and_keeps_previous_output(tmp_path):
+    src = write_csv(tmp_path / "p.csv", [["a", "1000", "300"]],
+                    header=["name", "data.paired_examples", "latency.budget"])
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    r = run(["batch", str(src), "-o", str(out)])
+    assert r.exit_code == 2
+    assert "header column 3: unknown field 'latency.budget'" in r.stderr
+    assert "did you mean 'latency.budget_ms'?" in r.stderr
+    assert out.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_stdout_and_refusals(tmp_path):
+    src = write_csv(tmp_path / "p.csv", [MIXED[0]])
+    r = run(["batch", str(src), "-o", "-"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["id"] == "v1"
+    r = run(["batch", str(src), "-o", str(src)])
+    assert r.exit_code == 2 and "refusing to overwrite the input" in r.stderr
+    r = run(["batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o.jsonl")])
+    assert r.exit_code == 2 and "missing.csv" in r.stderr
+    r = run(["batch", "-", "-o", "-"], input='{"name": "x", "data": {"paired_examples": 5},'
+                                            ' "latency": {"budget_ms": 9}}\nnot json\n')
+    assert r.exit_code == 2
+    first, second = (json.loads(x) for x in r.stdout.splitlines())
+    assert first["status"] == "ok" and second["status"] == "error"
+    assert second["source"] == "<stdin>:2" and "not valid JSON" in second["errors"][0]["message"]
