@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .assessment import PrecedentMatch
+from .narrative import fmt_count
 from .requirements import CRITICALITY_ORDER, MODALITIES, Requirements, point
 
 Option = Literal["end_to_end", "modular", "hybrid"]
@@ -189,11 +190,12 @@ def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
     )
     decades = f.paired_log10 - feats["paired_log10"]
     tag = ", estimate" if "paired_log10" in est else ""
+    pairs = fmt_count(max(10.0**f.paired_log10 - 1.0, 0.0))
     if abs(decades) < 0.5:
-        parts.append(f"similar data scale (10^{f.paired_log10:.1f} pairs{tag})")
+        parts.append(f"similar data scale ({pairs} pairs{tag})")
     else:
         side = "more" if decades > 0 else "less"
-        parts.append(f"{abs(decades):.1f} decades {side} data (10^{f.paired_log10:.1f} pairs{tag})")
+        parts.append(f"{abs(decades):.1f} decades {side} data ({pairs} pairs{tag})")
     tag = ", estimate" if "latency_class" in est else ""
     parts.append(
         f"same latency class ({f.latency_class}{tag})" if f.latency_class == feats["latency_class"]

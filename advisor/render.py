@@ -1,8 +1,9 @@
-"""Stage 7: rendering an Assessment as JSON, HTML or Markdown.
+"""Stage 7: rendering an Assessment as JSON, HTML, Markdown or an ADR (and comparisons).
 
-Takes an `Assessment`; gives a string. Templates come from templates/ through one Jinja2
-environment built once, with autoescaping on and undefined names an error. Nothing here writes
-files.
+Takes an `Assessment` (or a `Comparison`); gives a string. Templates come from templates/
+through one Jinja2 environment built once, with autoescaping on for HTML and undefined names an
+error. Nothing here writes files, and nothing depends on the clock: the same assessment renders
+to the same bytes.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ from typing import Any
 
 from .assessment import Assessment
 
-FORMATS = ("html", "json", "md")
+FORMATS = ("html", "json", "md", "adr")
+COMPARE_FORMATS = ("html", "text", "json")
+TEMPLATES = {"html": "report.html.j2", "md": "report.md.j2", "adr": "report.adr.j2"}
 
 _env: Any = None
 _lock = threading.Lock()
 
 
 def environment() -> Any:
-    """Give the shared Jinja2 environment (autoescaped, StrictUndefined)."""
+    """Give the shared Jinja2 environment (HTML autoescaped, StrictUndefined)."""
     global _env
     with _lock:
         if _env is None:
             import jinja2
 
             from . import charts
-            from .narrative import option_label
+            from .narrative import fmt_value, option_label
             from .resources import templates_dir
 
             env = jinja2.Environment(
@@ -43,7 +46,17 @@ def environment() -> Any:
             env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
             env.filters["num"] = lambda v, nd=2: f"{float(v):+.{nd}f}"
             env.filters["md"] = _md_escape
+            env.filters["effect"] = effect_text
+            env.filters["value"] = lambda v, field="": fmt_value(field, v)
+            env.filters["count"] = charts.count
+            env.filters["ms"] = charts.ms
+            env.filters["words"] = lambda s: str(s).replace("_", " ")
+            env.filters["kind"] = lambda k: charts.KIND_LABELS.get(str(k), str(k))
+            env.filters["short"] = lambda s, n=12: str(s)[:n]
+            env.tests["contains"] = lambda seq, item: item in seq
             env.globals["charts"] = charts
+            env.globals["option_case"] = option_case
+            env.globals["OPTIONS"] = charts.OPTIONS
             _env = env
         return _env
 
@@ -59,12 +72,80 @@ def _md_escape(text: Any) -> str:
     return s.replace("\n", " ")
 
 
+def effect_text(effect: dict[str, Any]) -> str:
+    """Give a rule's effect in words: 'veto end-to-end', 'modular +0.08', 'advice: x'."""
+    from .narrative import option_label
+
+    parts = []
+    if effect.get("veto"):
+        parts.append(f"veto {option_label(effect['veto'])}")
+    for opt, v in (effect.get("add") or {}).items():
+        parts.append(f"{option_label(opt)} {float(v):+.2f}")
+    if effect.get("advice"):
+        parts.append(f"advice: {effect['advice']}")
+    return ", ".join(parts) if parts else "none"
+
+
+def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
+    """Give the arguments for and against one option, from the assessment's own findings.
+
+    Returns:
+        {"good": [...], "neutral": [...], "bad": [...]}, each a list of sentences (no leading
+        "Good, because").
+    """
+    from .narrative import option_label
+
+    good: list[str] = []
+    bad: list[str] = []
+    neutral: list[str] = []
+    vetoes = [v for v in a.vetoes if v.option == opt]
+    for d in a.dimensions:
+        where = f"{d.label.lower()} ({d.value}; utility {d.utility:+.2f})"
+        if d.favours == "neutral":
+            continue
+        if opt == "hybrid":
+            side = "learned stages" if d.favours == "end_to_end" else "traditional modules"
+            good.append(f"{where} favours {option_label(d.favours)}, which a hybrid serves with "
+                        f"its {side}")
+        elif d.favours == opt:
+            good.append(f"{where} favours it")
+        else:
+            bad.append(f"{where} favours {option_label(d.favours)}")
+    for r in a.rules_fired:
+        add = (r.effect.get("add") or {}).get(opt)
+        if add:
+            (good if add > 0 else bad).append(f"{r.rationale} (rule {r.id}, {add:+.2f})")
+    e = a.explainability.get(opt)
+    if e is not None:
+        text = (f"estimated explanation fidelity {e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) "
+                f"against the {e.required_level} requirement's {e.required_fidelity:.0%}")
+        if e.meets_requirement:
+            good.append(f"its {text} meets it")
+        else:
+            bad.append(f"its {text} falls short" + ("" if e.traceable else "; not traceable"))
+    for v in vetoes:
+        bad.insert(0, f"it is ruled out ({v.rule}): {v.reason}")
+    for risk in a.risks:
+        if opt in risk.applies_to:
+            ev = risk.evidence[0] if risk.evidence else None
+            fig = f": {ev.figure}" if ev is not None and ev.figure else ""
+            src = f" ({ev.source})" if ev is not None else ""
+            bad.append(f"{risk.title.lower()}{fig}{src}")
+    if opt == "hybrid" and a.hybrid_pattern is not None:
+        neutral.append(f"pattern: {a.hybrid_pattern.title}. {a.hybrid_pattern.summary}")
+    neutral.append(
+        f"score {a.scores[opt]:.3f}; {a.probabilities.get(opt, 0.0):.0%} of the Monte Carlo "
+        "samples choose it" + ("; vetoed" if vetoes else "")
+    )
+    return {"good": good, "neutral": neutral, "bad": bad}
+
+
 def render(assessment: Assessment, format: str = "html") -> str:
     """Render an assessment.
 
     Args:
         assessment: the assessment to show.
-        format: one of "html", "json", "md".
+        format: one of "html", "json", "md", "adr".
 
     Returns:
         The document as text.
@@ -76,5 +157,19 @@ def render(assessment: Assessment, format: str = "html") -> str:
         return assessment.to_json()
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
-    template = environment().get_template("report.html.j2" if format == "html" else "report.md.j2")
+    template = environment().get_template(TEMPLATES[format])
     return str(template.render(a=assessment))
+
+
+def render_comparison(comparison: Any, format: str = "text") -> str:
+    """Render a `compare.Comparison` as "html", "text" or "json".
+
+    Raises:
+        ValueError: an unknown format.
+    """
+    if format == "json":
+        return str(comparison.model_dump_json(indent=2)) + "\n"
+    if format not in COMPARE_FORMATS:
+        raise ValueError(f"unknown format {format!r}; use one of {', '.join(COMPARE_FORMATS)}")
+    name = "compare.html.j2" if format == "html" else "compare.txt.j2"
+    return str(environment().get_template(name).render(c=comparison))
