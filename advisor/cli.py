@@ -127,6 +127,10 @@ from .cli_batch import batch as _batch  # noqa: E402 - portfolio batches live in
 
 cli.add_command(_batch)
 
+from .cli_rules import rules as _rules  # noqa: E402 - rule pack tools live in their own module
+
+cli.add_command(_rules)
+
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""

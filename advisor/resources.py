@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from .errors import RulePackError
 from .loading import parse_text
-from .rulepack import RulePack, build_pack
+from .rulepack import RulePack, build_pack, inherit, merge_documents
 
 _HERE = Path(__file__).resolve().parent
 
@@ -76,6 +77,53 @@ def load_pack_dir(folder: Path | str | None = None) -> RulePack:
         cached = _cache.get(key)
         if cached is not None:
             return cached
-        pack = build_pack(read_pack_documents(path), str(path))
+        docs = read_pack_documents(path)
+        pack = build_pack(docs, str(path), parent=parent_documents(docs, path))
         _cache[key] = pack
         return pack
+
+
+def resolve_extends(ref: object, folder: Path) -> Path:
+    """Give the folder a pack's `extends` names: `default` (the bundled pack) or a path.
+
+    A relative path is taken from the extending pack's folder.
+
+    Raises:
+        RulePackError: `extends` is not a string.
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        raise RulePackError(f"{folder}: extends: must be 'default' or a pack folder (got {ref!r})")
+    if ref == "default":
+        return default_rules_dir()
+    p = Path(ref)
+    return p if p.is_absolute() else folder / p
+
+
+def parent_documents(
+    docs: dict[str, object], folder: Path, _chain: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """Give the effective (mapping, origin) of the pack that `docs` extends, or None.
+
+    Parents may extend packs in turn; a cycle is an error.
+
+    Raises:
+        RulePackError: the parent is missing or unreadable, or `extends` forms a cycle.
+    """
+    merged, _ = merge_documents(docs)
+    ref = merged.get("extends")
+    if ref is None:
+        return None
+    parent_dir = resolve_extends(ref, folder)
+    key = str(parent_dir.resolve())
+    chain = _chain + (str(folder.resolve()),)
+    if key in chain:
+        raise RulePackError(f"{folder}: extends: '{ref}' leads back to {parent_dir} (a cycle)")
+    if not parent_dir.is_dir():
+        raise RulePackError(f"{folder}: extends: pack folder {parent_dir} not found")
+    p_docs = read_pack_documents(parent_dir)
+    p_merged, p_origin = merge_documents(p_docs)
+    grand = parent_documents(p_docs, parent_dir, chain)
+    if grand is None:
+        return p_merged, p_origin
+    eff, origin, _ = inherit(grand, (p_merged, p_origin))
+    return eff, origin

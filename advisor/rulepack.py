@@ -463,12 +463,17 @@ def check_references(pack: RulePack) -> list[str]:
     return problems
 
 
-def build_pack(docs: dict[str, Any], source: str) -> RulePack:
+def build_pack(
+    docs: dict[str, Any],
+    source: str,
+    parent: tuple[dict[str, Any], dict[str, str]] | None = None,
+) -> RulePack:
     """Validate a pack's parsed files.
 
     Args:
         docs: file name (as it should appear in messages) -> parsed YAML.
         source: the pack folder, for messages.
+        parent: when the pack `extends` another, the parent's effective (mapping, origin).
 
     Returns:
         The validated pack.
@@ -477,6 +482,8 @@ def build_pack(docs: dict[str, Any], source: str) -> RulePack:
         RulePackError: one line per problem, naming the file and the rule id or field.
     """
     merged, origin = merge_documents(docs)
+    if parent is not None:
+        merged, origin, _ = inherit(parent, (merged, origin))
     try:
         pack = RulePack.model_validate(merged)
     except ValidationError as e:
@@ -485,3 +492,96 @@ def build_pack(docs: dict[str, Any], source: str) -> RulePack:
     if problems:
         raise RulePackError([f"{source}: {p}" for p in problems])
     return pack
+
+
+# ---------------------------------------------------------------------------------------------
+# Inheritance: a pack that declares `extends` overrides its parent by id and by key.
+
+
+def _merge_by_id(
+    parent: list[Any], child: list[Any], section: str, report: dict[str, list[str]]
+) -> list[Any]:
+    # Entries with the same id replace the parent's in place; new ids are added at the end,
+    # except that new hybrid patterns go before the parent's fallback (its last, `when`-less
+    # pattern), which must stay last.
+    out = list(parent)
+    index = {e.get("id"): i for i, e in enumerate(out) if isinstance(e, dict) and "id" in e}
+    added: list[Any] = []
+    for entry in child:
+        eid = entry.get("id") if isinstance(entry, dict) else None
+        if eid is not None and eid in index:
+            out[index[eid]] = entry
+            report.setdefault("replaced", []).append(f"{section}:{eid}")
+        else:
+            added.append(entry)
+            report.setdefault("added", []).append(f"{section}:{eid}")
+    if (section == "patterns" and out and isinstance(out[-1], dict)
+            and out[-1].get("when") is None):
+        return out[:-1] + added + out[-1:]
+    return out + added
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(e, dict) and "id" in e for e in value
+    )
+
+
+def _deep_merge(parent: Any, child: Any, path: str, report: dict[str, list[str]]) -> Any:
+    # Mappings merge key by key (a child overrides one weight without restating its section);
+    # lists of entries with ids merge by id; any other value (numbers, strings, plain lists such
+    # as a curve or the tie-break order) is replaced by the child's.
+    if isinstance(parent, dict) and isinstance(child, dict):
+        out = dict(parent)
+        for k, v in child.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if k in parent:
+                out[k] = _deep_merge(parent[k], v, sub, report)
+            else:
+                out[k] = v
+                report.setdefault("set", []).append(sub)
+        return out
+    if _is_id_list(parent) and isinstance(child, list):
+        return _merge_by_id(parent, child, path, report)
+    if parent != child:
+        report.setdefault("set", []).append(path)
+    return child
+
+
+def inherit(
+    parent: tuple[dict[str, Any], dict[str, str]],
+    child: tuple[dict[str, Any], dict[str, str]],
+) -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
+    """Give the effective pack mapping of a child pack over its parent (`extends`).
+
+    The child's sections override the parent's: mappings key by key (so a pack can change one
+    weight, threshold or prior), lists of entries by id (rules, vetoes, advice, evidence,
+    patterns, regimes, risks, precedents, explainability adjustments: the same id replaces the
+    parent's entry, a new id is added). Scenarios are merged the same way: a parent scenario is
+    replaced only by one with its id, so none is silently dropped. `background` (entries without
+    ids) is replaced as a whole when the child gives one.
+
+    Args:
+        parent: the parent's effective (merged mapping, origin) from `merge_documents`.
+        child: the child's own (merged mapping, origin).
+
+    Returns:
+        The effective mapping, the origin of each section and entry (the file that gave it), and
+        what the child changed: `replaced` and `added` as `section:id`, `set` as key paths.
+    """
+    p_doc, p_origin = parent
+    c_doc, c_origin = child
+    report: dict[str, list[str]] = {}
+    out: dict[str, Any] = dict(p_doc)
+    origin = dict(p_origin)
+    for key, value in c_doc.items():
+        if key in LIST_SECTIONS and key != "background" and isinstance(value, list) and \
+                isinstance(p_doc.get(key), list):
+            out[key] = _merge_by_id(p_doc[key], value, key, report)
+        elif key in p_doc and key not in ("extends",):
+            out[key] = _deep_merge(p_doc[key], value, key, report)
+        else:
+            out[key] = value
+    for tag, fname in c_origin.items():
+        origin[tag] = fname
+    return out, origin, report
