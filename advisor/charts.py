@@ -86,14 +86,15 @@ def _text(x: float, y: float, s: str, cls: str = "", anchor: str = "start") -> s
 
 
 def count(n: float) -> str:
-    """Give a count the way people say it: 2M, 150k, 950."""
-    if n >= 1e9:
-        return f"{n / 1e9:.3g}B"
-    if n >= 1e6:
-        return f"{n / 1e6:.3g}M"
-    if n >= 1e3:
-        return f"{n / 1e3:.3g}k"
-    return f"{n:,.0f}"
+    """Give a count the way people say it: 2M, 150k, 950 (never '1e+03k')."""
+    n = float(n)
+    if n < 999.5:
+        return f"{n:,.0f}"
+    for unit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        v = float(f"{n / unit:.3g}")
+        if v < 1000 or suffix == "B":
+            return f"{v:g}{suffix}"
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def ms(v: float) -> str:

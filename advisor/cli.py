@@ -81,8 +81,8 @@ def cli() -> None:
 @click.argument("file", metavar="FILE|-")
 @click.option("-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "json", "md"]),
-    help="Output format (default: html for .html outputs, else json).",
+    "--format", "fmt", type=click.Choice(["html", "json", "md", "adr"]),
+    help="Output format (default: from the -o suffix, else json); adr: a MADR decision record.",
 )
 @click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
 @click.option("--no-explain", is_flag=True, help="Skip SHAP attributions and counterfactuals.")

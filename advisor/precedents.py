@@ -24,7 +24,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .assessment import PrecedentMatch
-from .narrative import fmt_count
 from .requirements import CRITICALITY_ORDER, MODALITIES, Requirements, point
 
 Option = Literal["end_to_end", "modular", "hybrid"]
@@ -180,6 +179,17 @@ def _index(library: Sequence[Precedent]) -> _Index:
         return hit
 
 
+def _pairs(log10: float) -> str:
+    n = 10.0**log10 if log10 > 0 else 0.0
+    if n < 999.5:
+        return f"{n:,.0f}"
+    for unit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        v = float(f"{n / unit:.3g}")
+        if v < 1000 or suffix == "B":
+            return f"{v:g}{suffix}"
+    return f"{n:.3g}"  # pragma: no cover
+
+
 def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
     f = p.features
     est = set(f.estimated)
@@ -190,7 +200,7 @@ def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
     )
     decades = f.paired_log10 - feats["paired_log10"]
     tag = ", estimate" if "paired_log10" in est else ""
-    pairs = fmt_count(max(10.0**f.paired_log10 - 1.0, 0.0))
+    pairs = _pairs(f.paired_log10)
     if abs(decades) < 0.5:
         parts.append(f"similar data scale ({pairs} pairs{tag})")
     else:

@@ -62,14 +62,18 @@ def environment() -> Any:
 
 
 def _md_escape(text: Any) -> str:
-    # Markdown renderers accept inline HTML; escape it and the characters that start markup so
-    # user text shows as text.
-    s = str(text)
-    for ch, rep in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        s = s.replace(ch, rep)
-    for ch in ("\\", "`", "*", "_", "[", "]", "|", "#"):
+    # Markdown renderers accept inline HTML and entities: escape '<' (no tag can start without
+    # it) and '&' before a name or '#' (no entity), then backslash the characters that start
+    # markup, so user text shows as text. '>' only starts markup at the start (a quote).
+    import re
+
+    s = re.sub(r"&(?=[A-Za-z#])", "&amp;", str(text)).replace("<", "&lt;")
+    for ch in ("\\", "`", "*", "[", "]", "|", "#"):
         s = s.replace(ch, "\\" + ch)
-    return s.replace("\n", " ")
+    # An underscore inside a word cannot start emphasis (CommonMark): escape only the others.
+    s = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)
+    s = " ".join(s.split("\n"))
+    return "\\" + s if s.startswith((">", "-", "+")) else s
 
 
 def effect_text(effect: dict[str, Any]) -> str:
@@ -113,8 +117,8 @@ def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
             bad.append(f"{where} favours {option_label(d.favours)}")
     for r in a.rules_fired:
         add = (r.effect.get("add") or {}).get(opt)
-        if add:
-            (good if add > 0 else bad).append(f"{r.rationale} (rule {r.id}, {add:+.2f})")
+        if add and not r.id.startswith("explainability-requirement:"):  # covered just below
+            (good if add > 0 else bad).append(f"{_lower_first(r.rationale)} (rule {r.id}, {add:+.2f})")
     e = a.explainability.get(opt)
     if e is not None:
         text = (f"estimated explanation fidelity {e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) "
@@ -138,6 +142,13 @@ def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
         "samples choose it" + ("; vetoed" if vetoes else "")
     )
     return {"good": good, "neutral": neutral, "bad": bad}
+
+
+def _lower_first(text: str) -> str:
+    # "Stages with..." -> "stages with...", but keep acronyms ("SEC Rule...", "EU AI Act").
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def render(assessment: Assessment, format: str = "html") -> str:
