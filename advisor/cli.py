@@ -131,6 +131,10 @@ from .cli_rules import rules as _rules  # noqa: E402 - rule pack tools live in t
 
 cli.add_command(_rules)
 
+from .server import serve as _serve  # noqa: E402 - the JSON service lives in its own module
+
+cli.add_command(_serve)
+
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""

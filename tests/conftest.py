@@ -13,6 +13,16 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
+# Hypothesis profiles for the property and fuzz suites (tests/strategies.py `examples`). They are
+# registered here, before pytest configures hypothesis, so `--hypothesis-profile=deep` works;
+# none is loaded, so other tests keep their own settings. CI (no option): 2,000 examples per
+# property; "deep" (nightly-style): 50,000.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=2000, deadline=None, suppress_health_check=_slow)
+settings.register_profile("deep", max_examples=50_000, deadline=None, suppress_health_check=_slow)
+
 
 @pytest.fixture(scope="session")
 def pack():

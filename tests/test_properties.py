@@ -1,0 +1,483 @@
+"""Properties over the whole input space (DESIGN.md, "What must always hold"; issue 8).
+
+Generated requirement profiles (tests/strategies.py) and valid variations of the default rule
+pack. Monotonicity, corners and vetoes evaluate many profiles per example through the vectorised
+engine (`scoring.evaluate`), whose rows are built exactly as `FeatureSpace.vector` builds them
+(each example checks that for one row); the full-pipeline properties run `recommend(...,
+explain=False)`; one small property runs the explanations.
+
+Examples per property: 2,000 under CI (the default), 50,000 with --hypothesis-profile=deep.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from conftest import EXAMPLES, ROOT
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from strategies import budget_number, examples, pack_variation, pairs_number, profiles
+
+from advisor import Assessment, Requirements, load_requirements, load_rulepack, recommend
+from advisor.api import read_requirements_bytes
+from advisor.fields import OPTIONS, log_ms, log_pairs
+from advisor.requirements import (
+    CRITICALITY_ORDER,
+    EXPLAINABILITY_ORDER,
+    KNOWN_REGIMES,
+)
+from advisor.rulepack import RulePack, check_references
+from advisor.scoring import CompiledPack, compile_pack, evaluate
+
+E2E, MOD, HYB = (OPTIONS.index(o) for o in ("end_to_end", "modular", "hybrid"))
+TOL = 1e-9
+FLOOR = -0.99  # scoring._RAW_FLOOR: the lowest score of an option not vetoed
+SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+DEFAULT = load_rulepack()
+DEFAULT_CP = compile_pack(DEFAULT)
+BASE_DOC = DEFAULT.model_dump(mode="json", by_alias=True, exclude_none=True)
+DEEP = settings.get_current_profile_name() == "deep"
+PLAIN = profiles(text=st.just("p"))  # the engine never reads the name
+
+# A log grid every monotonicity example checks besides the values it draws.
+PAIRS_GRID = [0.0, *np.logspace(0, 12, 49).tolist()]
+BUDGET_GRID = np.logspace(-3, math.log10(86_400_000), 49).tolist()
+
+
+VARIATIONS = 400  # distinct valid packs the properties draw from (more under "deep")
+
+
+@functools.lru_cache(maxsize=None)
+def variation(i: int) -> tuple[RulePack, CompiledPack]:
+    """Give valid variation `i` of the default pack (0: the default pack itself), compiled."""
+    if i == 0:
+        return DEFAULT, DEFAULT_CP
+    pack = RulePack.model_validate(pack_variation(BASE_DOC, i))
+    assert check_references(pack) == []
+    return pack, compile_pack(pack)
+
+
+# The default pack about half the time, else one of the variations (shown as its number).
+pack_ids = st.one_of(st.just(0), st.integers(1, VARIATIONS * (25 if DEEP else 1)))
+
+
+try:  # the engine specialises a pack to the explanation method a profile names
+    from advisor.estimates import specialise
+except ImportError:  # pragma: no cover - before explanation methods existed
+    specialise = None
+
+
+@functools.lru_cache(maxsize=None)
+def _specialised(i: int, method: str | None) -> CompiledPack:
+    pack, cp = variation(i)
+    if method is None or specialise is None:
+        return cp
+    req = Requirements.model_validate({"name": "p", "data": {"paired_examples": 1},
+                                       "latency": {"budget_ms": 1},
+                                       "regulation": {"explanation_method": method}})
+    return compile_pack(specialise(pack, req))
+
+
+def compiled(i: int, doc: dict[str, Any]) -> CompiledPack:
+    """Give variation `i` compiled as the engine compiles it for `doc`."""
+    cp = _specialised(i, doc.get("regulation", {}).get("explanation_method"))
+    # The pack keeps an end-to-end model no better explained than a modular pipeline.
+    assert float(np.max(cp.prior_e2e + cp.modality_adj)) <= cp.prior_mod + 1e-12
+    return cp
+
+
+def row(doc: dict[str, Any], cp: CompiledPack) -> np.ndarray:
+    return cp.space.vector(Requirements.model_validate(doc))
+
+
+def margin(x: np.ndarray, cp: CompiledPack) -> tuple[np.ndarray, np.ndarray]:
+    """Give end-to-end's effective score minus modular's per row, and whether end-to-end is out:
+    vetoed, or at the floor below which no live score goes (`scoring._RAW_FLOOR`)."""
+    ev = evaluate(x, cp)
+    out = ev.vetoed[:, E2E] | (ev.raw[:, E2E] <= FLOOR + TOL)
+    return ev.effective[:, E2E] - ev.effective[:, MOD], out
+
+
+def with_field(doc: dict[str, Any], section: str, key: str, value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    out.setdefault(section, {})[key] = value
+    return out
+
+
+def never_raised(m: np.ndarray, out: np.ndarray, labels: list[Any], strict: bool) -> None:
+    """Check that each step along `labels` (each stricter than the one before) never raises
+    end-to-end's margin over modular.
+
+    Where a step puts end-to-end out (vetoed, or at the score floor), its margin no longer
+    measures its standing: a pack whose modular option also falls short of the stricter
+    requirement (never the default pack) penalises modular there too, or vetoes both, which can
+    lift the margin of an option already out. So, unless `strict` (the default pack): a step
+    either puts end-to-end out or does not raise its margin, and never puts it back in.
+    """
+    problems = []
+    for i in range(len(labels) - 1):
+        if out[i] and not out[i + 1]:
+            problems.append(("put back in", labels[i], labels[i + 1]))
+        if m[i + 1] > m[i] + TOL and (strict or not out[i + 1]):
+            problems.append((labels[i], labels[i + 1], float(m[i]), float(m[i + 1])))
+    assert not problems, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Totality
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=profiles(), pack=pack_ids)
+def test_every_valid_profile_gives_a_valid_assessment(doc, pack):
+    cp = compiled(pack, doc)
+    pack = variation(pack)[0]
+    a = recommend(doc, rulepack=pack, explain=False)
+    again = Assessment.model_validate(json.loads(a.to_json()))
+    assert again == a
+    assert a.recommendation in OPTIONS and a.runner_up in OPTIONS
+    assert a.recommendation != a.runner_up
+    assert 0.0 <= a.confidence <= 1.0
+    assert math.isclose(sum(a.probabilities.values()), 1.0, abs_tol=2e-4)
+    assert all(math.isfinite(v) for v in a.scores.values())
+    # The full pipeline and the vectorised engine agree on this profile.
+    ev = evaluate(row(doc, cp), cp)
+    assert a.recommendation == OPTIONS[int(ev.choice[0])]
+    for i, o in enumerate(OPTIONS):
+        assert a.scores[o] == pytest.approx(float(ev.raw[0, i]), abs=1e-6)
+    assert {v.option for v in a.vetoes} == {OPTIONS[i] for i in range(3) if ev.vetoed[0, i]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Monotonicity, everything else fixed: the margin of end-to-end over modular (effective scores,
+# a vetoed option at the veto score).
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids, drawn=st.lists(budget_number, min_size=1, max_size=16))
+def test_smaller_budget_never_lowers_end_to_end_margin(doc, pack, drawn):
+    cp = compiled(pack, doc)
+    x = row(doc, cp)
+    budgets = sorted(set(BUDGET_GRID + [float(b) for b in drawn]))
+    col = cp.space.col("latency_log")
+    xs = np.repeat(x[None, :], len(budgets), axis=0)
+    xs[:, col] = [log_ms(b) for b in budgets]
+    # The row encoding is the pipeline's own.
+    assert np.array_equal(xs[-1], row(with_field(doc, "latency", "budget_ms", budgets[-1]), cp))
+    m, _ = margin(xs, cp)
+    assert np.all(np.diff(m) <= TOL), budgets  # less budget (to the left), more margin
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids, drawn=st.lists(pairs_number, min_size=1, max_size=16))
+def test_more_paired_data_never_lowers_end_to_end_margin(doc, pack, drawn):
+    cp = compiled(pack, doc)
+    x = row(doc, cp)
+    pairs = sorted(set(PAIRS_GRID + [float(p) for p in drawn]))
+    col = cp.space.col("paired_log")
+    xs = np.repeat(x[None, :], len(pairs), axis=0)
+    xs[:, col] = [log_pairs(p) for p in pairs]
+    assert np.array_equal(xs[0], row(with_field(doc, "data", "paired_examples", pairs[0]), cp))
+    m, _ = margin(xs, cp)
+    assert np.all(np.diff(m) >= -TOL), pairs
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids)
+def test_stricter_explainability_never_raises_end_to_end_margin(doc, pack):
+    cp = compiled(pack, doc)
+    xs = np.stack([row(with_field(doc, "regulation", "explainability", lv), cp)
+                   for lv in EXPLAINABILITY_ORDER])
+    never_raised(*margin(xs, cp), EXPLAINABILITY_ORDER, strict=pack == 0)
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids)
+def test_higher_criticality_never_raises_end_to_end_margin(doc, pack):
+    # With explainability stated it stays fixed; left out, it follows criticality (as given).
+    cp = compiled(pack, doc)
+    xs = np.stack([row(with_field(doc, "regulation", "criticality", c), cp)
+                   for c in CRITICALITY_ORDER])
+    never_raised(*margin(xs, cp), CRITICALITY_ORDER, strict=pack == 0)
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids, extra=st.lists(st.from_regex(r"[a-z]{1,12}", fullmatch=True),
+                                                    max_size=2))
+def test_an_added_regime_never_raises_end_to_end_margin(doc, pack, extra):
+    cp = compiled(pack, doc)
+    have = list(doc.get("regulation", {}).get("regimes", []))
+    candidates = [r for r in (*KNOWN_REGIMES, *cp.space.regimes, *extra) if r not in have]
+    docs = [doc] + [with_field(doc, "regulation", "regimes", have + [r]) for r in candidates]
+    m, vetoed = margin(np.stack([row(d, cp) for d in docs]), cp)
+    for i, regime in enumerate(candidates, start=1):
+        pair = np.array([m[0], m[i]]), np.array([vetoed[0], vetoed[i]])
+        never_raised(*pair, ["as given", f"+{regime}"], strict=pack == 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The matrix's corners and the vetoes (DESIGN.md).
+
+
+def _corner_rows(doc: dict[str, Any], cp: CompiledPack) -> np.ndarray:
+    """Give the profile with its two numbers swept across both ends of their scales."""
+    x = row(doc, cp)
+    pairs = [log_pairs(p) for p in (0, 1e2, 1e4, 1e5, 1e6, 1e7, 1e9, 1e12)]
+    budgets = [log_ms(b) for b in (0.5, 5, 20, 60, 150, 800, 3000, 20000, 86_400_000)]
+    xs = np.repeat(x[None, :], len(pairs) * len(budgets), axis=0)
+    xs[:, cp.space.col("paired_log")] = np.repeat(pairs, len(budgets))
+    xs[:, cp.space.col("latency_log")] = np.tile(budgets, len(pairs))
+    return xs
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids)
+def test_corners_all_dimensions_on_one_side_rank_that_side_first(doc, pack):
+    # The matrix itself (dimension scores, before rules): all three dimensions favouring one
+    # side put that side first, for every valid pack.
+    cp = compiled(pack, doc)
+    xs = _corner_rows(doc, cp)
+    ev = evaluate(xs, cp)
+    th = cp.pack.favour_threshold
+    u, base = ev.utilities, ev.base
+    for side, other, mask in ((E2E, MOD, (u >= th).all(axis=1)), (MOD, E2E, (u <= -th).all(axis=1))):
+        if cp.weights.sum() > 0:
+            assert np.all(base[mask, side] > base[mask, other] - TOL)
+        assert np.all(base[mask, side] >= base[mask, HYB] - TOL)
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN)
+def test_corners_with_the_default_pack(doc):
+    # The whole engine with the default pack: all three dimensions on one side give that side
+    # unless it is vetoed or a non-matrix adjustment (a rule's score change or an explainability
+    # penalty on it) moved it; one dimension clearly on each side gives hybrid unless it is vetoed
+    # or a rule moved the scores; and by a margin of 1.5x the threshold, rules or not.
+    cp = compiled(0, doc)
+    xs = _corner_rows(doc, cp)
+    ev = evaluate(xs, cp)
+    th = cp.pack.favour_threshold
+    u, choice = ev.utilities, ev.choice
+    adjusted = np.abs(ev.rule_adjust).sum(axis=1) > 0
+    for side, mask in ((E2E, (u >= th).all(axis=1)), (MOD, (u <= -th).all(axis=1))):
+        clean = mask & ~ev.vetoed[:, side] & ~adjusted & (ev.expl_penalty[:, side] == 0)
+        assert np.all(choice[clean] == side)
+    for clear, rules_ok in ((th, False), (1.5 * th, True)):
+        mixed = (u >= clear).any(axis=1) & (u <= -clear).any(axis=1) & ~ev.vetoed[:, HYB]
+        if not rules_ok:
+            mixed &= ~adjusted
+        bad = np.nonzero(mixed & (choice != HYB))[0]
+        assert bad.size == 0, [(xs[i].tolist(), u[i].tolist(), ev.effective[i].tolist())
+                               for i in bad[:2]]
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=PLAIN, pack=pack_ids)
+def test_vetoes(doc, pack):
+    cp = compiled(pack, doc)
+    xs = _corner_rows(doc, cp)
+    ev = evaluate(xs, cp)
+    req = ev.required.astype(int)
+    hard = cp.req_hard[req]
+    # A hard explainability requirement that an option cannot meet vetoes that option.
+    assert np.array_equal(ev.expl_veto, ~ev.meets & hard[:, None])
+    need = cp.req_min[req]
+    meets = (ev.fidelity >= need[:, None]) & (~cp.req_trace[req][:, None] | ev.traceable)
+    assert np.array_equal(ev.meets, meets)
+    # A vetoed option is never recommended while another is not vetoed.
+    chosen_vetoed = ev.vetoed[np.arange(len(xs)), ev.choice]
+    assert np.all(~chosen_vetoed | ev.vetoed.all(axis=1))
+    if pack == 0:
+        # No paired data, safety-critical, SEC 15c3-5 and a hard requirement veto end-to-end.
+        pairs = xs[:, cp.space.col("paired_log")]
+        assert np.all(ev.vetoed[pairs < log_pairs(1), E2E])
+        if doc.get("regulation", {}).get("criticality") == "safety_critical":
+            assert ev.vetoed[:, E2E].all()
+        if "sec_15c3_5" in doc.get("regulation", {}).get("regimes", []):
+            assert ev.vetoed[:, E2E].all()
+        assert np.array_equal(ev.expl_veto[:, E2E], hard)  # end-to-end never meets "high"
+        assert not ev.vetoed[:, MOD].any()  # the default pack always leaves modular open
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism and invariance
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=profiles())
+def test_same_input_gives_byte_identical_json(doc):
+    first = recommend(doc, rulepack=DEFAULT, explain=False).to_json()
+    second = recommend(copy.deepcopy(doc), rulepack=DEFAULT, explain=False).to_json()
+    assert first == second
+
+
+def _shuffled(value: Any, rnd: random.Random) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rnd.shuffle(items)
+        return {k: _shuffled(v, rnd) for k, v in items}
+    return value
+
+
+def _without_input(a: Assessment) -> dict[str, Any]:
+    out = json.loads(a.to_json())
+    out.pop("input")
+    return out
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=profiles(), seed=st.integers(0, 2**32 - 1))
+def test_key_order_regime_order_and_yaml_or_json_do_not_change_the_result(doc, seed):
+    rnd = random.Random(seed)
+    reference, _ = read_requirements_bytes(json.dumps(doc).encode(), "p.json")
+    base = recommend(reference, rulepack=DEFAULT, explain=False)
+
+    shuffled = _shuffled(doc, rnd)
+    regimes = shuffled.get("regulation", {}).get("regimes")
+    if regimes:
+        rnd.shuffle(regimes)
+    as_yaml = yaml.safe_dump(shuffled, allow_unicode=rnd.random() < 0.5, sort_keys=False)
+    as_json = json.dumps(shuffled, ensure_ascii=rnd.random() < 0.5, indent=rnd.choice([None, 2]))
+    note(as_yaml)
+    for text, source in ((as_yaml, "p.yaml"), (as_json, "p.json")):
+        req, given = read_requirements_bytes(text.encode(), source)
+        assert req == reference
+        a = recommend(req, rulepack=DEFAULT, explain=False)
+        assert a.input_sha256 == base.input_sha256
+        assert _without_input(a) == _without_input(base)
+        # What the output echoes as given is the same data, whatever the format and order.
+        assert json.dumps(given, sort_keys=True) == json.dumps(shuffled, sort_keys=True)
+
+
+def test_determinism_across_processes(tmp_path):
+    """Byte-identical JSON (explanations included) in processes with different hash seeds."""
+    rnd = random.Random(8)
+    docs: list[dict[str, Any]] = [load_requirements(p).model_dump(mode="json", exclude_unset=True)
+                                  for p in EXAMPLES]
+    for i in range(40):
+        doc: dict[str, Any] = {
+            "name": f"p{i} {rnd.choice(['ü', 'x', '漢'])}",
+            "task": {"modality": rnd.choice(["text", "speech", "vision", "tabular", "control"])},
+            "data": {"paired_examples": round(10 ** rnd.uniform(0, 9))},
+            "latency": {"budget_ms": round(10 ** rnd.uniform(0, 5), 2)},
+            "regulation": {"criticality": rnd.choice(CRITICALITY_ORDER),
+                           "regimes": rnd.sample(list(KNOWN_REGIMES) + ["zz", "aa"], 2)},
+        }
+        docs.append(doc)
+    explain = len(EXAMPLES) + 6  # explanations for the examples and a few generated profiles
+    (tmp_path / "docs.json").write_text(json.dumps(docs))
+    script = (
+        "import hashlib, json, sys\n"
+        "from advisor import recommend, render\n"
+        f"docs = json.load(open({str(tmp_path / 'docs.json')!r}))\n"
+        "h = hashlib.sha256()\n"
+        "for i, d in enumerate(docs):\n"
+        f"    a = recommend(d, explain=i < {explain})\n"
+        "    h.update(a.to_json().encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    env["NUMBA_DISABLE_JIT"] = "1"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**env, "PYTHONHASHSEED": seed})
+        for seed in ("0", "4242")
+    ]
+    digests = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        digests.append(out.strip())
+    # And this process (its own random hash seed) agrees with them.
+    import hashlib
+
+    h = hashlib.sha256()
+    for i, d in enumerate(docs):
+        h.update(recommend(d, explain=i < explain).to_json().encode())
+    assert digests == [h.hexdigest()] * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The explanations: SHAP additivity and counterfactuals that really flip (a few hundred examples:
+# each assessment with explanations costs ~50-150 ms interpreted).
+
+
+@examples(250, suppress_health_check=SLOW)
+@given(doc=profiles())
+def test_attributions_add_up_and_counterfactuals_flip(doc):
+    a = recommend(doc, rulepack=DEFAULT, explain=True)
+    vetoed = {v.option for v in a.vetoes}
+    eff = {o: (-1.0 if o in vetoed else s) for o, s in a.scores.items()}
+    assert a.attribution_base is not None
+    total = a.attribution_base + sum(x.contribution for x in a.attributions)
+    assert total == pytest.approx(eff[a.recommendation] - eff[a.runner_up], abs=1e-6)
+    found = [c for c in a.counterfactuals if c.found] + ([a.best_pair] if a.best_pair else [])
+    for cf in found:
+        data = json.loads(json.dumps(a.requirements))
+        for ch in cf.changes:
+            section, _, key = ch.field.partition(".")
+            data[section][key] = ch.new
+        data["name"] = "cf"
+        got = recommend(data, rulepack=DEFAULT, explain=False).recommendation
+        assert got == cf.new_recommendation != a.recommendation, cf
+
+
+# ---------------------------------------------------------------------------------------------
+# `advisor ask`: a profile saved by the questionnaire and read back gives the same assessment.
+
+def _ask_module() -> Any:
+    try:
+        import advisor.ask as module
+    except ImportError as e:  # pragma: no cover - the questionnaire is built in parallel
+        pytest.skip(f"advisor.ask is not available yet ({e}); the ask round-trip cannot run")
+    return module
+
+
+# U+0085 (NEL) is a YAML line break that PyYAML writes raw inside a quoted scalar and reads back
+# as a space; test_ask_keeps_next_line_characters pins that case on its own.
+ASK_TEXT = st.text(alphabet=st.characters(exclude_characters="\x85"), min_size=1, max_size=40)
+
+
+@examples(2000, suppress_health_check=SLOW)
+@given(doc=profiles(text=st.one_of(st.just("p"), ASK_TEXT)), defaults=st.booleans(),
+       json_format=st.booleans())
+def test_profile_saved_by_ask_reads_back_to_the_same_assessment(doc, defaults, json_format):
+    module = _ask_module()
+    qs = module.questions()
+    filled = module.prefill(doc, "p.yaml", qs)
+    assert filled.invalid == []
+    session = module.Session(qs, dict(filled.answers))
+    if defaults:
+        session.apply_defaults()
+    in_memory = session.document()
+    if not defaults:
+        assert Requirements.model_validate(in_memory) == Requirements.model_validate(doc)
+    text = module.answers_text(session, ["saved by a test"], json_format=json_format)
+    req, saved = read_requirements_bytes(text.encode(), "answers.json" if json_format else "a.yaml")
+    assert saved == in_memory
+    assert recommend(saved, rulepack=DEFAULT, explain=False).to_json() == recommend(
+        in_memory, rulepack=DEFAULT, explain=False).to_json()
+
+
+@pytest.mark.xfail(strict=True, reason="advisor/ask.py writes U+0085 raw into a quoted YAML "
+                   "scalar (PyYAML, allow_unicode=True) and it reads back as a space")
+def test_ask_keeps_next_line_characters():
+    module = _ask_module()
+    qs = module.questions()
+    doc = {"name": "a\x85b", "data": {"paired_examples": 1}, "latency": {"budget_ms": 1}}
+    session = module.Session(qs, dict(module.prefill(doc, "p.yaml", qs).answers))
+    _, saved = read_requirements_bytes(module.answers_text(session, []).encode(), "a.yaml")
+    assert saved["name"] == "a\x85b"
