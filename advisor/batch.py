@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
@@ -122,7 +122,9 @@ def _number(name: str, text: str, whole: bool) -> Any:
         pass
     from .units import parse_number_or_range, parse_quantity
 
-    kind = "count" if name.startswith("data.paired_examples") else "duration"
+    kind: Literal["count", "duration"] = (
+        "count" if name.startswith("data.paired_examples") else "duration"
+    )
     try:
         return parse_number_or_range(text, kind) if whole else parse_quantity(text, kind)
     except ValueError as e:
