@@ -157,7 +157,8 @@ def _utility_row(d: Any, y: float, width: int, pad: int, th: float) -> str:
         'class="zone-neu"/>',
         f'<rect x="{_f(ux(th))}" y="{_f(y)}" width="{_f(ux(1) - ux(th))}" height="10" '
         'class="zone-e2e"/>',
-        f'<line x1="{_f(ux(0))}" y1="{_f(y - 4)}" x2="{_f(ux(0))}" y2="{_f(y + 14)}" class="axis"/>',
+        f'<line x1="{_f(ux(0))}" y1="{_f(y - 4)}" x2="{_f(ux(0))}" y2="{_f(y + 14)}" '
+        'class="axis"/>',
         _text(pad, y + 26, "−1 modular", "small muted"),
         _text(ux(0), y + 26, "0", "small muted", "middle"),
         _text(width - pad, y + 26, "end-to-end +1", "small muted", "end"),
@@ -168,7 +169,8 @@ def _utility_row(d: Any, y: float, width: int, pad: int, th: float) -> str:
         sgn = 1 if x1 > x0 else -1
         tip = x1
         parts.append(
-            f'<line x1="{_f(x0)}" y1="{_f(yy)}" x2="{_f(tip - sgn * 7)}" y2="{_f(yy)}" class="push"/>'
+            f'<line x1="{_f(x0)}" y1="{_f(yy)}" x2="{_f(tip - sgn * 7)}" y2="{_f(yy)}" '
+            'class="push"/>'
             f'<polygon points="{_f(tip)},{_f(yy)} {_f(tip - sgn * 9)},{_f(yy - 6)} '
             f'{_f(tip - sgn * 9)},{_f(yy + 6)}" class="push-head"/>'
         )
@@ -269,7 +271,7 @@ def _data_band(d: Any, project: dict[str, Any], width: int, pad: int) -> tuple[s
     y = 40
     rects, labels = _band(zones, y, 26, sx)
     parts = [rects]
-    for v, name in ((mod_upto, "modular ≤"), (e2e_from, "end-to-end ≥")):
+    for v in (mod_upto, e2e_from):
         if v is None:
             continue
         parts.append(
@@ -553,7 +555,8 @@ def sketch_stages(a: Any) -> list[dict[str, str]]:
              "kind": "learned"},
             {"name": "Business rules and output checks", "kind": "rule_based"},
         ]
-    return [{"name": n, "kind": k} for n, k in MODULAR_STAGES.get(modality, MODULAR_STAGES["other"])]
+    stages = MODULAR_STAGES.get(modality, MODULAR_STAGES["other"])
+    return [{"name": n, "kind": k} for n, k in stages]
 
 
 _PATTERNS = (
@@ -570,7 +573,7 @@ _FILL = {"learned": "url(#pat-learned)", "rule_based": "url(#pat-rule)", "tradit
 
 
 def sketch(a: Any) -> Markup:
-    """Give the architecture sketch: one box per stage, marked learned, traditional or rule-based."""
+    """Give the architecture sketch: a box per stage, marked learned, traditional or rule-based."""
     stages = sketch_stages(a)
     n = len(stages)
     width, gap, top = 1000, 44, 24
@@ -629,3 +632,46 @@ def sketch(a: Any) -> Markup:
     title = f"Architecture sketch of the recommended {LABELS[a.recommendation]} design"
     return _svg(width, height, title, "Stages from input to output: " + "; ".join(words) + ".",
                 "".join(parts), "sketch")
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison: what moved the margin
+
+
+def contributions(c: Any) -> Markup:
+    """Give the comparison's per-input contributions as signed, labelled bars."""
+    rows = list(c.contributions)
+    if not rows:
+        return Markup("")
+    width, left, right, bar_h, gap = 900, 300, 90, 20, 8
+    vals = [float(r.contribution) for r in rows]
+    lo, hi = min(vals + [0.0]), max(vals + [0.0])
+    span = (hi - lo) or 1.0
+
+    def sx(v: float) -> float:
+        return left + (v - lo) / span * (width - left - right)
+
+    parts = []
+    height = len(rows) * (bar_h + gap) + 24
+    parts.append(
+        f'<line x1="{_f(sx(0))}" y1="0" x2="{_f(sx(0))}" y2="{height - 20}" class="axis"/>'
+    )
+    words = []
+    for i, r in enumerate(rows):
+        y = i * (bar_h + gap)
+        v = float(r.contribution)
+        x0, x1 = sorted((sx(0), sx(v)))
+        label = f"{r.label}: {r.old} → {r.new}"
+        label = label if len(label) <= 44 else label[:43] + "…"
+        parts.append(
+            _text(left - 10, y + 14, label, "", "end")
+            + f'<rect x="{_f(x0)}" y="{y}" width="{_f(max(x1 - x0, 1.5))}" height="{bar_h}" '
+            f'class="{"fill-e2e" if v >= 0 else "fill-mod"}"/>'
+            + _text(x1 + 6, y + 14, f"{v:+.3f}", "small")
+        )
+        words.append(f"{r.label} {v:+.3f}")
+    parts.append(_text(left, height - 4, "◀ lowers the margin", "small muted"))
+    parts.append(_text(width - right, height - 4, "raises the margin ▶", "small muted", "end"))
+    return _svg(width, height, f"What moved the {c.attribution_target}",
+                "Contribution of each changed input: " + "; ".join(words) + ".",
+                "".join(parts), "waterfall")

@@ -131,6 +131,10 @@ from .cli_rules import rules as _rules  # noqa: E402 - rule pack tools live in t
 
 cli.add_command(_rules)
 
+from .cli_compare import compare as _compare  # noqa: E402 - comparisons live in their own module
+
+cli.add_command(_compare)
+
 from .server import serve as _serve  # noqa: E402 - the JSON service lives in its own module
 
 cli.add_command(_serve)

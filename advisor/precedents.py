@@ -125,8 +125,8 @@ class _Index:
 
     def __init__(self, library: Sequence[Precedent]) -> None:
         import numpy as np
-        from sklearn.neighbors import NearestNeighbors
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.neighbors import NearestNeighbors  # type: ignore[import-untyped]
+        from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
         num = np.array(
             [
@@ -158,7 +158,8 @@ class _Index:
         row = np.hstack([self.scaler.transform(num), np.array([_onehot(feats["modality"])])])
         dist, idx = self.nn.kneighbors(row)
         # Round before sorting so that ties break on the library order, not on float noise.
-        return sorted((round(float(d), 6) + 0.0, int(i)) for d, i in zip(dist[0], idx[0], strict=True))
+        pairs = zip(dist[0], idx[0], strict=True)
+        return sorted((round(float(d), 6) + 0.0, int(i)) for d, i in pairs)
 
 
 _cache: dict[tuple[Any, ...], _Index] = {}

@@ -118,7 +118,8 @@ def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
     for r in a.rules_fired:
         add = (r.effect.get("add") or {}).get(opt)
         if add and not r.id.startswith("explainability-requirement:"):  # covered just below
-            (good if add > 0 else bad).append(f"{_lower_first(r.rationale)} (rule {r.id}, {add:+.2f})")
+            text = f"{_lower_first(r.rationale)} (rule {r.id}, {add:+.2f})"
+            (good if add > 0 else bad).append(text)
     e = a.explainability.get(opt)
     if e is not None:
         text = (f"estimated explanation fidelity {e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) "

@@ -1,0 +1,84 @@
+"""`advisor compare OLD NEW`: what changed between two assessments, and why.
+
+Takes two files, each either a requirements file (YAML or JSON, assessed here with the rule
+pack) or a JSON assessment written by `advisor recommend --format json`; gives the comparison as
+text (default), HTML or JSON, on stdout or atomically into -o. The comparison itself is pure
+(`advisor.compare`); this module only reads, assesses and writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import InputError
+
+
+def _looks_like_assessment(doc: Any) -> bool:
+    return isinstance(doc, dict) and "recommendation" in doc and "advisor_version" in doc
+
+
+def load_side(path: str, pack: Any) -> Any:
+    """Give the `Assessment` for one side: read as an assessment, or assessed from requirements.
+
+    Raises:
+        InputError: unreadable, invalid, or an assessment this version cannot read.
+    """
+    from pydantic import ValidationError
+
+    from .api import parse_requirements, read_limited
+    from .assessment import Assessment
+    from .engine import assess
+    from .loading import parse_text, validation_problems
+
+    data = read_limited(Path(path))
+    try:
+        doc = parse_text(data, path)
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+    if _looks_like_assessment(doc):
+        try:
+            return Assessment.model_validate(doc)
+        except ValidationError as e:
+            lines = validation_problems(e, path, Assessment)
+            raise InputError(
+                [f"{path}: not an assessment this advisor can read (written by advisor "
+                 f"{doc.get('advisor_version')}?)"] + lines[:5]
+            ) from None
+    req = parse_requirements(doc, path)
+    return assess(req, pack, given=doc, explain=False)  # attributions are not compared
+
+
+@click.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option(
+    "-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "html", "json"]),
+    help="Output format (default: from the -o suffix, else text).",
+)
+@click.option(
+    "--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack)."
+)
+def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: str | None) -> None:
+    """Compare two requirement files or two JSON assessments: inputs, scores, answer, and why."""
+    from .api import load_rulepack
+    from .cli import _emit, _one_shot_shap
+    from .compare import compare as compare_assessments
+    from .render import render_comparison
+
+    _one_shot_shap()
+    pack = load_rulepack(rules_dir)
+    before = load_side(old, pack)
+    after = load_side(new, pack)
+    result = compare_assessments(before, after, pack)
+    if fmt is None:
+        suffix = Path(output).suffix.lower() if output and output != "-" else ""
+        fmt = {".html": "html", ".htm": "html", ".json": "json"}.get(suffix, "text")
+    _emit(render_comparison(result, fmt), output, [Path(old), Path(new)])
+    if output and output != "-":
+        click.echo(result.summary + f" -> {output}", err=True)
