@@ -106,6 +106,45 @@ class ExplainabilityEstimate(_Out):
     adjustments: list[str]
     evidence: list[EvidenceRef]
     estimated: bool
+    # True when the estimate rests (wholly or, for hybrid, partly) on `advisor probe` figures.
+    measured: bool = False
+    # The prior (with its interval) that the measured figure replaced, to compare against.
+    prior: PriorFigure | None = None
+    traceability_basis: str = ""
+    method: str = ""
+
+
+class PriorFigure(_Out):
+    estimate: float
+    low: float
+    high: float
+    basis: str
+
+
+class ScoreInterval(_Out):
+    value: float
+    low: float
+    high: float
+
+
+class ProbeSummary(_Out):
+    """What `advisor probe` measured, as used by this assessment (`recommend --probe`)."""
+
+    sha256: str
+    source: str
+    rows: int
+    features: int
+    task: str
+    metric: str
+    interpretable_model: str
+    interpretable: ScoreInterval
+    black_box_model: str
+    black_box: ScoreInterval
+    accuracy_gap: ScoreInterval
+    data_shift: float | None
+    surrogate_fidelity: ScoreInterval
+    attribution_stability: ScoreInterval
+    text: str
 
 
 class PatternStage(_Out):
@@ -217,6 +256,7 @@ class Assessment(_Out):
     counterfactuals: list[Counterfactual]
     best_pair: Counterfactual | None
     explainability: dict[str, ExplainabilityEstimate]
+    probe: ProbeSummary | None = None
     hybrid_pattern: HybridPattern | None
     plan: Plan
     uncertainty: Uncertainty

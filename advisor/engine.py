@@ -21,8 +21,10 @@ from ._version import __version__
 from .assessment import Assessment, RulePackInfo
 from .attributions import shapley
 from .counterfactuals import best_pair, single_moves
+from .estimates import probe_summary, probe_warnings, specialise
 from .fields import OPTIONS
 from .precedents import nearest
+from .probe import ProbeResult
 from .requirements import Requirements, point
 from .rulepack import RulePack
 from .scoring import CompiledPack, compile_pack, evaluate
@@ -56,6 +58,8 @@ def prepare(pack: RulePack) -> Prepared:
             rows.append(cp.space.vector(Requirements.model_validate(data)))
         prep = Prepared(pack, cp, np.stack(rows), pack.sha256())
         _prepared[id(pack)] = prep
+        while len(_prepared) > 64:  # packs derived per assessment (estimates.specialise)
+            del _prepared[next(iter(_prepared))]
         return prep
 
 
@@ -72,6 +76,7 @@ def assess(
     given: dict[str, Any] | None = None,
     explain: bool = True,
     explain_scores: bool = False,
+    probe: ProbeResult | None = None,
 ) -> Assessment:
     """Assess one project.
 
@@ -82,10 +87,15 @@ def assess(
             the fields set on `req` count as given.
         explain: compute SHAP attributions and counterfactuals (the slow part).
         explain_scores: also explain each option's effective score on its own.
+        probe: figures measured by `advisor probe`: they replace the end-to-end prior, and the
+            accuracy gap shifts the data dimension.
 
     Returns:
         The full `Assessment`.
     """
+    pack_sha256 = prepare(pack).sha256
+    # The explanation method and any measured figures apply to every stage below.
+    pack = specialise(pack, req, probe)
     prep = prepare(pack)
     cp = prep.compiled
     if given is None:
@@ -95,7 +105,7 @@ def assess(
     rec = int(ev.choice[0])
     runner = _runner_up(ev, cp, rec)
     probs = probabilities(req, x, cp)
-    warnings = parts.warnings(req, cp, ev, probs, OPTIONS[rec])
+    warnings = parts.warnings(req, cp, ev, probs, OPTIONS[rec]) + probe_warnings(req, probe)
 
     attributions: list[Any] = []
     base: float | None = None
@@ -125,7 +135,7 @@ def assess(
 
     return Assessment(
         advisor_version=__version__,
-        rulepack=RulePackInfo(name=pack.name, version=pack.version, sha256=prep.sha256),
+        rulepack=RulePackInfo(name=pack.name, version=pack.version, sha256=pack_sha256),
         input_sha256=input_sha256(req),
         name=req.name,
         description=req.description,
@@ -147,6 +157,9 @@ def assess(
         counterfactuals=cfs,
         best_pair=pair,
         explainability=parts.explainability(req, cp, ev),
+        probe=probe_summary(probe, cp.data_shift if cp.pack.explainability.probe else None)
+        if probe is not None
+        else None,
         hybrid_pattern=parts.hybrid_pattern(cp, ev) if OPTIONS[rec] == "hybrid" else None,
         plan=parts.plan(cp, ev, rec),
         uncertainty=parts.uncertainty(cp, describe_inputs(req, cp)),

@@ -24,6 +24,7 @@ from .assessment import (
     Plan,
     PlanItem,
     PatternStage,
+    PriorFigure,
     RiskItem,
     RuleResult,
     ScoreAttribution,
@@ -114,7 +115,14 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
             d.data,
             f"{fmt_value('data.paired_examples', _given_number(req.data.paired_examples))} "
             f"({req.task.modality}; stage labels {req.data.stage_labels}, "
-            f"labelling cost {req.data.labeling_cost})",
+            f"labelling cost {req.data.labeling_cost})"
+            + (
+                f"; measured accuracy gap {cp.pack.explainability.measured.accuracy_gap:+.3f} "
+                f"shifts it {cp.data_shift:+.2f}"
+                if cp.pack.explainability.measured is not None
+                and cp.pack.explainability.measured.accuracy_gap is not None
+                else ""
+            ),
             {
                 "scarce_pairs": _r(scarce, 2),
                 "ample_pairs": _r(ample, 2),
@@ -122,6 +130,7 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
                 if req.task.pretrained_available
                 else 0.0,
                 **_data_favour_bounds(req, cp, scarce, ample),
+                "probe_shift": _r(cp.data_shift),
             },
         ),
         (
@@ -172,6 +181,7 @@ def _data_favour_bounds(
     adj = float(
         cp.stage_adj[LEVEL3_ORDER.index(str(req.data.stage_labels))]
         + cp.cost_adj[COST_ORDER.index(str(req.data.labeling_cost))]
+        + cp.data_shift
     )
     lo, hi = np.log10(scarce), np.log10(ample)
 
@@ -264,43 +274,115 @@ def vetoes(cp: CompiledPack, ev: Evaluation) -> list[Any]:
     return out
 
 
+def _clip01(v: float) -> float:
+    return _r(min(max(v, 0.0), 1.0), 4)
+
+
 def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[str, ExplainabilityEstimate]:
-    """Give each option's explanation-fidelity estimate against the requirement."""
+    """Give each option's explanation fidelity and traceability against the requirement.
+
+    The end-to-end figure is the pack's prior adjusted for modality and explanation method, or,
+    with a probe, the measured fidelity adjusted for the method; the hybrid mixes it with the
+    modular prior by its pattern's interpretable share. Measured estimates carry the prior they
+    replaced.
+    """
     ex = cp.pack.explainability
     level = required_level(ev)
-    need = float(cp.req_min[int(ev.required[0])])
+    req_idx = int(ev.required[0])
+    need = float(cp.req_min[req_idx])
+    need_trace = bool(cp.req_trace[req_idx])
     modality = str(req.task.modality)
-    adjs = [a for a in ex.modality_adjustments if a.modality == modality]
-    adj = sum(a.delta for a in adjs)
-    adj_text = [
-        f"{a.id}: {a.delta:+.2f} ({'assumption' if a.assumption else 'sourced'}): {a.reasoning.strip()}"
-        for a in adjs
-    ]
+    m = ex.measured
+    mod_adjs = [a for a in ex.modality_adjustments if a.modality == modality]
+    meth_adjs = ex.method_deltas()
+    method = ex.method or "lime"
+    method_text = method if ex.method else "lime (assumed: regulation.explanation_method not given)"
+
+    def texts(adjs: list[Any]) -> list[str]:
+        return [
+            f"{a.id}: {a.delta:+.2f} ({'assumption' if a.assumption else 'sourced'}): "
+            f"{a.reasoning.strip()}"
+            for a in adjs
+        ]
+
     e2e, mod = ex.priors["end_to_end"], ex.priors["modular"]
+    prior_adj = sum(a.delta for a in mod_adjs + meth_adjs)
+    used_adjs = meth_adjs if m is not None else mod_adjs + meth_adjs
+    adj = sum(a.delta for a in used_adjs)
+    adj_text = texts(used_adjs)
+    if m is not None:
+        adj_text.append(
+            "measured: the probe's figure replaces the prior and its modality adjustment"
+            + (f" ({', '.join(a.id for a in mod_adjs)})" if mod_adjs else "")
+        )
+    e_lo, e_hi = (m.low, m.high) if m is not None else (e2e.low, e2e.high)
     pattern = cp.pack.patterns[int(ev.pattern[0])]
     s = pattern.interpretable_share
     bounds = {
-        "end_to_end": (e2e.low + adj, e2e.high + adj),
+        "end_to_end": (e_lo + adj, e_hi + adj),
         "modular": (mod.low, mod.high),
-        "hybrid": (s * mod.low + (1 - s) * (e2e.low + adj), s * mod.high + (1 - s) * (e2e.high + adj)),
+        "hybrid": (s * mod.low + (1 - s) * (e_lo + adj), s * mod.high + (1 - s) * (e_hi + adj)),
     }
+    p_e2e = min(max(e2e.fidelity + prior_adj, 0.0), 1.0)
+    priors = {
+        "end_to_end": (p_e2e, e2e.low + prior_adj, e2e.high + prior_adj, e2e.basis.strip()),
+        "hybrid": (
+            s * mod.fidelity + (1 - s) * p_e2e,
+            s * mod.low + (1 - s) * (e2e.low + prior_adj),
+            s * mod.high + (1 - s) * (e2e.high + prior_adj),
+            f"{s:.2f} x modular prior + {1 - s:.2f} x end-to-end prior",
+        ),
+    }
+    e2e_basis = m.basis.strip() if m is not None else e2e.basis.strip()
     basis = {
-        "end_to_end": e2e.basis.strip(),
+        "end_to_end": e2e_basis,
         "modular": mod.basis.strip(),
         "hybrid": (
             f"Pattern '{pattern.title}' keeps {s:.0%} of the decision path in interpretable "
             f"modules (an assumption of the pattern): {s:.2f} x modular prior + {1 - s:.2f} x "
-            "end-to-end prior."
+            f"end-to-end {'measured figure' if m is not None else 'prior'}."
         ),
+    }
+    kept = [st.name for st in pattern.stages if st.kind != "learned"]
+    trace_basis = {
+        "end_to_end": (
+            "Traceable: the pack's end-to-end prior says so."
+            if e2e.traceable
+            else "No rule path: one jointly trained model's decision can only be explained "
+            "after the fact (seed 001)."
+        ),
+        "modular": (
+            "Each stage has its own output and the decision module a rule path a reviewer can "
+            "follow (seed 001: \"income ratio > 3\")."
+            if mod.traceable
+            else "Not traceable: the pack's modular prior says so."
+        ),
+        "hybrid": (
+            f"The decision passes through {', '.join(kept)}, which keep a rule path."
+            if pattern.traceable
+            else f"The pattern '{pattern.title}' keeps no rule path for the decision."
+        ),
+    }
+    ev_ids = {
+        "end_to_end": e2e.evidence + [e for a in used_adjs for e in a.evidence],
+        "modular": list(mod.evidence),
+        "hybrid": e2e.evidence + mod.evidence + pattern.evidence
+        + [e for a in used_adjs for e in a.evidence],
     }
     out = {}
     for i, opt in enumerate(OPTIONS):
         lo, hi = bounds[opt]
+        prior = None
+        if m is not None and opt in priors:
+            pe, pl, ph, pb = priors[opt]
+            prior = PriorFigure(estimate=_clip01(pe), low=_clip01(pl), high=_clip01(ph), basis=pb)
+        fid = float(ev.fidelity[0, i])
+        trace_note = " Traceability is required at this level." if need_trace else ""
         out[opt] = ExplainabilityEstimate(
             option=opt,  # type: ignore[arg-type]
-            estimate=_r(ev.fidelity[0, i], 4),
-            low=_r(min(max(lo, 0.0), 1.0), 4),
-            high=_r(min(max(hi, 0.0), 1.0), 4),
+            estimate=_r(fid, 4),
+            low=_clip01(min(lo, fid)),
+            high=_clip01(max(hi, fid)),
             traceable=bool(ev.traceable[0, i]),
             required_level=level,
             required_fidelity=_r(need, 4),
@@ -308,8 +390,12 @@ def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[
             gap=_r(ev.gap[0, i], 4),
             basis=basis[opt],
             adjustments=adj_text if opt != "modular" else [],
-            evidence=evidence_refs(cp, e2e.evidence + [e for a in adjs for e in a.evidence]),
-            estimated=True,
+            evidence=evidence_refs(cp, list(dict.fromkeys(ev_ids[opt]))),
+            estimated=not (m is not None and opt == "end_to_end"),
+            measured=m is not None and opt != "modular",
+            prior=prior,
+            traceability_basis=trace_basis[opt] + trace_note,
+            method=method_text if opt != "modular" else "the model itself (interpretable)",
         )
     return out
 

@@ -50,6 +50,14 @@ class Explainability(str, Enum):
     high = "high"
 
 
+class ExplanationMethod(str, Enum):
+    none = "none"
+    lime = "lime"
+    shap = "shap"
+    counterfactual = "counterfactual"
+    saliency = "saliency"
+
+
 class Maturity(str, Enum):
     low = "low"
     medium = "medium"
@@ -81,6 +89,7 @@ KNOWN_REGIMES: tuple[str, ...] = (
 
 CRITICALITY_ORDER = [c.value for c in Criticality]
 EXPLAINABILITY_ORDER = [e.value for e in Explainability]
+EXPLANATION_METHODS = [m.value for m in ExplanationMethod]
 LEVEL3_ORDER = [v.value for v in Level3]
 COST_ORDER = [v.value for v in Cost]
 MATURITY_ORDER = [v.value for v in Maturity]
@@ -250,6 +259,21 @@ class Regulation(_Section):
             "regulated and safety_critical: medium), and regimes can raise it. High vetoes any "
             "option whose explanations cannot meet it.",
             "medium",
+        ),
+    )
+    explanation_method: ExplanationMethod | None = Field(
+        default=None,
+        description=(
+            "How decisions of a learned (end-to-end) model would be explained: none, lime, shap, "
+            "counterfactual or saliency. Left out: LIME-style local surrogates, the method behind "
+            "the rule pack's prior."
+        ),
+        json_schema_extra=_q(
+            "Which explanation method would you use for a learned, end-to-end model?",
+            "lime (local surrogates), shap (Shapley attributions), counterfactual, saliency "
+            "(attention or gradient maps) or none. It adjusts the end-to-end explainability "
+            "estimate; left out, LIME is assumed (the method behind the 65% prior, seed 001).",
+            "shap",
         ),
     )
     regimes: list[str] = Field(

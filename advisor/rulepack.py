@@ -18,7 +18,7 @@ from .errors import RulePackError
 from .fields import ALL_OPS, CONDITION_FIELDS, OPTIONS, ORDER_OPS, SET_OPS
 from .loading import validation_problems
 from .precedents import Precedent
-from .requirements import EXPLAINABILITY_ORDER, MODALITIES
+from .requirements import EXPLAINABILITY_ORDER, EXPLANATION_METHODS, MODALITIES
 
 Option = Literal["end_to_end", "modular", "hybrid"]
 LevelName = Literal["none", "low", "medium", "high"]
@@ -230,12 +230,85 @@ class RequirementLevel(_Strict):
     hard: bool = False
 
 
+class ProbeUse(_Strict):
+    """How the accuracy gap measured by `advisor probe` shifts the data dimension."""
+
+    # (gap in accuracy or R2 points, black box minus interpretable) -> added to the data utility
+    accuracy_gap_curve: list[tuple[float, float]] = Field(min_length=2)
+    rationale: str = ""
+    assumption: bool = True
+    evidence: list[str] = []
+
+    @model_validator(mode="after")
+    def _monotone(self) -> ProbeUse:
+        xs = [p[0] for p in self.accuracy_gap_curve]
+        us = [p[1] for p in self.accuracy_gap_curve]
+        if xs != sorted(xs) or len(set(xs)) != len(xs):
+            raise ValueError("accuracy_gap_curve needs increasing gaps")
+        if any(b < a for a, b in zip(us, us[1:], strict=False)):
+            raise ValueError("accuracy_gap_curve shifts must not fall as the gap grows")
+        if any(abs(u) > 1 for u in us):
+            raise ValueError("accuracy_gap_curve shifts must lie in [-1, 1]")
+        return self
+
+
+class Measured(_Strict):
+    """End-to-end explanation fidelity measured on the project's own data (`advisor probe`).
+
+    Set per assessment from a probe file (`advisor recommend --probe`). It replaces the
+    end-to-end prior and its modality adjustments; method adjustments still apply, since they are
+    relative to LIME-style surrogates, the method of both the prior and the probe.
+    """
+
+    fidelity: float = Field(ge=0, le=1)
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+    accuracy_gap: float | None = Field(default=None, ge=-1, le=1)
+    basis: str
+    sha256: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Measured:
+        if not self.low <= self.fidelity <= self.high:
+            raise ValueError("measured fidelity must lie within [low, high]")
+        return self
+
+
 class ExplainabilityPack(_Strict):
     priors: dict[Literal["end_to_end", "modular"], Prior]
     modality_adjustments: list[Adjustment] = []
+    # Adjustments by regulation.explanation_method, relative to LIME-style local surrogates.
+    method_adjustments: list[Adjustment] = []
+    # The explanation method in effect: the pack's default, or (per assessment) the one the
+    # requirements state. None: LIME-style, no method adjustment.
+    method: str | None = None
     requirements: dict[LevelName, RequirementLevel]
     penalty_per_point: float = Field(ge=0)
+    probe: ProbeUse | None = None
+    measured: Measured | None = None
     rationale: str = ""
+
+    @model_validator(mode="after")
+    def _adjustments(self) -> ExplainabilityPack:
+        for a in self.modality_adjustments:
+            if a.modality not in MODALITIES or a.method is not None:
+                raise ValueError(
+                    f"modality adjustment '{a.id}' needs a modality of {', '.join(MODALITIES)} "
+                    "and no method"
+                )
+        for a in self.method_adjustments:
+            if a.method not in EXPLANATION_METHODS or a.modality is not None:
+                raise ValueError(
+                    f"method adjustment '{a.id}' needs a method of "
+                    f"{', '.join(EXPLANATION_METHODS)} and no modality"
+                )
+        if self.method is not None and self.method not in EXPLANATION_METHODS:
+            raise ValueError(f"method must be one of {', '.join(EXPLANATION_METHODS)}")
+        return self
+
+    def method_deltas(self) -> list[Adjustment]:
+        """Give the method adjustments that apply to the method in effect."""
+        return [a for a in self.method_adjustments if self.method and a.method == self.method]
 
 
 class Stage(_Strict):
@@ -448,8 +521,10 @@ def check_references(pack: RulePack) -> list[str]:
         refs(f"advice {a.id}", a.evidence)
     for prior_name, prior in pack.explainability.priors.items():
         refs(f"explainability.priors.{prior_name}", prior.evidence)
-    for adj in pack.explainability.modality_adjustments:
+    for adj in pack.explainability.modality_adjustments + pack.explainability.method_adjustments:
         refs(f"explainability adjustment {adj.id}", adj.evidence)
+    if pack.explainability.probe is not None:
+        refs("explainability.probe", pack.explainability.probe.evidence)
     for regime in pack.regimes:
         refs(f"regime {regime.id}", [regime.source])
     for dim_name in ("data", "latency", "regulation"):

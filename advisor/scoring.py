@@ -122,6 +122,7 @@ class CompiledPack:
     pattern_share: np.ndarray
     pattern_trace: np.ndarray
     tie_order: np.ndarray
+    data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
 
 
 def compile_pack(pack: RulePack) -> CompiledPack:
@@ -134,6 +135,19 @@ def compile_pack(pack: RulePack) -> CompiledPack:
     for adj in ex.modality_adjustments:
         if adj.modality in MODALITIES:
             modality_adj[MODALITIES.index(adj.modality)] += adj.delta
+    # A measured fidelity (advisor probe) replaces the end-to-end prior and its modality
+    # adjustment; the method adjustment (relative to LIME, the method of both) applies to either.
+    prior_e2e = ex.priors["end_to_end"].fidelity
+    data_shift = 0.0
+    if ex.measured is not None:
+        prior_e2e = ex.measured.fidelity
+        modality_adj[:] = 0.0
+        if ex.probe is not None and ex.measured.accuracy_gap is not None:
+            curve = ex.probe.accuracy_gap_curve
+            data_shift = float(
+                np.interp(ex.measured.accuracy_gap, [p[0] for p in curve], [p[1] for p in curve])
+            )
+    prior_e2e += sum(a.delta for a in ex.method_deltas())
     rule_veto = np.zeros((len(pack.rules), 3))
     rule_add = np.zeros((len(pack.rules), 3))
     for i, rule in enumerate(pack.rules):
@@ -159,7 +173,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
         rule_veto=rule_veto,
         rule_add=rule_add,
-        prior_e2e=ex.priors["end_to_end"].fidelity,
+        prior_e2e=prior_e2e,
         prior_mod=ex.priors["modular"].fidelity,
         trace_e2e=ex.priors["end_to_end"].traceable,
         trace_mod=ex.priors["modular"].traceable,
@@ -175,6 +189,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         pattern_share=np.array([p.interpretable_share for p in pack.patterns]),
         pattern_trace=np.array([p.traceable for p in pack.patterns]),
         tie_order=np.array([OPTIONS.index(o) for o in pack.tie_break]),
+        data_shift=data_shift,
     )
 
 
@@ -242,7 +257,7 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     lo = cp.scarce_log[modality] - shift
     hi = cp.ample_log[modality] - shift
     u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
-    u_data = np.clip(u_data + cp.stage_adj[stage] + cp.cost_adj[cost], -1.0, 1.0)
+    u_data = np.clip(u_data + cp.stage_adj[stage] + cp.cost_adj[cost] + cp.data_shift, -1.0, 1.0)
     u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
     floor = (bits * cp.regime_floor).max(axis=1) if bits.shape[1] else np.zeros(n)
     required = np.maximum(stated, floor)
