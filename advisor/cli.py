@@ -87,9 +87,13 @@ def cli() -> None:
 @click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
 @click.option("--no-explain", is_flag=True, help="Skip SHAP attributions and counterfactuals.")
 @click.option("--explain-scores", is_flag=True, help="Also attribute each option's own score.")
+@click.option(
+    "--probe", "probe_file", metavar="PROBE.json",
+    help="Use the figures `advisor probe` measured on your data in place of the priors.",
+)
 def recommend(
     file: str, output: str | None, fmt: str | None, rules_dir: str | None, no_explain: bool,
-    explain_scores: bool,
+    explain_scores: bool, probe_file: str | None = None,
 ) -> None:
     """Assess a requirements file (YAML or JSON; - reads stdin)."""
     _one_shot_shap()
@@ -99,8 +103,10 @@ def recommend(
 
     req, doc, _ = _read_input(file)
     pack = load_rulepack(rules_dir)
+    probe = read_probe(probe_file) if probe_file else None
     assessment = assess(
-        req, pack, given=doc, explain=not no_explain, explain_scores=explain_scores and not no_explain
+        req, pack, given=doc, explain=not no_explain, explain_scores=explain_scores and not no_explain,
+        probe=probe,
     )
     text = render(assessment, _format_for(output, fmt))
     _emit(text, output, [Path(file)] if file != "-" else [])
@@ -122,6 +128,11 @@ def schema() -> None:
 from .cli_ask import ask as _ask  # noqa: E402 - the questionnaire lives in its own module
 
 cli.add_command(_ask)
+
+from .cli_probe import probe as _probe  # noqa: E402 - measuring on data lives in its own module
+from .cli_probe import read_probe  # noqa: E402
+
+cli.add_command(_probe)
 
 from .cli_batch import batch as _batch  # noqa: E402 - portfolio batches live in their own module
 
