@@ -1,0 +1,165 @@
+"""The public Python API (issue 7): the pinned surface, typing marker, thread safety, and the
+README's Embedding examples, run as they are written."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import EXAMPLES, ROOT, profile
+
+import advisor
+
+#: The public surface. Changing it is an API change: update README's Embedding section and the
+#: CHANGELOG with it.
+PUBLIC = [
+    "AdvisorError",
+    "Assessment",
+    "InputError",
+    "OutputError",
+    "Requirements",
+    "RulePack",
+    "RulePackError",
+    "__version__",
+    "load_requirements",
+    "load_rulepack",
+    "recommend",
+    "render",
+]
+
+
+def test_all_is_pinned():
+    assert advisor.__all__ == PUBLIC
+    assert dir(advisor) == sorted(PUBLIC)
+    for name in PUBLIC:
+        assert getattr(advisor, name) is not None, name
+    ns: dict[str, object] = {}
+    exec("from advisor import *", ns)  # noqa: S102 - the star import a user would write
+    assert set(PUBLIC) - {"__version__"} <= set(ns)
+    with pytest.raises(AttributeError):
+        advisor.assess  # noqa: B018 - internals are not re-exported
+
+
+def test_every_error_class_is_public():
+    import advisor.errors as errors
+
+    classes = {n for n, c in vars(errors).items()
+               if inspect.isclass(c) and issubclass(c, advisor.AdvisorError)}
+    assert classes <= set(PUBLIC)
+    for name in classes - {"AdvisorError"}:
+        assert issubclass(getattr(advisor, name), advisor.AdvisorError)
+
+
+def test_signatures_as_documented():
+    sig = inspect.signature(advisor.recommend)
+    names = list(sig.parameters)
+    assert names[:3] == ["requirements", "rulepack", "explain"]
+    for name in names[1:]:  # options are keyword-only, so more can be added compatibly
+        assert sig.parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+    assert sig.parameters["explain"].default is True
+    assert inspect.signature(advisor.load_rulepack).parameters["path"].default is None
+    assert inspect.signature(advisor.render).parameters["format"].default == "html"
+    a = advisor.recommend(profile(), explain=False)
+    assert isinstance(a, advisor.Assessment)
+    for fmt in ("html", "md", "json", "adr"):
+        assert advisor.render(a, format=fmt).strip()
+    with pytest.raises(ValueError):
+        advisor.render(a, format="pdf")
+
+
+def test_py_typed_ships_in_the_wheel(tmp_path):
+    assert (ROOT / "advisor" / "py.typed").is_file()
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    names = set(zipfile.ZipFile(next(tmp_path.glob("advisor-*.whl"))).namelist())
+    assert "advisor/py.typed" in names
+    assert "advisor/_data/templates/portfolio.html.j2" in names
+    for module in ("batch", "cli_batch", "packcheck", "cli_rules", "server"):
+        assert f"advisor/{module}.py" in names
+
+
+def test_concurrent_recommend_calls_agree_with_sequential_ones(pack):
+    docs = [advisor.load_requirements(p) for p in EXAMPLES[:4]]
+    expected = [advisor.recommend(d, rulepack=pack).to_json() for d in docs]
+    quick = [profile(data={"paired_examples": 10**k}, latency={"budget_ms": 5 * 3**k})
+             for k in range(8)]
+    expected_quick = [advisor.recommend(q, rulepack=pack, explain=False).to_json() for q in quick]
+    barrier = threading.Barrier(8)
+
+    def work(i: int) -> tuple[str, str]:
+        barrier.wait()
+        full = advisor.recommend(docs[i % 4], rulepack=pack).to_json()
+        fast = advisor.recommend(quick[i], explain=False).to_json()  # the default pack, cached
+        return full, fast
+
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(work, range(8)))
+    for i, (full, fast) in enumerate(results):
+        assert full == expected[i % 4]
+        assert fast == expected_quick[i]
+
+
+def test_rule_pack_is_loaded_once_across_threads(tmp_path, monkeypatch):
+    import advisor.resources as resources
+
+    folder = tmp_path / "pack"
+    shutil.copytree(ROOT / "rules", folder)
+    builds = []
+    real = resources.build_pack
+
+    def counting(*args, **kwargs):
+        builds.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(resources, "build_pack", counting)
+    barrier = threading.Barrier(8)
+
+    def load(_: int) -> object:
+        barrier.wait()
+        return advisor.load_rulepack(folder)
+
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        packs = list(ex.map(load, range(8)))
+    assert len(builds) == 1
+    assert all(p is packs[0] for p in packs)
+    assert advisor.load_rulepack() is advisor.load_rulepack()
+
+
+def readme_python_blocks(section: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", body, re.S)
+
+
+def test_readme_embedding_examples_run(monkeypatch):
+    blocks = readme_python_blocks("Embedding: the Python API")
+    assert len(blocks) >= 3
+    monkeypatch.chdir(ROOT)
+    outputs = []
+    for block in blocks:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102
+        outputs.append(out.getvalue())
+    first, errors, threads = outputs[:3]
+    assert first.split()[0] in ("end_to_end", "modular", "hybrid")
+    assert "must be greater than 0 (got -5)" in errors
+    lines = threads.strip().splitlines()
+    assert len(lines) == 6
+    # The bank pack never gives pure end-to-end to a customer-facing project (odd i).
+    for i, line in zip(range(2, 8), lines, strict=True):
+        assert line.startswith(f"project {i}: ")
+        if i % 2:
+            assert "end_to_end" not in line
