@@ -127,3 +127,17 @@ def recommend(
         req = parse_requirements(given, "<mapping>")
     pack = rulepack if rulepack is not None else load_rulepack()
     return assess(req, pack, given=given, explain=explain, explain_scores=explain_scores)
+
+
+def requirements_schema(rulepack: RulePack | None = None) -> dict[str, Any]:
+    """Give the JSON Schema of the requirements, listing the rule pack's regimes as known.
+
+    Args:
+        rulepack: the pack whose regimes `regulation.regimes` lists under `known`; the schema's
+            own list (the default pack's) when None.
+    """
+    schema = Requirements.model_json_schema()
+    if rulepack is not None:
+        regimes = schema["$defs"]["Regulation"]["properties"]["regimes"]
+        regimes["known"] = [r.id for r in rulepack.regimes]
+    return schema

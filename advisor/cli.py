@@ -118,11 +118,14 @@ def recommend(
 
 
 @cli.command()
-def schema() -> None:
+@click.option("--rules", "rules_dir", metavar="DIR",
+              help="Rule pack folder: its regimes are listed as known (default: the bundled pack).")
+def schema(rules_dir: str | None) -> None:
     """Print the JSON Schema of the requirements file."""
-    from .requirements import Requirements
+    from .api import load_rulepack, requirements_schema
 
-    click.echo(json.dumps(Requirements.model_json_schema(), indent=2, sort_keys=True))
+    pack = load_rulepack(rules_dir) if rules_dir else None
+    click.echo(json.dumps(requirements_schema(pack), indent=2, sort_keys=True))
 
 
 from .cli_ask import ask as _ask  # noqa: E402 - the questionnaire lives in its own module

@@ -181,7 +181,7 @@ def create_app(rulepack: "RulePack | None" = None, rules_dir: str | None = None)
     from starlette.concurrency import run_in_threadpool
 
     from ._version import __version__
-    from .api import load_rulepack, parse_requirements
+    from .api import load_rulepack, parse_requirements, requirements_schema
     from .assessment import Assessment
     from .engine import assess, prepare
     from .errors import InputError
@@ -209,9 +209,11 @@ def create_app(rulepack: "RulePack | None" = None, rules_dir: str | None = None)
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "advisor_version": __version__, "rulepack": pack_info}
 
+    requirements_json_schema = requirements_schema(pack)
+
     @app.get("/v1/schema", summary="JSON Schema of the requirements")
     def schema() -> dict[str, Any]:
-        return Requirements.model_json_schema()
+        return requirements_json_schema
 
     @app.post(
         "/v1/assessments",

@@ -268,3 +268,15 @@ def test_new_patterns_go_before_the_fallback(tmp_path, pack):
     org = load_rulepack(folder)
     assert org.patterns[-1].id == fallback.id
     assert org.patterns[-2].id == "org-pattern"
+
+
+def test_schema_lists_the_packs_regimes():
+    r = run(["schema", "--rules", str(BANK)])
+    assert r.exit_code == 0, r.output
+    import json
+
+    known = json.loads(r.stdout)["$defs"]["Regulation"]["properties"]["regimes"]["known"]
+    assert "bank_customer_facing" in known and "ecoa" in known
+    r = run(["schema"])
+    known = json.loads(r.stdout)["$defs"]["Regulation"]["properties"]["regimes"]["known"]
+    assert "bank_customer_facing" not in known
