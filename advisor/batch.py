@@ -585,6 +585,49 @@ class ChunkResult:
     points: list[Point] = field(default_factory=list)
 
 
+def _evaluate_groups(
+    reqs: Sequence[Requirements], prep: Any, *, samples: int, explain: bool
+) -> dict[str, np.ndarray]:
+    # The engine's arrays for every row. Rows that state an explanation method are assessed with
+    # the pack as it applies to that method (`estimates.specialise`, as `engine.assess` does), so
+    # rows are evaluated in groups, one per effective pack, each group vectorised.
+    from .engine import prepare
+    from .estimates import specialise
+    from .scoring import evaluate
+
+    pack = prep.compiled.pack
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for j, r in enumerate(reqs):
+        sp = specialise(pack, r)
+        groups.setdefault(id(sp), (sp, []))[1].append(j)
+    n = len(reqs)
+    out: dict[str, np.ndarray] = {}
+    for sp, rows in groups.values():
+        gp = prep if sp is pack else prepare(sp)
+        cp = gp.compiled
+        sub = [reqs[j] for j in rows]
+        x = feature_matrix(sub, cp.space.regimes)
+        ev = evaluate(x, cp)
+        runner = _runner_up(ev.effective, ev.choice, cp.tie_order)
+        parts = {
+            "choice": ev.choice, "runner": runner,
+            "probs": probabilities(sub, x, cp, samples), "raw": ev.raw,
+            "utilities": ev.utilities, "vetoed": ev.vetoed, "fired": ev.fired,
+            "required": ev.required,
+        }
+        if explain:
+            from .attributions import _player_columns
+
+            base, values, _ = shapley_values(x, gp.background, cp, ev.choice, runner,
+                                             _player_columns(x.shape[1]))
+            parts["base"], parts["values"] = base, values
+        for key, arr in parts.items():
+            if key not in out:
+                out[key] = np.zeros((n, *arr.shape[1:]), dtype=arr.dtype)
+            out[key][rows] = arr
+    return out
+
+
 def _runner_up(effective: np.ndarray, rec: np.ndarray, tie_order: np.ndarray) -> np.ndarray:
     # The best other option, ties broken by the pack's tie-break order (as engine._runner_up).
     masked = effective.copy()
@@ -623,8 +666,6 @@ def assess_chunk(
     Returns:
         One JSON line per item, in order: a result or an error naming the row and the fields.
     """
-    from .scoring import evaluate
-
     cp = prep.compiled
     pack = cp.pack
     pack_tag = f"{pack.name} {pack.version}"
@@ -659,26 +700,21 @@ def assess_chunk(
                            f"{first[0]}: {first[1]}")
 
     if reqs:
-        x = feature_matrix(reqs, cp.space.regimes)
-        ev = evaluate(x, cp)
-        choice = ev.choice
-        runner = _runner_up(ev.effective, choice, cp.tie_order)
-        probs = probabilities(reqs, x, cp, samples)
+        g = _evaluate_groups(reqs, prep, samples=samples, explain=explain)
+        choice, runner, probs = g["choice"], g["runner"], g["probs"]
         k = max(1, min(samples, pack.uncertainty.samples))
         rule_ids = [r.id for r in pack.rules]
         if explain:
-            from .attributions import PLAYERS, _player_columns
+            from .attributions import PLAYERS
             from .narrative import PLAYER_FIELDS
 
-            base, vals, explained = shapley_values(
-                x, prep.background, cp, choice, runner, _player_columns(x.shape[1])
-            )
+            base, vals = g["base"], g["values"]
             feature_names = [PLAYER_FIELDS[p] for p in PLAYERS]
-        raw = ev.raw.tolist()
-        util = np.round(ev.utilities, 6)
-        vetoed = ev.vetoed
-        fired = ev.fired
-        required = ev.required.astype(int)
+        raw = g["raw"].tolist()
+        util = np.round(g["utilities"], 6)
+        vetoed = g["vetoed"]
+        fired = g["fired"]
+        required = g["required"].astype(int)
         for j, (i, r) in enumerate(zip(good, reqs, strict=True)):
             it = items[i]
             o = int(choice[j])

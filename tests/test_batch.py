@@ -161,6 +161,28 @@ def test_folder_and_jsonl_agree_with_single_assessments(tmp_path):
             assert line["runner_up"] == a.runner_up, path
 
 
+def test_rows_with_an_explanation_method_use_the_pack_as_it_applies(tmp_path):
+    from advisor.requirements import EXPLANATION_METHODS
+
+    rnd = random.Random(21)
+    docs = []
+    for i in range(24):
+        d = random_profile(rnd, i)
+        d["regulation"]["explanation_method"] = EXPLANATION_METHODS[i % len(EXPLANATION_METHODS)]
+        docs.append(d)
+    src = tmp_path / "methods.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    out = tmp_path / "out.jsonl"
+    r = run(["batch", str(src), "-o", str(out), "--samples", "2000", "--explain"])
+    assert r.exit_code == 0, r.output
+    for d, line in zip(docs, lines_of(out), strict=True):
+        a = recommend(d, explain=True)
+        assert line["recommendation"] == a.recommendation, d
+        assert line["confidence"] == a.confidence, d
+        assert line["scores"] == a.scores, d
+        assert line["attribution_base"] == pytest.approx(a.attribution_base, abs=1e-9)
+
+
 def test_explain_gives_the_same_attributions_as_a_single_assessment(tmp_path):
     out = tmp_path / "explained.jsonl"
     r = run(["batch", str(ROOT / "examples"), "-o", str(out), "--explain"])
