@@ -139,8 +139,8 @@ def assess(
         input_sha256=input_sha256(req),
         name=req.name,
         description=req.description,
-        recommendation=OPTIONS[rec],  # type: ignore[arg-type]
-        runner_up=OPTIONS[runner],  # type: ignore[arg-type]
+        recommendation=OPTIONS[rec],
+        runner_up=OPTIONS[runner],
         confidence=probs[OPTIONS[rec]],
         probabilities=probs,
         rationale=parts.rationale(req, cp, ev, rec),

@@ -168,7 +168,8 @@ class RegulationDimension(_Strict):
     def _monotone(self) -> RegulationDimension:
         crit = [self.criticality.get(k) for k in
                 ("non_critical", "business_critical", "regulated", "safety_critical")]
-        expl = [self.explainability.get(k) for k in EXPLAINABILITY_ORDER]
+        levels: dict[str, float] = {str(k): v for k, v in self.explainability.items()}
+        expl = [levels.get(k) for k in EXPLAINABILITY_ORDER]
         for name, seq in (("criticality", crit), ("explainability", expl)):
             if None in seq:
                 raise ValueError(f"{name} needs a value for every level")

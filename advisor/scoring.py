@@ -7,8 +7,9 @@ assessment, a Monte Carlo sample, a SHAP coalition set and a portfolio batch sha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def _leaf(cond: Condition, space: FeatureSpace) -> Predicate:
             bits = c["regimes"]
             if not idx:
                 return np.zeros(bits.shape[0], dtype=bool)
-            return bits[:, idx].max(axis=1) > 0.5
+            return np.asarray(bits[:, idx].max(axis=1) > 0.5)
 
         if op == "not_contains":
             return lambda c: ~has_any(c)
@@ -85,7 +86,7 @@ def _true(c: Columns) -> np.ndarray:
     return np.ones(c["regimes"].shape[0], dtype=bool)
 
 
-def _lookup(table: dict[str, float], order: list[str]) -> np.ndarray:
+def _lookup(table: Mapping[Any, float], order: list[str]) -> np.ndarray:
     return np.array([table[k] for k in order], dtype=float)
 
 
@@ -156,6 +157,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         for opt, v in (rule.effect.add or {}).items():
             rule_add[i, OPTIONS.index(opt)] = v
     levels = EXPLAINABILITY_ORDER
+    required: Mapping[Any, Any] = ex.requirements  # keyed by level name
     return CompiledPack(
         pack=pack,
         space=space,
@@ -178,9 +180,9 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         trace_e2e=ex.priors["end_to_end"].traceable,
         trace_mod=ex.priors["modular"].traceable,
         modality_adj=modality_adj,
-        req_min=np.array([ex.requirements[lv].min_fidelity for lv in levels]),
-        req_trace=np.array([ex.requirements[lv].traceability for lv in levels]),
-        req_hard=np.array([ex.requirements[lv].hard for lv in levels]),
+        req_min=np.array([required[lv].min_fidelity for lv in levels]),
+        req_trace=np.array([required[lv].traceability for lv in levels]),
+        req_hard=np.array([required[lv].hard for lv in levels]),
         penalty=ex.penalty_per_point,
         pattern_preds=tuple(
             compile_condition(p.when, space) if p.when is not None else None
@@ -217,7 +219,7 @@ class Evaluation:
     @property
     def vetoed(self) -> np.ndarray:
         """Give n x 3 flags: the option is ruled out."""
-        return self.expl_veto | self.rule_veto
+        return np.asarray(self.expl_veto | self.rule_veto)
 
 
 def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
@@ -336,4 +338,4 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
 
 def margin(ev: Evaluation, first: int, second: int) -> np.ndarray:
     """Give the effective score of option `first` minus option `second`, per row."""
-    return ev.effective[:, first] - ev.effective[:, second]
+    return np.asarray(ev.effective[:, first] - ev.effective[:, second])

@@ -8,6 +8,8 @@ log-uniformly across them; plain numbers across the pack's default spread.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +49,7 @@ def probabilities(req: Requirements, x: np.ndarray, cp: CompiledPack) -> dict[st
 
 def describe_inputs(req: Requirements, cp: CompiledPack) -> dict[str, str]:
     """Give, per numeric field, how it was sampled (for the report)."""
-    spread = cp.pack.uncertainty.default_spread
+    spread: Mapping[Any, float] = cp.pack.uncertainty.default_spread  # keyed by field path
     out: dict[str, str] = {}
     for path, value in (
         ("data.paired_examples", req.data.paired_examples),
