@@ -12,18 +12,19 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from .errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 _FOLDER_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -33,6 +34,8 @@ class _AtomicText:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        import tempfile
+
         parent = path.parent if str(path.parent) else Path(".")
         try:
             fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
@@ -311,6 +314,8 @@ def batch(
                 handle(assess_chunk(chunk, prep, header=header, explain=explain,
                                     samples=n_samples, points=want_points))
         else:
+            from concurrent.futures import ProcessPoolExecutor
+
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
                                        initializer=_init_worker, initargs=(pack,))
             pending: deque[Future[Any]] = deque()

@@ -13,13 +13,10 @@ imported only when the app is built, so the rest of the advisor does not need th
 # (Request, Query) at definition time, and they are imported inside `create_app` so that the rest
 # of the advisor never imports FastAPI.
 import json
-import logging
 import os
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from .loading import MAX_BYTES
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
@@ -27,9 +24,8 @@ if TYPE_CHECKING:
 
     from .rulepack import RulePack
 
-#: Request bodies above this many bytes are refused with 413 before they are read.
-MAX_BODY = MAX_BYTES
-_log = logging.getLogger("advisor.server")
+#: Request bodies above this many bytes are refused with 413 (the requirements file limit).
+MAX_BODY = 1_000_000
 
 _MEDIA = {"application/json": "json", "text/html": "html", "text/markdown": "md"}
 
@@ -202,7 +198,11 @@ def create_app(rulepack: "RulePack | None" = None, rules_dir: str | None = None)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
-        _log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        import logging
+
+        logging.getLogger("advisor.server").error(
+            "internal error on %s %s", request.method, request.url.path, exc_info=exc
+        )
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.get("/healthz", summary="Liveness and the rule pack in use")
