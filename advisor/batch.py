@@ -320,7 +320,8 @@ def _json_item(row: int, where: str, line: str) -> Item:
 def _item_from_doc(row: int, where: str, doc: Any) -> Item:
     if not isinstance(doc, dict):
         kind = "a list" if isinstance(doc, list) else type(doc).__name__
-        return Item(row, where, None, (("(top level)", f"must be a mapping of fields, got {kind}"),))
+        problem = ("(top level)", f"must be a mapping of fields, got {kind}")
+        return Item(row, where, None, (problem,))
     ident = doc.get(ID_KEY)
     if ID_KEY in doc:
         doc = {k: v for k, v in doc.items() if k != ID_KEY}

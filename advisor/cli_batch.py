@@ -30,7 +30,7 @@ _FOLDER_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class _AtomicText:
-    """A text file written beside its target and renamed over it on `commit` (never half-written)."""
+    """A text file written beside its target, renamed over it on `commit` (never half-written)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -42,7 +42,9 @@ class _AtomicText:
         except FileNotFoundError:
             raise OutputError(f"{path}: folder {parent} does not exist") from None
         except PermissionError:
-            raise OutputError(f"{path}: permission denied (folder {parent} is not writable)") from None
+            raise OutputError(
+                f"{path}: permission denied (folder {parent} is not writable)"
+            ) from None
         except OSError as e:
             raise OutputError(f"{path}: cannot write ({e.strerror})") from None
         self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
@@ -162,7 +164,8 @@ def _context() -> Any:
 @click.command("batch")
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, metavar="OUT",
-              help="Results: .jsonl (one JSON line per row), .csv (spreadsheet-safe) or - (stdout).")
+              help="Results: .jsonl (one JSON line per row), .csv (spreadsheet-safe) or - "
+                   "(stdout).")
 @click.option("--report", metavar="HTML", help="Also write a portfolio overview (HTML).")
 @click.option("--explain", is_flag=True, help="Add exact Shapley attributions to each line.")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
@@ -173,7 +176,8 @@ def _context() -> Any:
                    "exactly).")
 @click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl", "folder"]),
               help="Input format (default: from the suffix; - reads JSON lines from stdin).")
-@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+@click.option("--rules", "rules_dir", metavar="DIR",
+              help="Rule pack folder (default: the bundled pack).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only when stderr is a terminal).")
 def batch(

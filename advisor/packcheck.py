@@ -147,7 +147,8 @@ def _file_of(head: str, origin: dict[str, str]) -> str:
     if section and f"{section}:{ident}" in origin:
         return origin[f"{section}:{ident}"]
     first = head.split(".")[0].split(" ")[0]
-    return origin.get(first, origin.get("explainability" if "explainability" in head else "", "pack"))
+    section = "explainability" if "explainability" in head else ""
+    return origin.get(first, origin.get(section, "pack"))
 
 
 def _nested_duplicates(pack: RulePack, origin: dict[str, str]) -> list[Finding]:
@@ -206,7 +207,10 @@ def sample_space(pack: RulePack, cp: Any, n: int, seed: int = _SEED) -> np.ndarr
     width = cp.space.width
     x = np.zeros((n, width))
     by_column = {k.column: k for k in CONDITION_FIELDS.values()}
-    ranges = {"paired_log": (0.0, log_pairs(1e12)), "latency_log": (log_ms(0.01), log_ms(86_400_000))}
+    ranges = {
+        "paired_log": (0.0, log_pairs(1e12)),
+        "latency_log": (log_ms(0.01), log_ms(86_400_000)),
+    }
     for i, col in enumerate(BASE_COLUMNS):
         kind = by_column.get(col)
         if col in ranges:

@@ -41,7 +41,7 @@ class _BadBody(Exception):
 def negotiate(accept: str | None) -> str:
     """Give the format an Accept header asks for: "json" (the default), "html" or "md"."""
     best, best_q = "json", 0.0
-    for i, part in enumerate((accept or "").split(",")):
+    for part in (accept or "").split(","):
         media, *params = (p.strip() for p in part.split(";"))
         q = 1.0
         for p in params:
@@ -316,7 +316,8 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; the default accepts connections from this machine only.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+@click.option("--rules", "rules_dir", metavar="DIR",
+              help="Rule pack folder (default: the bundled pack).")
 def serve(host: str, port: int, rules_dir: str | None) -> None:
     """Serve the JSON API (POST /v1/assessments, GET /v1/schema, GET /healthz, /docs).
 

@@ -78,8 +78,14 @@ def _tree_rss(pid: int) -> int:
 
 
 def run(args: list[str]) -> tuple[float, int, str]:
-    """Run `advisor ARGS` in a child; give wall seconds, peak tree RSS and stderr."""
+    """Run `advisor ARGS` in a child; give wall seconds, peak tree RSS and stderr.
+
+    Also records the CPU seconds (user + system) of the child and its workers in `CPU[-1]`.
+    """
+    import resource
+
     peak = 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -99,7 +105,12 @@ def run(args: list[str]) -> tuple[float, int, str]:
     th.join()
     if proc.returncode != 0:
         raise SystemExit(f"advisor {' '.join(args)} failed ({proc.returncode}):\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return elapsed, peak, err.strip()
+
+
+CPU: list[float] = []
 
 
 def main() -> None:
@@ -110,7 +121,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None)
     a = ap.parse_args()
     extra = ["--samples", str(a.samples)] if a.samples else []
-    print(f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}")
+    print(f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}; load average before: "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (other processes share the CPUs; "
+          "the CPU-seconds figures do not depend on them)")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         big, small = d / "portfolio.csv", d / "explain.csv"
@@ -122,20 +135,24 @@ def main() -> None:
                                    "--jobs", str(jobs), "--no-progress", *extra])
             lines = sum(1 for _ in (d / "out.jsonl").open())
             print(f"CSV -> JSONL, no attributions, --jobs {jobs}: {a.rows / secs:,.0f} projects/s "
-                  f"({secs:.2f} s wall incl. start-up; {lines:,} lines); peak memory "
+                  f"({secs:.2f} s wall incl. start-up; {lines:,} lines; {CPU[-1]:.1f} CPU-s, "
+                  f"{a.rows / CPU[-1]:,.0f} projects per CPU-second); peak memory "
                   f"{peak / 2**20:,.0f} MiB (process tree)")
             print(f"  advisor says: {err.splitlines()[0]}")
         secs, peak, err = run(["batch", str(big), "-o", str(d / "out.jsonl"), "--report",
                                str(d / "portfolio.html"), "--jobs", str(a.jobs), "--no-progress",
                                *extra])
+        size = (d / "portfolio.html").stat().st_size / 1e6
         print(f"  with --report: {a.rows / secs:,.0f} projects/s; peak memory "
-              f"{peak / 2**20:,.0f} MiB; overview {(d / 'portfolio.html').stat().st_size / 1e6:.1f} MB")
+              f"{peak / 2**20:,.0f} MiB; overview {size:.1f} MB")
         for jobs in sorted({1, a.jobs}):
             secs, peak, err = run(["batch", str(small), "-o", str(d / "explained.jsonl"),
                                    "--explain", "--jobs", str(jobs), "--no-progress", *extra])
             print(f"CSV -> JSONL with attributions, --jobs {jobs}: "
                   f"{a.explain_rows / secs:,.0f} projects/s ({secs:.2f} s wall for "
-                  f"{a.explain_rows:,} rows); peak memory {peak / 2**20:,.0f} MiB")
+                  f"{a.explain_rows:,} rows; {CPU[-1]:.1f} CPU-s, "
+                  f"{a.explain_rows / CPU[-1]:,.0f} projects per CPU-second); peak memory "
+                  f"{peak / 2**20:,.0f} MiB")
 
 
 if __name__ == "__main__":
