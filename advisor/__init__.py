@@ -11,6 +11,8 @@ Names are imported lazily so that `advisor --help` starts without numpy or shap.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -66,3 +68,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """This package's module type: importing a submodule that shares a public name (the
+    `advisor.render` module and the `render` function) never replaces the public name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable through sys.modules and `from .x import`
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

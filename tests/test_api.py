@@ -49,6 +49,22 @@ def test_all_is_pinned():
         advisor.assess  # noqa: B018 - internals are not re-exported
 
 
+def test_submodules_never_shadow_public_names():
+    # The module advisor/render.py shares its name with the public function `render`: once the
+    # module is imported (by the CLI, the engine, anything), `advisor.render` must still be the
+    # function, and `from advisor import render` too.
+    import importlib
+
+    module = importlib.import_module("advisor.render")
+    assert callable(advisor.render) and advisor.render is module.render
+    from advisor import render
+
+    assert render is module.render
+    from advisor.render import FORMATS  # the module itself stays importable
+
+    assert "html" in FORMATS
+
+
 def test_every_error_class_is_public():
     import advisor.errors as errors
 
