@@ -643,11 +643,17 @@ def parse_sets(items: Iterable[str], qs: Sequence[Question]) -> dict[str, Any]:
 # The answers file
 
 
+def _plain_text(value: Any) -> bool:
+    # Line breaks YAML knows beyond \n (NEL, LS, PS) and control characters would be folded or
+    # refused if written raw; such strings are written double-quoted with escapes instead.
+    return not isinstance(value, str) or all(c.isprintable() for c in value)
+
+
 def _yaml_scalar(value: Any) -> str:
-    style = '"' if isinstance(value, str) and ("\n" in value or "\r" in value) else None
+    plain = _plain_text(value)
     text = yaml.safe_dump(
-        value, default_flow_style=True, default_style=style, allow_unicode=True,
-        width=10**6, sort_keys=False,
+        value, default_flow_style=True, default_style=None if plain else '"',
+        allow_unicode=plain, width=10**6, sort_keys=False,
     )
     return text.removesuffix("\n...\n").strip()
 
@@ -708,6 +714,6 @@ def answers_text(session: Session, header: Sequence[str], *, json_format: bool =
     except ValueError:
         same = False
     if not same:  # never write a file that reads back differently from what was answered
-        body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)  # escapes everything
         text = "\n".join(f"# {h}".rstrip() for h in header) + "\n" + body
     return text

@@ -478,3 +478,17 @@ def test_pseudo_terminal_ctrl_c_then_resume(tmp_path):
     assert doc["name"] == "Terminal bot" and doc["latency"]["budget_ms"] == 2000
     assert (tmp_path / "report.html").exists()
     assert not (tmp_path / "answers.draft.yaml").exists()
+
+
+@pytest.mark.parametrize("name", ["a\x85b", "x\u2028y", "tab\there", "line\nbreak", "emoji 😀 é",
+                                  "#1: yes", "null", "  lead"])
+def test_answers_file_keeps_any_text_exactly(name):
+    from advisor.api import read_requirements_bytes
+
+    qs = core.questions()
+    doc = {"name": name, "data": {"paired_examples": 1}, "latency": {"budget_ms": 1}}
+    session = core.Session(qs, dict(core.prefill(doc, "p.yaml", qs).answers))
+    text = core.answers_text(session, ["header"])
+    assert "# What is the project called?" in text  # the commented layout, not the fallback
+    _, saved = read_requirements_bytes(text.encode(), "a.yaml")
+    assert saved["name"] == name
