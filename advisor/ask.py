@@ -98,6 +98,14 @@ SKIPS: dict[str, _Skip] = {
         lambda a: a["data.stage_labels"] != "full",
         "only when stage labels are not full",
     ),
+    # The method only moves the end-to-end explainability estimate, which matters only against
+    # a requirement above none (stated, derived from criticality, or raised by a regime).
+    "regulation.explanation_method": _Skip(
+        lambda a: bool(a["regulation.regimes"])
+        or (a["regulation.explainability"] or DEFAULT_EXPLAINABILITY[a["regulation.criticality"]])
+        != "none",
+        "only when some per-decision explanation is required",
+    ),
 }
 
 _YES = {"y", "yes", "true", "t", "1", "on"}

@@ -150,6 +150,20 @@ def test_skip_logic_labelling_cost_only_without_full_stage_labels():
     assert "data.labeling_cost" in asked_fields(io)
 
 
+def test_skip_rules_name_real_fields():
+    assert set(core.SKIPS) <= {q.path for q in core.questions()}
+
+
+def test_skip_logic_explanation_method_only_when_explanations_are_required():
+    base = {"name": "x", "data.paired_examples": "20k", "latency.budget_ms": "300"}
+    io = _by_path(base)  # non_critical: no explanation required
+    core.run(core.Session(core.questions()), io)
+    assert "regulation.explanation_method" not in asked_fields(io)
+    io = _by_path({**base, "regulation.criticality": "business_critical"})
+    core.run(core.Session(core.questions()), io)
+    assert "regulation.explanation_method" in asked_fields(io)
+
+
 def test_explainability_default_follows_criticality():
     io = _by_path({"name": "x", "data.paired_examples": "1", "latency.budget_ms": "1",
                    "regulation.criticality": "regulated"})
