@@ -25,6 +25,8 @@ def parse_requirements(doc: Any, source: str) -> Requirements:
     Raises:
         InputError: one line per problem, naming `source` and the field path.
     """
+    if doc is None:
+        raise InputError(f"{source}: (top level): no fields (empty, only comments or null)")
     if not isinstance(doc, dict):
         kind = "a list" if isinstance(doc, list) else type(doc).__name__
         raise InputError(f"{source}: (top level): must be a mapping of fields, got {kind}")

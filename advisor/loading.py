@@ -8,6 +8,7 @@ bombs), duplicate keys, deep nesting, non-finite numbers.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from typing import Any
 
@@ -62,6 +63,31 @@ class _StrictLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as e:  # !!int 9z, a 5,000-digit number...
+            reason = "too many digits" if "digits" in str(e) else str(e)
+            value = str(node.value)
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            raise _Refused(f"cannot read {shown!r} ({reason})", node.start_mark.line + 1) from None
+
+    def construct_plain_timestamp(self, node: Any) -> str:
+        # An unquoted date (`2024-05-01`) is kept as the text it is: the formats have no dates.
+        return str(self.construct_scalar(node))
+
+
+# Only plain data: no sets (their order changes from run to run), ordered maps, pairs or binary;
+# dates stay text.
+_StrictLoader.yaml_constructors = {
+    tag: fn
+    for tag, fn in yaml.SafeLoader.yaml_constructors.items()
+    if tag is None or tag.rsplit(":", 1)[-1] not in ("set", "omap", "pairs", "binary")
+}
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _StrictLoader.construct_plain_timestamp
+)
+
 
 def parse_text(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) -> Any:
     """Parse YAML or JSON text into Python data.
@@ -80,18 +106,25 @@ def parse_text(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) ->
     if isinstance(data, bytes):
         if len(data) > max_bytes:
             raise ValueError(f"file is larger than {max_bytes // 1_000_000} MB")
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise ValueError("UTF-16 text; save the file as UTF-8")
         if b"\x00" in data:
             raise ValueError("not a text file (contains NUL bytes)")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            raise ValueError(f"not valid UTF-8 (byte {e.start})") from None
+            line = data.count(b"\n", 0, e.start) + 1
+            raise ValueError(f"line {line}: not valid UTF-8 (byte {e.start})") from None
     else:
         text = data
         if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
             raise ValueError(f"file is larger than {max_bytes // 1_000_000} MB")
     if not text.strip():
         raise ValueError("file is empty")
+    doc = _json_document(text)
+    if doc is not _NOT_JSON:
+        _check_finite(doc, "")
+        return doc
     try:
         doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except _Refused as e:
@@ -102,6 +135,12 @@ def parse_text(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) ->
         where = f"line {mark.line + 1}: " if mark else ""
         tag = (e.problem or "").replace("could not determine a constructor for the tag", "tag")
         raise ValueError(f"{where}unsupported YAML {tag.strip()} (only plain data is allowed)") from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        char = e.character if isinstance(e.character, str) else chr(e.character)
+        raise ValueError(
+            f"line {line}: contains U+{ord(char):04X}, a character YAML text cannot hold"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
@@ -111,6 +150,46 @@ def parse_text(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) ->
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     _check_finite(doc, "")
     return doc
+
+
+_NOT_JSON = object()
+
+
+def _json_document(text: str) -> Any:
+    """Parse a JSON document with JSON's own rules (YAML 1.1 reads `1e-05` as a string).
+
+    Gives `_NOT_JSON` for anything that is not plain, clean JSON (YAML flow style, broken JSON,
+    duplicate keys, deep nesting): the YAML parser then reads it or says what is wrong, and where.
+    NaN and Infinity are parsed so that `_check_finite` names the field that holds them.
+    """
+    if text.lstrip()[:1] not in ("{", "["):
+        return _NOT_JSON
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise _Refused(f"duplicate key '{key}'")
+            out[key] = value
+        return out
+
+    try:
+        doc = json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError, _Refused):
+        return _NOT_JSON
+    return doc if _depth(doc) <= MAX_DEPTH else _NOT_JSON
+
+
+def _depth(doc: Any) -> int:
+    stack, deepest = [(doc, 1)], 0
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
 
 
 def _check_finite(doc: Any, path: str) -> None:
@@ -149,7 +228,7 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def validation_problems(err: ValidationError, source: str, model: type[BaseModel]) -> list[str]:
     """Turn a pydantic ValidationError into `source: field.path: message` lines."""
-    lines: list[str] = []
+    entries: list[tuple[str, str]] = []
     for e in err.errors(include_url=False):
         loc = tuple(e["loc"])
         kind = e["type"]
@@ -164,7 +243,7 @@ def validation_problems(err: ValidationError, source: str, model: type[BaseModel
             msg = "required field is missing"
         elif kind in ("enum", "literal_error"):
             expected = e.get("ctx", {}).get("expected", "")
-            msg = f"must be one of {expected} (got {e.get('input')!r})"
+            msg = f"must be one of {expected} (got {_shown(e.get('input'))})"
         elif kind in ("model_type", "dict_type", "model_attributes_type"):
             msg = f"must be a mapping (got {type(e.get('input')).__name__})"
         elif kind == "value_error":
@@ -172,27 +251,39 @@ def validation_problems(err: ValidationError, source: str, model: type[BaseModel
         else:
             msg = e["msg"]
             if "input" in e and not isinstance(e["input"], dict | list):
-                msg += f" (got {e['input']!r})"
-        line = f"{source}: {_loc(loc)}: {msg}"
-        if line not in lines:
-            lines.append(line)
-    return _collapse_union(lines)
+                msg += f" (got {_shown(e['input'])})"
+        entry = (_loc(loc), f"{source}: {_loc(loc)}: {msg}")
+        if entry not in entries:
+            entries.append(entry)
+    return _collapse_union(entries)
 
 
-def _collapse_union(lines: list[str]) -> list[str]:
-    # A number-or-range field that fails both branches reports twice; keep the clearest line.
+def _shown(value: Any) -> str:
+    # The input as it came, cut short: a 5,000-character description is not worth repeating.
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + f"... ({len(str(value))} characters)"
+
+
+_BRANCH_NOISE = ("Input should be a valid number", "must be a mapping (got")
+
+
+def _collapse_union(entries: list[tuple[str, str]]) -> list[str]:
+    # A number-or-range field that fails both branches reports once per branch ("a valid number",
+    # "a mapping"); keep the most specific line: a branch's generic line goes when the field or a
+    # part of it (`.low`) has a specific one, or when the field already has a line.
+    def generic(line: str) -> bool:
+        return any(n in line for n in _BRANCH_NOISE)
+
     out: list[str] = []
-    seen_fields: dict[str, int] = {}
-    for line in lines:
-        head = line.rsplit(": ", 1)[0]
-        field = head
-        for suffix in (".low", ".high"):
-            if field.endswith(suffix):
-                field = field[: -len(suffix)]
-        if "must be a mapping" in line and any(k.startswith(field) for k in seen_fields):
-            continue
-        if field in seen_fields and "Input should be a valid number" in line:
-            continue
-        seen_fields[head] = len(out)
+    kept: set[str] = set()
+    for path, line in entries:
+        if generic(line):
+            specific = any(
+                (p == path or p.startswith(path + ".")) and not generic(other)
+                for p, other in entries
+            )
+            if specific or path in kept:
+                continue
+        kept.add(path)
         out.append(line)
     return out

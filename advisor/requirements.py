@@ -120,6 +120,11 @@ class Range(BaseModel):
     low: float = Field(description="Lowest plausible value.")
     high: float = Field(description="Highest plausible value.")
 
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        return not_bool(v)
+
     @model_validator(mode="after")
     def _ordered(self) -> Range:
         if self.low > self.high:
@@ -128,6 +133,13 @@ class Range(BaseModel):
 
 
 Number = float | Range
+
+
+def not_bool(v: Any) -> Any:
+    """Refuse true/false where a number belongs (pydantic would read them as 1 and 0)."""
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number, not {str(v).lower()}")
+    return v
 
 
 def point(value: float | Range) -> float:
@@ -209,6 +221,11 @@ class Data(_Section):
         ),
     )
 
+    @field_validator("paired_examples", mode="before")
+    @classmethod
+    def _paired_number(cls, v: Any) -> Any:
+        return not_bool(v)
+
     @field_validator("paired_examples")
     @classmethod
     def _check_paired(cls, v: float | Range) -> float | Range:
@@ -226,6 +243,11 @@ class Latency(_Section):
             "ms",
         ),
     )
+
+    @field_validator("budget_ms", mode="before")
+    @classmethod
+    def _budget_number(cls, v: Any) -> Any:
+        return not_bool(v)
 
     @field_validator("budget_ms")
     @classmethod
