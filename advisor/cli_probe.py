@@ -52,8 +52,8 @@ def read_csv(path: Path, max_rows: int, seed: int = 0) -> Table:
 
     src = str(path)
     try:
-        with path.open("rb") as fh:
-            head = fh.read(SNIFF_BYTES)
+        with path.open("rb") as raw:
+            head = raw.read(SNIFF_BYTES)
     except FileNotFoundError:
         raise InputError(f"{src}: file not found") from None
     except IsADirectoryError:
@@ -68,7 +68,9 @@ def read_csv(path: Path, max_rows: int, seed: int = 0) -> Table:
         sample = head.decode("utf-8-sig", errors="strict")
     except UnicodeDecodeError as e:
         if len(head) - e.start > 4:  # a multi-byte character cut at the end is fine
-            raise InputError(f"{src}: not UTF-8 text (byte {e.start}); save the table as UTF-8 CSV") from None
+            raise InputError(
+                f"{src}: not UTF-8 text (byte {e.start}); save the table as UTF-8 CSV"
+            ) from None
         sample = head[: e.start].decode("utf-8-sig")
     lines = sample.splitlines()[:50]
     if len(head) == SNIFF_BYTES and len(lines) > 1:
@@ -88,7 +90,9 @@ def read_csv(path: Path, max_rows: int, seed: int = 0) -> Table:
             width = len(header)
             dupes = sorted({h for h in header if header.count(h) > 1})
             if dupes:
-                raise InputError(f"{src}: column '{dupes[0]}': appears more than once in the header")
+                raise InputError(
+                    f"{src}: column '{dupes[0]}': appears more than once in the header"
+                )
 
             def rows() -> Any:
                 for i, row in enumerate(reader, start=1):
@@ -103,7 +107,9 @@ def read_csv(path: Path, max_rows: int, seed: int = 0) -> Table:
 
             kept, seen = _reservoir(rows(), max_rows, seed)
     except UnicodeDecodeError as e:
-        raise InputError(f"{src}: not UTF-8 text ({e.reason}); save the table as UTF-8 CSV") from None
+        raise InputError(
+            f"{src}: not UTF-8 text ({e.reason}); save the table as UTF-8 CSV"
+        ) from None
     except csv.Error as e:
         raise InputError(f"{src}: not a readable CSV ({e})") from None
     cells = [list(col) for col in zip(*kept, strict=True)] if kept else [[] for _ in header]
@@ -123,7 +129,8 @@ def read_parquet(path: Path, max_rows: int, seed: int = 0) -> Table:
         import pyarrow.parquet as pq  # type: ignore[import-not-found]
     except ImportError:
         raise InputError(
-            f"{src}: reading Parquet needs pyarrow (pip install pyarrow); or export the table as CSV"
+            f"{src}: reading Parquet needs pyarrow (pip install pyarrow); "
+            "or export the table as CSV"
         ) from None
     if not path.is_file():
         raise InputError(f"{src}: file not found")
@@ -164,7 +171,9 @@ def read_probe(file: str) -> ProbeResult:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{file}: not a probe file (not valid JSON: {e})") from None
     if not isinstance(doc, dict) or doc.get("kind") != "advisor-probe":
-        raise InputError(f"{file}: not a probe file (write one with `advisor probe DATA.csv --target COLUMN`)")
+        raise InputError(
+            f"{file}: not a probe file (write one with `advisor probe DATA.csv --target COLUMN`)"
+        )
     try:
         return ProbeResult.model_validate(doc)
     except ValidationError as e:
@@ -191,7 +200,10 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
     if d.encoded:
         lines.append(
             "one-hot encoded: "
-            + ", ".join(f"{e.column} ({len(e.levels)}{' + other' if e.other else ''} levels)" for e in d.encoded)
+            + ", ".join(
+                f"{e.column} ({len(e.levels)}{' + other' if e.other else ''} levels)"
+                for e in d.encoded
+            )
         )
     if d.dropped:
         lines.append("dropped: " + ", ".join(f"{c.column} ({c.reason})" for c in d.dropped))
@@ -201,7 +213,7 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
          _iv(result.interpretable.test), result.interpretable.model.split(" (")[0]),
         (f"black box {metric}", _fmt(result.black_box.test.value), _iv(result.black_box.test),
          result.black_box.model.split(" (")[0]),
-        (f"gap (black box - interpretable)", f"{result.accuracy_gap.value:+.3f}",
+        ("gap (black box - interpretable)", f"{result.accuracy_gap.value:+.3f}",
          _iv(result.accuracy_gap), "paired bootstrap, 95%"),
         ("local-surrogate fidelity", _fmt(result.surrogate.agreement.value),
          _iv(result.surrogate.agreement),
@@ -232,7 +244,8 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
               help="Write the measurements here (atomically); '-' prints the JSON instead.")
 @click.option("--demo", is_flag=True, help="Run on scikit-learn's bundled breast cancer data.")
 @click.option("--interpretable", type=click.Choice(["linear", "tree"]), default="linear",
-              show_default=True, help="The interpretable model: regularised linear or depth-4 tree.")
+              show_default=True,
+              help="The interpretable model: regularised linear or depth-4 tree.")
 @click.option("--repeats", type=click.IntRange(2, 100), default=5, show_default=True,
               help="Bootstrap retrains for SHAP stability.")
 @click.option("--points", type=click.IntRange(10, 5000), default=200, show_default=True,
@@ -281,8 +294,7 @@ def probe(
     assert target is not None
     dataset = prepare(table, target, task)  # type: ignore[arg-type]
     settings = ProbeSettings(
-        seed=seed, interpretable=interpretable, repeats=repeats, points=points,  # type: ignore[arg-type]
-        max_rows=max_rows,
+        seed=seed, interpretable=interpretable, repeats=repeats, points=points, max_rows=max_rows,
     )
     with threadpool_limits(limits=threads):
         result = run_probe(dataset, settings, say)

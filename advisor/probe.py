@@ -326,7 +326,9 @@ def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
     distinct = set(y_num.tolist()) if y_num is not None else {_label(v) for v in y_cells}
     if len(distinct) < 2:
         only = _label(next(iter(distinct))) if distinct else ""
-        raise _err(src, target, f"the target is constant ('{only}' in every row); nothing to predict")
+        raise _err(
+            src, target, f"the target is constant ('{only}' in every row); nothing to predict"
+        )
     if task is None:
         if y_num is None:
             task, note = "classification", "inferred: the target is not numeric"
@@ -603,10 +605,13 @@ def top_rank_correlation(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, f
     from scipy.stats import rankdata
 
     k = min(k, len(a))
-    top_a = set(np.argsort(-a, kind="stable")[:k].tolist())
-    top_b = set(np.argsort(-b, kind="stable")[:k].tolist())
+    # Features with no importance at all (unused by a tree, say) are not "top" features.
+    top_a = {i for i in np.argsort(-a, kind="stable")[:k].tolist() if a[i] > 0}
+    top_b = {i for i in np.argsort(-b, kind="stable")[:k].tolist() if b[i] > 0}
+    if not top_a and not top_b:
+        return 1.0, 1.0
     union = sorted(top_a | top_b)
-    overlap = len(top_a & top_b) / k
+    overlap = len(top_a & top_b) / max(len(top_a), len(top_b))
     if len(union) < 2:
         return 1.0, overlap
     ra = rankdata(a[union])
@@ -650,9 +655,9 @@ def _models(task: Task, settings: ProbeSettings, seed: int) -> tuple[Any, str, A
     else:
         inter = Ridge(alpha=1.0)
         inter_name = "ridge regression (alpha=1) on standardised features"
-    box_cls = (
-        HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
-    )
+    box_cls: Any = HistGradientBoostingRegressor
+    if task == "classification":
+        box_cls = HistGradientBoostingClassifier
     box = box_cls(
         max_iter=settings.black_box_iterations, learning_rate=0.1, early_stopping=False,
         random_state=seed,
@@ -675,7 +680,8 @@ def _fit(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
 
 def _importance_linear(model: Any, d: int) -> np.ndarray:
     if hasattr(model, "coef_"):
-        return np.abs(np.asarray(model.coef_, dtype=float)).reshape(-1, d).sum(axis=0)
+        coef: np.ndarray = np.abs(np.asarray(model.coef_, dtype=float)).reshape(-1, d)
+        return np.asarray(coef.sum(axis=0), dtype=float)
     return np.asarray(model.feature_importances_, dtype=float)
 
 
@@ -683,10 +689,11 @@ def shap_importance(model: Any, x: np.ndarray) -> np.ndarray:
     """Give each feature's mean |SHAP| (TreeExplainer) over the rows, summed over classes."""
     import shap
 
-    values = np.asarray(shap.TreeExplainer(model).shap_values(x), dtype=float)
-    if values.ndim == 3:  # rows x features x classes
-        return np.abs(values).mean(axis=0).sum(axis=1)
-    return np.abs(values).mean(axis=0)
+    values = np.abs(np.asarray(shap.TreeExplainer(model).shap_values(x), dtype=float))
+    mean: np.ndarray = values.mean(axis=0)
+    if mean.ndim == 2:  # features x classes
+        mean = mean.sum(axis=1)
+    return mean
 
 
 def _bootstrap_rows(y: np.ndarray, task: Task, rng: np.random.Generator) -> np.ndarray:

@@ -27,13 +27,28 @@ def synthetic_csv(path: Path, rows: int, cols: int, seed: int) -> None:
     x = rng.normal(size=(rows, cols - 2))
     cat = rng.choice(["north", "south", "east", "west"], size=rows)
     tier = rng.choice(["a", "b", "c"], size=rows, p=[0.5, 0.3, 0.2])
-    logit = x[:, 0] - 0.8 * x[:, 1] + 0.6 * x[:, 2] * x[:, 3] + np.sin(2 * x[:, 4]) + (cat == "north")
+    logit = x[:, 0] - 0.8 * x[:, 1] + 0.6 * x[:, 2] * x[:, 3] + np.sin(2 * x[:, 4])
+    logit = logit + (cat == "north")
     y = (logit + rng.normal(scale=0.5, size=rows) > 0).astype(int)
     header = [f"x{j}" for j in range(cols - 2)] + ["region", "tier", "y"]
     with path.open("w") as fh:
         fh.write(",".join(header) + "\n")
         for i in range(rows):
             fh.write(",".join(f"{v:.5f}" for v in x[i]) + f",{cat[i]},{tier[i]},{y[i]}\n")
+
+
+class Steps:
+    """Time between progress messages; each message names the step that starts."""
+
+    def __init__(self, first: str) -> None:
+        self.times: list[tuple[str, float]] = []
+        self.current = first
+        self.last = time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        now = time.perf_counter()
+        self.times.append((self.current, now - self.last))
+        self.current, self.last = msg, now
 
 
 def peak_mb() -> float:
@@ -55,12 +70,12 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
+    import shap  # noqa: F401 - imported once here, so the runs below time the work only
     from threadpoolctl import threadpool_limits
 
     from advisor.cli_probe import read_csv
     from advisor.probe import ProbeSettings, prepare, run_probe
 
-    import shap  # noqa: F401 - imported once here, so the runs below time the work only
     t_import = time.perf_counter() - t0
     settings = ProbeSettings(
         repeats=args.repeats, points=args.points, seed=args.seed, max_rows=max(args.rows, 50)
@@ -74,33 +89,19 @@ def main() -> None:
         print(f"imports (scikit-learn, shap): {t_import:.2f} s")
         times = []
         for run in range(args.runs):
-            steps: list[tuple[str, float]] = []
-            last = time.perf_counter()
-
-            def step(msg: str) -> None:
-                nonlocal last
-                now = time.perf_counter()
-                steps.append((msg, now - last))
-                last = now
-
+            steps = Steps("read and parse the CSV")
             start = time.perf_counter()
             table = read_csv(path, settings.max_rows, args.seed)
-            step("read and parse the CSV")
+            steps("prepare (types, one-hot)")
             data = prepare(table, "y")
-            step("prepare (types, one-hot)")
-            pending = ["split, scale"]
-
-            def progress(msg: str) -> None:
-                step(pending[0])
-                pending[0] = msg
-
+            steps("split, scale")
             with threadpool_limits(limits=args.threads):
-                result = run_probe(data, settings, progress)
-            step(pending[0])
+                result = run_probe(data, settings, steps)
+            steps("")
             total = time.perf_counter() - start
             times.append(total)
             print(f"\nrun {run + 1}: {total:.2f} s")
-            for msg, secs in steps:
+            for msg, secs in steps.times:
                 print(f"  {secs:7.2f} s  {msg}")
         s = result.surrogate.agreement
         print(f"\nprobe time: median {np.median(times):.2f} s over {len(times)} run(s) "

@@ -284,7 +284,8 @@ def test_probe_report_shows_measured_against_prior(demo_probe):
                                    "--format", "md", "--no-explain"])
     assert res.exit_code == 0, res.output
     section = res.output.split("## Explainability per option", 1)[1].split("\n## ", 1)[0]
-    assert "| Prior |" in section and "(measured)" in section and "Measured by `advisor probe`" in section
+    assert "| Prior |" in section and "(measured)" in section
+    assert "Measured by `advisor probe`" in section
 
 
 def test_bad_probe_file_exits_2(tmp_path, capsys):
