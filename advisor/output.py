@@ -34,18 +34,29 @@ def check_target(path: Path, inputs: list[Path]) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (temporary file, fsync, rename).
 
+    A symbolic link is followed (the file it points to is replaced, the link stays); a target
+    that is not a regular file (/dev/null, /dev/stdout, a FIFO) is written into, never replaced.
+
     Raises:
         OutputError: the folder is missing or not writable.
     """
-    parent = path.parent if str(path.parent) else Path(".")
+    shown, path = path, Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as e:
+            raise OutputError(f"{shown}: cannot write ({e.strerror})") from None
+        return
+    parent = path.parent
     if not parent.is_dir():
-        raise OutputError(f"{path}: folder {parent} does not exist")
+        raise OutputError(f"{shown}: folder {shown.parent} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except PermissionError:
-        raise OutputError(f"{path}: permission denied (folder {parent} is not writable)") from None
+        raise OutputError(f"{shown}: permission denied (folder {parent} is not writable)") from None
     except OSError as e:
-        raise OutputError(f"{path}: cannot write ({e.strerror})") from None
+        raise OutputError(f"{shown}: cannot write ({e.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -61,10 +72,10 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except PermissionError:
         _discard(tmp)
-        raise OutputError(f"{path}: permission denied") from None
+        raise OutputError(f"{shown}: permission denied") from None
     except OSError as e:
         _discard(tmp)
-        raise OutputError(f"{path}: cannot write ({e.strerror})") from None
+        raise OutputError(f"{shown}: cannot write ({e.strerror})") from None
     except BaseException:
         _discard(tmp)
         raise
