@@ -1,0 +1,244 @@
+"""Fuzzing the loaders (issue 8): requirements, rule packs and batch CSV, for a bounded number of
+examples (deadline-free; the whole module runs in well under a minute under CI).
+
+Whatever the bytes, a loader either gives its result or raises the tool's own error (InputError,
+RulePackError; ValueError from the bare parser); anything else is a bug. Inputs are random bytes,
+YAML/JSON text with hostile tokens spliced in, and structure-aware mutations of valid documents
+(one node replaced, deleted or added); a mutation that stays valid must then assess.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from typing import Any
+
+import numpy as np
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import examples, profiles
+
+from advisor import load_rulepack, recommend
+from advisor.api import parse_requirements, read_requirements_bytes
+from advisor.errors import InputError, RulePackError
+from advisor.loading import parse_text
+from advisor.resources import default_rules_dir, read_pack_documents
+from advisor.rulepack import build_pack
+from advisor.scoring import compile_pack, evaluate
+
+SLOW = ["too_slow", "data_too_large", "filter_too_much"]
+DEFAULT = load_rulepack()
+PACK_DOCS = read_pack_documents(default_rules_dir())
+GOOD_DOC = {"name": "t", "data": {"paired_examples": 1000}, "latency": {"budget_ms": 300},
+            "regulation": {"criticality": "regulated", "regimes": ["ecoa"]}}
+
+
+def _health(*names: str) -> list[Any]:
+    from hypothesis import HealthCheck
+
+    return [getattr(HealthCheck, n) for n in names]
+
+
+# Values a mutation puts somewhere: anything YAML or JSON can hold, and the edge cases.
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+    st.sampled_from([0, -0.0, 1e308, -1e308, 1e-320, "1e999", "nan", "", " ", "high", "ecoa",
+                     "end_to_end", "latency.budget_ms", "=cmd|' /C calc'!A0", "<script>"]),
+)
+values = st.recursive(
+    leaves,
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.text(max_size=8), children, max_size=3)),
+    max_leaves=8,
+)
+TOKENS = ["&a ", "*a", "!!python/object/apply:os.system ['id']", "!!set {a, b}", "!!binary x",
+          "{", "}", "[", "]", ":", ": ", "- ", "\t", "---\n", "...\n", "%YAML 1.1\n", "? ",
+          "<<: ", ".nan", ".inf", "-.inf", "1e999", "0x1F", "0o17", "1_000", "2001-02-30",
+          "'", '"', "\\", "#", "|\n", ">\n", "\n", "\r\n", "\x85", "\u2028", "\ufeff", "\x00",
+          "\x07", "\ud800", "9" * 5000, "[" * 40, "]" * 40, "NaN", "Infinity", ",", "null"]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, doc: Any) -> Any:
+    """Give `doc` with up to three nodes replaced, deleted or added (a path drawn each time)."""
+    doc = copy.deepcopy(doc)
+    for _ in range(draw(st.integers(1, 3))):
+        parent, key = None, None
+        node = doc
+        while isinstance(node, dict | list) and node and draw(st.integers(0, 3)):
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            parent, key = node, draw(st.sampled_from(keys))
+            node = node[key]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if parent is None:
+            if action == "add" and isinstance(doc, dict):
+                doc[draw(st.text(max_size=8))] = draw(values)
+            elif action == "replace":
+                doc = draw(values)
+            continue
+        if action == "replace":
+            parent[key] = draw(values)
+        elif action == "delete":
+            del parent[key]
+        elif isinstance(node, dict):
+            node[draw(st.text(max_size=12))] = draw(values)
+        elif isinstance(node, list):
+            node.append(draw(values))
+    return doc
+
+
+@st.composite
+def spliced(draw: st.DrawFn, text: str) -> str:
+    """Give `text` with hostile tokens and random characters spliced in or cut out."""
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 8))
+        piece = draw(st.one_of(st.sampled_from(TOKENS), st.text(max_size=6)))
+        text = text[:at] + piece + text[at + cut:]
+    return text
+
+
+def _dump(doc: Any, as_json: bool) -> str:
+    return json.dumps(doc) if as_json else yaml.safe_dump(doc, allow_unicode=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirements
+
+
+@examples(3000, suppress_health_check=_health(*SLOW))
+@given(data=st.binary(max_size=3000))
+def test_fuzz_requirements_bytes(data):
+    try:
+        read_requirements_bytes(data, "f.yaml")
+    except InputError as e:
+        assert all(line.startswith("f.yaml: ") for line in e.problems), e.problems
+
+
+@examples(3000, suppress_health_check=_health(*SLOW))
+@given(doc=profiles(), as_json=st.booleans(), data=st.data())
+def test_fuzz_requirements_text(doc, as_json, data):
+    text = data.draw(spliced(_dump(doc, as_json)))
+    try:
+        read_requirements_bytes(text.encode("utf-8", "surrogatepass"), "f.yaml")
+    except InputError as e:
+        assert all(line.startswith("f.yaml: ") for line in e.problems), e.problems
+
+
+@examples(2000, suppress_health_check=_health(*SLOW))
+@given(data=st.data(), doc=profiles())
+def test_fuzz_requirements_structure(data, doc):
+    bad = data.draw(mutated(doc))
+    try:
+        req = parse_requirements(bad, "f.yaml")
+    except InputError as e:
+        assert all(line.startswith("f.yaml: ") for line in e.problems), e.problems
+        return
+    # Still valid: it must assess, and the echo of the input must be JSON.
+    a = recommend(req, rulepack=DEFAULT, explain=False)
+    json.loads(a.to_json())
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule packs
+
+
+def _check_pack(docs: dict[str, Any]) -> None:
+    try:
+        pack = build_pack(docs, "pack")
+    except RulePackError as e:
+        assert e.problems and all(isinstance(p, str) and p for p in e.problems)
+        return
+    # Still valid: it compiles and scores a spread of profiles.
+    cp = compile_pack(pack)
+    rng = np.random.default_rng(0)
+    x = np.zeros((64, cp.space.width))
+    x[:, 0], x[:, 1] = rng.uniform(0, 12, 64), rng.uniform(-3, 7.9, 64)
+    for col, k in ((2, 3), (3, 3), (4, 7), (5, 4), (6, 4), (7, 2), (8, 3), (9, 2), (10, 4)):
+        x[:, col] = rng.integers(0, k, 64)
+    ev = evaluate(x, cp)
+    assert np.isfinite(ev.effective).all()
+
+
+@examples(1000, suppress_health_check=_health(*SLOW))
+@given(data=st.data(), name=st.sampled_from(sorted(PACK_DOCS)))
+def test_fuzz_rule_pack_structure(data, name):
+    docs = dict(PACK_DOCS)
+    docs[name] = data.draw(mutated(PACK_DOCS[name]))
+    _check_pack(docs)
+
+
+RULES_TEXT = {n: yaml.safe_dump(d, allow_unicode=True) for n, d in PACK_DOCS.items()}
+
+
+@examples(1000, suppress_health_check=_health(*SLOW))
+@given(data=st.data(), name=st.sampled_from(sorted(PACK_DOCS)))
+def test_fuzz_rule_pack_text(data, name):
+    text = data.draw(spliced(RULES_TEXT[name]))
+    try:
+        doc = parse_text(text.encode("utf-8", "surrogatepass"), name)
+    except ValueError:
+        return  # the loader turns this into a RulePackError naming the file
+    docs = dict(PACK_DOCS)
+    docs[name] = doc
+    _check_pack(docs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch CSV
+
+COLUMNS = ["id", "name", "description", "task.modality", "task.pretrained_available",
+           "data.paired_examples", "data.paired_examples.low", "data.paired_examples.high",
+           "data.stage_labels", "latency.budget_ms", "regulation.criticality",
+           "regulation.explainability", "regulation.regimes", "team.ml_maturity",
+           "deployment.target", "bogus", ""]
+CELLS = st.one_of(
+    st.sampled_from(["", "t", "1000", "20k", "1.5M", "10k-50k", "300 ms", "2 s", "1-2 s", "-5",
+                     "0", "-0", "1e999", "nan", "inf", "true", "maybe", "text", "vision",
+                     "regulated", "high", "ecoa;gdpr_art22", "ecoa, hipaa | x", "=cmd|' /C calc'!A0",
+                     "+1", "-1+2", "@SUM(1)", "\t=1", "\r=1", '"', "a\nb", "\x00", "9" * 400]),
+    st.text(max_size=12),
+)
+
+
+@st.composite
+def csv_texts(draw: st.DrawFn) -> str:
+    header = draw(st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=8))
+    if draw(st.integers(0, 4)):  # mostly a usable header
+        header = ["name", "data.paired_examples", "latency.budget_ms", *header]
+    rows = draw(st.lists(st.lists(CELLS, min_size=0, max_size=len(header) + 1), max_size=6))
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(header)
+    w.writerows(rows)
+    text = out.getvalue()
+    if draw(st.booleans()):
+        text = draw(spliced(text))
+    return text
+
+
+@examples(1000, suppress_health_check=_health(*SLOW))
+@given(text=csv_texts())
+def test_fuzz_batch_csv(text):
+    import pytest
+
+    batch = pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+    from advisor.engine import prepare
+
+    try:
+        header, rows = batch.csv_records(io.StringIO(text, newline=""), "f.csv")
+        items = [batch.to_item(r, header) for r in rows]
+    except InputError as e:
+        assert all(line.startswith("f.csv") for line in e.problems), e.problems
+        return
+    result = batch.assess_chunk(items, prepare(DEFAULT), header=header, samples=8)
+    assert len(result.lines) == len(items)
+    for line in result.lines:
+        rec = json.loads(line)
+        assert rec["status"] in ("ok", "error")
+        for cell in batch.csv_row(line):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")), cell
