@@ -125,8 +125,8 @@ class _Index:
 
     def __init__(self, library: Sequence[Precedent]) -> None:
         import numpy as np
-        from sklearn.neighbors import NearestNeighbors  # type: ignore[import-untyped]
-        from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import StandardScaler
 
         num = np.array(
             [

@@ -11,12 +11,14 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from conftest import EXAMPLES, ROOT, profile
 
+# `render` through the package, as embedders import it: importing the submodule
+# `advisor.render` first would shadow the package's lazily exported function with the module.
+from advisor import render
 from advisor.api import load_requirements, recommend
 from advisor.cli import cli
 from advisor.compare import compare
 from advisor.engine import assess
 from advisor.loading import parse_text
-from advisor.render import render
 
 SECTIONS = (
     "decision", "matrix", "scores", "why", "what-if", "explainability", "architecture", "risks",
