@@ -72,7 +72,7 @@ def _md_escape(text: Any) -> str:
         s = s.replace(ch, "\\" + ch)
     # An underscore inside a word cannot start emphasis (CommonMark): escape only the others.
     s = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)
-    s = " ".join(s.split("\n"))
+    s = " ".join(s.splitlines())  # \r alone ends a line in Markdown too, as do \x85, \u2028
     return "\\" + s if s.startswith((">", "-", "+")) else s
 
 

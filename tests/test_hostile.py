@@ -242,6 +242,7 @@ PAYLOADS = [
     "[md link](javascript:alert(4)) ![img](http://evil.example/x.png) <!-- c -->",
     "&lt;b&gt; &amp; &#x3C;script&#x3E;",
     "\u202eevil\u202c | table | # heading * _ ` \\",
+    "line\r- list item\r# heading\u2028=====\x85> quote",
 ]
 EVERYTHING = " ".join(PAYLOADS)
 DANGEROUS = {"script", "iframe", "object", "embed", "form", "input", "textarea", "base", "frame",
@@ -276,6 +277,8 @@ def assert_markdown_safe(text: str) -> None:
         assert raw not in text, raw
     fences = [line for line in text.splitlines() if line.lstrip().startswith("```")]
     assert len(fences) % 2 == 0 and all(f.strip() in ("```", "```json") for f in fences), fences
+    for ending in ("\r", "\x85", "\u2028", "\u2029"):  # Markdown line endings from payloads
+        assert ending not in text, repr(ending)
     prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
     assert not re.search(r"(?<!\\)\]\((?:javascript|http://evil)", prose)
     assert "{{ 7*7 }}" in text.replace("\\", "")  # shown, never evaluated
