@@ -268,8 +268,6 @@ def probe(
     the black box and the stability of its SHAP attributions, and writes probe.json for
     `advisor recommend REQ.yaml --probe probe.json`.
     """
-    from threadpoolctl import threadpool_limits
-
     from .output import check_target, write_atomic
     from .probe import ProbeSettings, demo_table, prepare, run_probe
 
@@ -296,8 +294,7 @@ def probe(
     settings = ProbeSettings(
         seed=seed, interpretable=interpretable, repeats=repeats, points=points, max_rows=max_rows,
     )
-    with threadpool_limits(limits=threads):
-        result = run_probe(dataset, settings, say)
+    result = run_probe(dataset, settings, say, threads=threads)
     text = result.to_json()
     say("done")
     from .api import load_rulepack

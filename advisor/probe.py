@@ -710,6 +710,7 @@ def run_probe(
     data: Dataset,
     settings: ProbeSettings | None = None,
     progress: Progress | None = None,
+    threads: int | None = 1,
 ) -> ProbeResult:
     """Train both models and measure the black box's explanations.
 
@@ -717,15 +718,23 @@ def run_probe(
         data: the prepared dataset (see `prepare`).
         settings: how to run; the defaults when None.
         progress: called with a short message before each long step.
+        threads: native threads for scikit-learn (OpenMP, BLAS); None leaves them as they are.
+            One is the default: on a busy 2-core machine two OpenMP threads were several
+            times slower than one.
 
     Returns:
         The `ProbeResult` (deterministic for the same data and settings).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return _run(data, settings or ProbeSettings(), progress or (lambda _msg: None))
+
+
+def _run(data: Dataset, s: ProbeSettings, say: Progress) -> ProbeResult:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    s = settings or ProbeSettings()
-    say = progress or (lambda _msg: None)
     report = data.report
     assert report is not None
     task = data.task

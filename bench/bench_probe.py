@@ -71,7 +71,6 @@ def main() -> None:
 
     t0 = time.perf_counter()
     import shap  # noqa: F401 - imported once here, so the runs below time the work only
-    from threadpoolctl import threadpool_limits
 
     from advisor.cli_probe import read_csv
     from advisor.probe import ProbeSettings, prepare, run_probe
@@ -95,8 +94,7 @@ def main() -> None:
             steps("prepare (types, one-hot)")
             data = prepare(table, "y")
             steps("split, scale")
-            with threadpool_limits(limits=args.threads):
-                result = run_probe(data, settings, steps)
+            result = run_probe(data, settings, steps, threads=args.threads)
             steps("")
             total = time.perf_counter() - start
             times.append(total)

@@ -132,8 +132,8 @@ def test_prepare_encodes_categoricals_and_reports_it():
 
 
 def test_linear_data_gives_higher_surrogate_fidelity_than_non_linear():
-    settings = ProbeSettings(repeats=2, points=40, perturbations=200, bootstrap=200,
-                             black_box_iterations=50)
+    settings = ProbeSettings(repeats=2, points=30, perturbations=150, bootstrap=200,
+                             black_box_iterations=30, eval_rows=50)
     lin = run_probe(prepare(_table(300, target="linear"), "y"), settings)
     non = run_probe(prepare(_table(300, target="checker"), "y"), settings)
     assert lin.surrogate.agreement.value > non.surrogate.agreement.value
@@ -286,6 +286,22 @@ def test_probe_report_shows_measured_against_prior(demo_probe):
     section = res.output.split("## Explainability per option", 1)[1].split("\n## ", 1)[0]
     assert "| Prior |" in section and "(measured)" in section
     assert "Measured by `advisor probe`" in section
+
+
+def test_html_report_shows_basis_intervals_and_prior(demo_probe):
+    from bs4 import BeautifulSoup
+
+    example = str(ROOT / "examples" / "credit-scoring.yaml")
+    res = CliRunner().invoke(cli, ["recommend", example, "--probe", str(demo_probe),
+                                   "--format", "html", "--no-explain"])
+    assert res.exit_code == 0, res.output
+    section = BeautifulSoup(res.output, "html5lib").find(id="explainability")
+    table = next(t for t in section.find_all("table") if t.find("th", string="Prior (interval)"))
+    rows = {tr.th.get_text(strip=True): tr for tr in table.tbody.find_all("tr")}
+    assert set(rows) == {"end-to-end", "modular", "hybrid"}
+    e2e = rows["end-to-end"].get_text(" ", strip=True)
+    assert "measured" in e2e and "Measured by advisor probe" in e2e and "–" in e2e
+    assert "Traditional models" in rows["modular"].get_text(" ", strip=True)
 
 
 def test_bad_probe_file_exits_2(tmp_path, capsys):
