@@ -109,7 +109,7 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
     crit = str(req.regulation.criticality).replace("_", " ")
     level = required_level(ev)
     out = []
-    specs = [
+    specs: list[tuple[str, Any, str, dict[str, Any]]] = [
         (
             "data",
             d.data,
@@ -156,11 +156,11 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
     for i, (name, spec, value, thresholds) in enumerate(specs):
         out.append(
             Dimension(
-                name=name,  # type: ignore[arg-type]
+                name=name,
                 label=spec.label,
                 value=value,
                 utility=_r(u[i]),
-                favours=favours(cp, float(u[i])),  # type: ignore[arg-type]
+                favours=favours(cp, float(u[i])),
                 weight=_r(spec.weight),
                 rationale=spec.rationale.strip(),
                 thresholds=thresholds,
@@ -202,7 +202,8 @@ def _given_number(v: Any) -> Any:
 
 
 def _effect(rule: Any) -> dict[str, Any]:
-    return rule.effect.model_dump(exclude_none=True)
+    effect: dict[str, Any] = rule.effect.model_dump(exclude_none=True)
+    return effect
 
 
 def rule_results(cp: CompiledPack, ev: Evaluation) -> list[RuleResult]:
@@ -258,7 +259,7 @@ def vetoes(cp: CompiledPack, ev: Evaluation) -> list[Any]:
         if ev.expl_veto[0, i]:
             out.append(
                 Veto(
-                    option=opt,  # type: ignore[arg-type]
+                    option=opt,
                     rule=f"explainability-requirement:{opt}",
                     reason=(
                         f"The {level} explainability requirement is hard (minimum fidelity "
@@ -379,7 +380,7 @@ def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[
         fid = float(ev.fidelity[0, i])
         trace_note = " Traceability is required at this level." if need_trace else ""
         out[opt] = ExplainabilityEstimate(
-            option=opt,  # type: ignore[arg-type]
+            option=opt,
             estimate=_r(fid, 4),
             low=_clip01(min(lo, fid)),
             high=_clip01(max(hi, fid)),
@@ -602,8 +603,9 @@ def reasons(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> li
         )
     for i, rule in enumerate(cp.pack.rules):
         if ev.fired[0, i] and rule.effect.add:
-            delta = rule.effect.add.get(option, 0.0) - max(
-                (v for k, v in rule.effect.add.items() if k != option), default=0.0
+            add: dict[str, float] = {str(k): v for k, v in rule.effect.add.items()}
+            delta = add.get(option, 0.0) - max(
+                (v for k, v in add.items() if k != option), default=0.0
             )
             if delta > 0:
                 cands.append((delta * 3, f"{rule.rationale.strip()} (rule {rule.id})"))
@@ -660,7 +662,7 @@ def attributions(
                 label=label,
                 value=shown,
                 contribution=round(c, 9) + 0.0,
-                towards=towards,  # type: ignore[arg-type]
+                towards=towards,
                 default=default,
                 text=text,
             )
@@ -691,10 +693,11 @@ def _change(req: Requirements, move: Move) -> Change:
     data = req.model_dump(mode="json")
     if move.field == "regulation.regimes":
         action, regime = move.new
-        old = list(req.regulation.regimes)
-        new = sorted(set(old) | {regime}) if action == "add" else [r for r in old if r != regime]
+        regimes = list(req.regulation.regimes)
+        new = (sorted(set(regimes) | {regime}) if action == "add"
+               else [r for r in regimes if r != regime])
         desc = f"{'add' if action == 'add' else 'remove'} regime {regime}"
-        return Change(field=move.field, old=old, new=new, description=desc)
+        return Change(field=move.field, old=regimes, new=new, description=desc)
     old = get_path(data, move.field)
     if move.field == "regulation.explainability":
         old = req.explainability_level()
@@ -740,7 +743,7 @@ def counterfactuals(
                     label=label,
                     found=True,
                     changes=[change],
-                    new_recommendation=new,  # type: ignore[arg-type]
+                    new_recommendation=new,
                     distance=_r(move.distance, 4),
                     verified=True,
                     text=f"{change.description} flips it to {option_label(new)}",
@@ -774,7 +777,7 @@ def pair_counterfactual(
         label=" and ".join(FIELD_LABELS[c.field] for c in changes),
         found=True,
         changes=changes,
-        new_recommendation=new,  # type: ignore[arg-type]
+        new_recommendation=new,
         distance=_r(sum(m.distance for m in pair), 4),
         verified=True,
         text=f"{changes[0].description} and {changes[1].description} together flip it to {option_label(new)}",
