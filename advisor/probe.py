@@ -31,6 +31,8 @@ MIN_ROWS = 50
 MIN_PER_CLASS = 2
 MAX_CLASSES = 50
 MAX_LEVELS = 20
+#: Above this many features, local surrogates pick theirs by weighted covariance, not a full fit.
+WIDE = 200
 #: Cells read as missing values (compared lower-cased, stripped).
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 
@@ -558,9 +560,20 @@ def surrogate_fidelity(
         y_0 = model(x0[:, None, :])[:, 0, :]
         w_fit = np.exp(-np.sum(e_fit**2, axis=2) / width**2)
         w_new = np.exp(-np.sum(e_new**2, axis=2) / width**2)
-        full, _ = _weighted_ridge(e_fit, y_fit, w_fit, alpha)
-        strength = np.linalg.norm(full, axis=2)
-        sel = np.argsort(-strength, axis=1, kind="stable")[:, :k]
+        if d <= WIDE:
+            full, _ = _weighted_ridge(e_fit, y_fit, w_fit, alpha)
+            strength = np.linalg.norm(full, axis=2)
+            sel = np.argsort(-strength, axis=1, kind="stable")[:, :k]
+        else:  # many (one-hot) features: a full fit is cubic in d, so first screen
+            # 5k candidates by weighted covariance, then pick k of them by a ridge fit
+            wn = w_fit / w_fit.sum(axis=1, keepdims=True)
+            yc = y_fit - np.einsum("ps,psc->pc", wn, y_fit)[:, None, :]
+            cov = np.linalg.norm(np.einsum("ps,psk,psc->pkc", wn, e_fit, yc), axis=2)
+            cand = np.argsort(-cov, axis=1, kind="stable")[:, : min(d, 5 * k)]
+            xc = np.take_along_axis(e_fit, cand[:, None, :], axis=2)
+            part, _ = _weighted_ridge(xc, y_fit, w_fit, alpha)
+            best = np.argsort(-np.linalg.norm(part, axis=2), axis=1, kind="stable")[:, :k]
+            sel = np.take_along_axis(cand, best, axis=1)
         xs = np.take_along_axis(e_fit, sel[:, None, :], axis=2)
         coef, intercept = _weighted_ridge(xs, y_fit, w_fit, alpha)
         xn = np.take_along_axis(e_new, sel[:, None, :], axis=2)
