@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .assessment import ProbeSummary, ScoreInterval
 from .requirements import Requirements
 from .rulepack import ExplainabilityPack, Measured, RulePack
+from .scoring import CompiledPack
 
 if TYPE_CHECKING:
     from .probe import Interval, ProbeResult
@@ -127,10 +128,12 @@ def probe_summary(probe: ProbeResult, data_shift: float | None) -> ProbeSummary:
     )
 
 
-def probe_warnings(req: Requirements, probe: ProbeResult | None) -> list[str]:
+def probe_warnings(req: Requirements, cp: CompiledPack, probe: ProbeResult | None) -> list[str]:
     """Give what a reader should know about using this probe for these requirements."""
     if probe is None:
         return []
+    use = cp.pack.explainability.probe
+    threshold = use.stability_warning if use is not None else 0.7
     out = []
     if str(req.task.modality) != "tabular":
         out.append(
@@ -139,7 +142,7 @@ def probe_warnings(req: Requirements, probe: ProbeResult | None) -> list[str]:
             "adjustment all the same; read it as a lower-bound check, not a measurement of the "
             "end-to-end system."
         )
-    if probe.stability.rank_correlation.value < 0.7:
+    if probe.stability.rank_correlation.value < threshold:
         out.append(
             f"The black box's SHAP attributions are unstable on this data (top-feature rank "
             f"correlation {probe.stability.rank_correlation.value:.2f} across "

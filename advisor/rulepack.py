@@ -236,6 +236,8 @@ class ProbeUse(_Strict):
 
     # (gap in accuracy or R2 points, black box minus interpretable) -> added to the data utility
     accuracy_gap_curve: list[tuple[float, float]] = Field(min_length=2)
+    # Warn when the black box's SHAP top-feature rank correlation across retrains is below this.
+    stability_warning: float = Field(default=0.7, ge=-1, le=1)
     rationale: str = ""
     assumption: bool = True
     evidence: list[str] = []
