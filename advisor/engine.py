@@ -22,10 +22,8 @@ from .assessment import Assessment, RulePackInfo
 from .attributions import shapley
 from .counterfactuals import best_pair, single_moves
 from .estimates import probe_summary, probe_warnings, specialise
-from .estimates import probe_summary, probe_warnings, specialise
 from .fields import OPTIONS
 from .precedents import nearest
-from .probe import ProbeResult
 from .probe import ProbeResult
 from .requirements import Requirements, point
 from .rulepack import RulePack
@@ -62,8 +60,6 @@ def prepare(pack: RulePack) -> Prepared:
         _prepared[id(pack)] = prep
         while len(_prepared) > 64:  # packs derived per assessment (estimates.specialise)
             del _prepared[next(iter(_prepared))]
-        while len(_prepared) > 64:  # packs derived per assessment (estimates.specialise)
-            del _prepared[next(iter(_prepared))]
         return prep
 
 
@@ -93,15 +89,10 @@ def assess(
         explain_scores: also explain each option's effective score on its own.
         probe: figures measured by `advisor probe`: they replace the end-to-end prior, and the
             accuracy gap shifts the data dimension.
-        probe: figures measured by `advisor probe`: they replace the end-to-end prior, and the
-            accuracy gap shifts the data dimension.
 
     Returns:
         The full `Assessment`.
     """
-    pack_sha256 = prepare(pack).sha256
-    # The explanation method and any measured figures apply to every stage below.
-    pack = specialise(pack, req, probe)
     pack_sha256 = prepare(pack).sha256
     # The explanation method and any measured figures apply to every stage below.
     pack = specialise(pack, req, probe)
@@ -166,9 +157,6 @@ def assess(
         counterfactuals=cfs,
         best_pair=pair,
         explainability=parts.explainability(req, cp, ev),
-        probe=probe_summary(probe, cp.data_shift if cp.pack.explainability.probe else None)
-        if probe is not None
-        else None,
         probe=probe_summary(probe, cp.data_shift if cp.pack.explainability.probe else None)
         if probe is not None
         else None,
