@@ -25,9 +25,7 @@ from advisor.requirements import (
     EXPLAINABILITY_ORDER,
     KNOWN_REGIMES,
     LEVEL3_ORDER,
-    MATURITY_ORDER,
     MODALITIES,
-    TARGETS,
     field_info,
     field_paths,
 )
@@ -87,7 +85,8 @@ regime_names = st.one_of(
     st.sampled_from(KNOWN_REGIMES).map(lambda r: r.upper().replace("_", "-")),
     st.sampled_from(["made_up_act", "Local Law 144", "soc2", " hipaa ", "x" * 64]),
 )
-names = st.one_of(st.sampled_from(["p", "Voice agent", "Ünïcödé 漢字 🚀"]), st.text(min_size=1, max_size=40))
+names = st.one_of(st.sampled_from(["p", "Voice agent", "Ünïcödé 漢字 🚀"]),
+                  st.text(min_size=1, max_size=40))
 
 
 def _choice_fields() -> list[tuple[str, str, list[Any]]]:
@@ -112,6 +111,12 @@ def _choice_fields() -> list[tuple[str, str, list[Any]]]:
 CHOICE_FIELDS = _choice_fields()
 _RADIX = [len(v) + 1 for _, _, v in CHOICE_FIELDS]  # + 1: the field left out
 _COMBINATIONS = math.prod(_RADIX)
+_PAIRS = number_or_range(pairs_number)
+_BUDGET = number_or_range(budget_number)
+_FLAGS = st.integers(0, 7)
+_CODES = st.integers(0, _COMBINATIONS - 1)
+_MASKS = st.integers(-1, 2 ** len(KNOWN_REGIMES) - 1)  # -1: regimes left out
+_EXTRA_REGIME = st.one_of(st.just(None), regime_names)
 
 
 @st.composite
@@ -123,26 +128,27 @@ def profiles(draw: st.DrawFn, *, ranges: bool = True,
     keeps generation cheap (hypothesis spends ~0.1-1 ms per draw) and shrinks to the minimal
     profile.
     """
-    pick = number_or_range if ranges else (lambda s: s)
+    # Every strategy drawn from is built once (below): hypothesis validates each new strategy
+    # object, which cost more than the draws themselves.
     doc: dict[str, Any] = {
         "name": draw(text),
-        "data": {"paired_examples": draw(pick(pairs_number))},
-        "latency": {"budget_ms": draw(pick(budget_number))},
+        "data": {"paired_examples": draw(_PAIRS if ranges else pairs_number)},
+        "latency": {"budget_ms": draw(_BUDGET if ranges else budget_number)},
     }
-    flags = draw(st.integers(0, 3))
+    flags = draw(_FLAGS)
     if flags & 1:
         doc["schema_version"] = 1
     if flags & 2:
-        doc["description"] = draw(st.one_of(st.just(""), text))
-    code = draw(st.integers(0, _COMBINATIONS - 1))
+        doc["description"] = "" if flags & 4 else draw(text)
+    code = draw(_CODES)
     for (section, key, values), radix in zip(CHOICE_FIELDS, _RADIX, strict=True):
         code, digit = divmod(code, radix)
         if digit:
             doc.setdefault(section, {})[key] = values[digit - 1]
-    mask = draw(st.integers(-1, 2 ** len(KNOWN_REGIMES) - 1))  # -1: regimes left out
+    mask = draw(_MASKS)
     if mask >= 0:
         regimes = [r for i, r in enumerate(KNOWN_REGIMES) if mask >> i & 1]
-        extra = draw(st.one_of(st.just(None), regime_names))
+        extra = draw(_EXTRA_REGIME)
         doc.setdefault("regulation", {})["regimes"] = regimes + ([extra] if extra else [])
     return doc
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import io
 import json
 from typing import Any
@@ -62,21 +63,33 @@ TOKENS = ["&a ", "*a", "!!python/object/apply:os.system ['id']", "!!set {a, b}",
           "\x07", "\ud800", "9" * 5000, "[" * 40, "]" * 40, "NaN", "Infinity", ",", "null"]
 
 
+_ROUNDS, _DESCEND = st.integers(1, 3), st.integers(0, 3)
+_ACTIONS = st.sampled_from(["replace", "delete", "add"])
+_KEYS = st.text(max_size=12)
+_PIECES = st.one_of(st.sampled_from(TOKENS), st.text(max_size=6))
+_ROUNDS4, _CUT = st.integers(1, 4), st.integers(0, 8)
+
+
+@functools.cache
+def _below(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)  # built once per bound: hypothesis validates each new strategy
+
+
 @st.composite
 def mutated(draw: st.DrawFn, doc: Any) -> Any:
     """Give `doc` with up to three nodes replaced, deleted or added (a path drawn each time)."""
     doc = copy.deepcopy(doc)
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(_ROUNDS)):
         parent, key = None, None
         node = doc
-        while isinstance(node, dict | list) and node and draw(st.integers(0, 3)):
+        while isinstance(node, dict | list) and node and draw(_DESCEND):
             keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-            parent, key = node, draw(st.sampled_from(keys))
+            parent, key = node, keys[draw(_below(len(keys)))]
             node = node[key]
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        action = draw(_ACTIONS)
         if parent is None:
             if action == "add" and isinstance(doc, dict):
-                doc[draw(st.text(max_size=8))] = draw(values)
+                doc[draw(_KEYS)] = draw(values)
             elif action == "replace":
                 doc = draw(values)
             continue
@@ -85,7 +98,7 @@ def mutated(draw: st.DrawFn, doc: Any) -> Any:
         elif action == "delete":
             del parent[key]
         elif isinstance(node, dict):
-            node[draw(st.text(max_size=12))] = draw(values)
+            node[draw(_KEYS)] = draw(values)
         elif isinstance(node, list):
             node.append(draw(values))
     return doc
@@ -94,10 +107,10 @@ def mutated(draw: st.DrawFn, doc: Any) -> Any:
 @st.composite
 def spliced(draw: st.DrawFn, text: str) -> str:
     """Give `text` with hostile tokens and random characters spliced in or cut out."""
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(0, len(text)))
-        cut = draw(st.integers(0, 8))
-        piece = draw(st.one_of(st.sampled_from(TOKENS), st.text(max_size=6)))
+    for _ in range(draw(_ROUNDS4)):
+        at = draw(_below(len(text) + 1))
+        cut = draw(_CUT)
+        piece = draw(_PIECES)
         text = text[:at] + piece + text[at + cut:]
     return text
 
@@ -119,7 +132,7 @@ def test_fuzz_requirements_bytes(data):
         assert all(line.startswith("f.yaml: ") for line in e.problems), e.problems
 
 
-@examples(3000, suppress_health_check=_health(*SLOW))
+@examples(2000, suppress_health_check=_health(*SLOW))
 @given(doc=profiles(), as_json=st.booleans(), data=st.data())
 def test_fuzz_requirements_text(doc, as_json, data):
     text = data.draw(spliced(_dump(doc, as_json)))
@@ -129,7 +142,7 @@ def test_fuzz_requirements_text(doc, as_json, data):
         assert all(line.startswith("f.yaml: ") for line in e.problems), e.problems
 
 
-@examples(2000, suppress_health_check=_health(*SLOW))
+@examples(1000, suppress_health_check=_health(*SLOW))
 @given(data=st.data(), doc=profiles())
 def test_fuzz_requirements_structure(data, doc):
     bad = data.draw(mutated(doc))
@@ -164,7 +177,7 @@ def _check_pack(docs: dict[str, Any]) -> None:
     assert np.isfinite(ev.effective).all()
 
 
-@examples(1000, suppress_health_check=_health(*SLOW))
+@examples(500, suppress_health_check=_health(*SLOW))
 @given(data=st.data(), name=st.sampled_from(sorted(PACK_DOCS)))
 def test_fuzz_rule_pack_structure(data, name):
     docs = dict(PACK_DOCS)
@@ -175,7 +188,7 @@ def test_fuzz_rule_pack_structure(data, name):
 RULES_TEXT = {n: yaml.safe_dump(d, allow_unicode=True) for n, d in PACK_DOCS.items()}
 
 
-@examples(1000, suppress_health_check=_health(*SLOW))
+@examples(500, suppress_health_check=_health(*SLOW))
 @given(data=st.data(), name=st.sampled_from(sorted(PACK_DOCS)))
 def test_fuzz_rule_pack_text(data, name):
     text = data.draw(spliced(RULES_TEXT[name]))
@@ -199,29 +212,38 @@ COLUMNS = ["id", "name", "description", "task.modality", "task.pretrained_availa
 CELLS = st.one_of(
     st.sampled_from(["", "t", "1000", "20k", "1.5M", "10k-50k", "300 ms", "2 s", "1-2 s", "-5",
                      "0", "-0", "1e999", "nan", "inf", "true", "maybe", "text", "vision",
-                     "regulated", "high", "ecoa;gdpr_art22", "ecoa, hipaa | x", "=cmd|' /C calc'!A0",
+                     "regulated", "high", "ecoa;gdpr_art22", "ecoa, hipaa | x",
+                     "=cmd|' /C calc'!A0",
                      "+1", "-1+2", "@SUM(1)", "\t=1", "\r=1", '"', "a\nb", "\x00", "9" * 400]),
     st.text(max_size=12),
 )
 
 
+_HEADERS = st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=8)
+
+
+@functools.cache
+def _rows(width: int) -> st.SearchStrategy[list[list[str]]]:
+    return st.lists(st.lists(CELLS, min_size=0, max_size=width + 1), max_size=6)
+
+
 @st.composite
 def csv_texts(draw: st.DrawFn) -> str:
-    header = draw(st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=8))
-    if draw(st.integers(0, 4)):  # mostly a usable header
+    header = draw(_HEADERS)
+    if draw(_DESCEND):  # mostly a usable header
         header = ["name", "data.paired_examples", "latency.budget_ms", *header]
-    rows = draw(st.lists(st.lists(CELLS, min_size=0, max_size=len(header) + 1), max_size=6))
+    rows = draw(_rows(len(header)))
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(header)
     w.writerows(rows)
     text = out.getvalue()
-    if draw(st.booleans()):
+    if draw(_DESCEND) == 0:
         text = draw(spliced(text))
     return text
 
 
-@examples(1000, suppress_health_check=_health(*SLOW))
+@examples(500, suppress_health_check=_health(*SLOW))
 @given(text=csv_texts())
 def test_fuzz_batch_csv(text):
     import pytest
