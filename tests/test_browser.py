@@ -273,7 +273,8 @@ def test_examples_in_chromium(browser: Browser, reports: list[Path]) -> None:
         ]
         assert requests == [], f"{path.name}: network requests {requests}"
         browser.call("Target.closeTarget", targetId=target)
-    assert time.monotonic() - started < 60, "the browser checks took over a minute"
+    # About 30 s for the eight examples on two cores; the guard leaves room for a busy machine.
+    assert time.monotonic() - started < 120, "the browser checks took over two minutes"
 
 
 def _filter_row(ftype: int, row: bytes, prev: bytes, bpp: int) -> bytes:
