@@ -139,7 +139,10 @@ class _Index:
         )
         self.scaler = StandardScaler().fit(num)
         rows = np.hstack([self.scaler.transform(num), self._onehots(library)])
-        self.nn = NearestNeighbors(n_neighbors=len(library)).fit(rows)
+        # A k-d tree: exact like brute force, but a single-threaded query. The default (brute)
+        # ran scikit-learn's OpenMP distance reduction: ~10-50 ms of CPU per assessment, most of
+        # it threads spinning, for a few dozen rows.
+        self.nn = NearestNeighbors(n_neighbors=len(library), algorithm="kd_tree").fit(rows)
 
     @staticmethod
     def _onehots(library: Sequence[Precedent]) -> Any:
