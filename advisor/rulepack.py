@@ -307,6 +307,12 @@ class ExplainabilityPack(_Strict):
                 )
         if self.method is not None and self.method not in EXPLANATION_METHODS:
             raise ValueError(f"method must be one of {', '.join(EXPLANATION_METHODS)}")
+        missing = [o for o in ("end_to_end", "modular") if o not in self.priors]
+        if missing:
+            raise ValueError(f"priors needs an entry for {', '.join(missing)}")
+        missing = [lv for lv in ("none", "low", "medium", "high") if lv not in self.requirements]
+        if missing:
+            raise ValueError(f"requirements needs a level for {', '.join(missing)}")
         return self
 
     def method_deltas(self) -> list[Adjustment]:
