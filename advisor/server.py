@@ -326,10 +326,6 @@ def serve(host: str, port: int, rules_dir: str | None) -> None:
     # As for one-shot commands, shap's explainer runs interpreted: no 8 s numba compile before
     # the first answer, and the same bytes as `advisor recommend`. NUMBA_DISABLE_JIT=0 compiles.
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
-    # Requests already run in parallel threads; OpenMP worker pools inside scikit-learn (the
-    # nearest-precedent search) cost far more to wake per request than the search itself
-    # (measured: 90 ms against 6 ms per assessment). OMP_NUM_THREADS=N overrides.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import fastapi  # noqa: F401
         import uvicorn
