@@ -262,6 +262,9 @@ def test_special_files_are_written_into_not_replaced(tmp_path):
 
 
 def test_dev_null_as_output():
+    if os.geteuid() == 0:
+        pytest.skip("as root, the device node above stands in for /dev/null: were the fix to "
+                    "regress, writing the real one would replace it for the whole machine")
     code, out, err = _run(["recommend", str(EXAMPLES[0]), "-o", "/dev/null", "--no-explain",
                            "--format", "json"])
     assert code == 0, err
