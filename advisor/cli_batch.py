@@ -33,12 +33,23 @@ class _AtomicText:
     """A text file written beside its target, renamed over it on `commit` (never half-written)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         import tempfile
 
+        # A symbolic link is followed (its target replaced, the link kept); /dev/null, a FIFO or
+        # another special file is written into, never replaced by a regular file.
+        self.shown, self.path = path, Path(os.path.realpath(path))
+        self.tmp: str | None = None
+        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
+            try:
+                self.fh: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
+            except OSError as e:
+                raise OutputError(f"{path}: cannot write ({e.strerror})") from None
+            return
         parent = path.parent if str(path.parent) else Path(".")
         try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+            fd, self.tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
         except FileNotFoundError:
             raise OutputError(f"{path}: folder {parent} does not exist") from None
         except PermissionError:
@@ -47,9 +58,15 @@ class _AtomicText:
             ) from None
         except OSError as e:
             raise OutputError(f"{path}: cannot write ({e.strerror})") from None
-        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
 
     def commit(self) -> None:
+        if self.tmp is None:  # a special file: nothing to rename
+            try:
+                self.fh.close()
+            except OSError as e:
+                raise OutputError(f"{self.shown}: cannot write ({e.strerror})") from None
+            return
         try:
             self.fh.flush()
             os.fsync(self.fh.fileno())
@@ -59,13 +76,15 @@ class _AtomicText:
             os.replace(self.tmp, self.path)
         except OSError as e:
             self.abort()
-            raise OutputError(f"{self.path}: cannot write ({e.strerror})") from None
+            raise OutputError(f"{self.shown}: cannot write ({e.strerror})") from None
 
     def abort(self) -> None:
         try:
             self.fh.close()
         except OSError:
             pass
+        if self.tmp is None:
+            return
         try:
             os.unlink(self.tmp)
         except OSError:

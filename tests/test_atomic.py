@@ -8,6 +8,7 @@ written to the temporary file, after the fsync, and just before the rename.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -272,3 +273,23 @@ def test_dev_null_as_output():
 
 
 del ROOT
+
+
+def test_batch_output_follows_links_and_writes_into_special_files(tmp_path):
+    pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+    src = tmp_path / "p.csv"
+    src.write_text("name,data.paired_examples,latency.budget_ms\nx,1000,300\n")
+    real = tmp_path / "real.jsonl"
+    real.write_text("previous\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    code, _, err = _run(["batch", str(src), "-o", str(link)])
+    assert code == 0, err
+    assert link.is_symlink() and json.loads(real.read_text())["status"] == "ok"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    code, _, err = _run(["batch", str(src), "-o", str(fifo)])
+    assert code == 0, err
+    assert json.loads(reader.communicate(timeout=30)[0])["status"] == "ok"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
