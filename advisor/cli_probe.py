@@ -256,10 +256,12 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Threads for scikit-learn (1 is fastest on a busy machine).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@click.option("--rules", "rules_dir", metavar="DIR",
+              help="Rule pack whose end-to-end prior the summary compares with (default: bundled).")
 def probe(
     data: str | None, target: str | None, task: str | None, output: str, demo: bool,
     interpretable: str, repeats: int, points: int, max_rows: int, seed: int, threads: int,
-    quiet: bool,
+    quiet: bool, rules_dir: str | None,
 ) -> None:
     """Measure explainability on a tabular sample of your data (CSV; Parquet with pyarrow).
 
@@ -277,6 +279,10 @@ def probe(
         raise click.UsageError("give DATA.csv and --target COLUMN, or --demo")
     if not demo and not target:
         raise click.UsageError("--target COLUMN is required with DATA.csv")
+    from .api import load_rulepack
+
+    # Load the pack first: a broken pack should fail before minutes of training, not after.
+    prior = load_rulepack(rules_dir).explainability.priors["end_to_end"].fidelity
     start = time.perf_counter()
 
     def say(msg: str) -> None:
@@ -297,9 +303,6 @@ def probe(
     result = run_probe(dataset, settings, say, threads=threads)
     text = result.to_json()
     say("done")
-    from .api import load_rulepack
-
-    prior = load_rulepack().explainability.priors["end_to_end"].fidelity
     table_text = summary(result, prior)
     if output == "-":
         click.echo(table_text, err=True, nl=False)

@@ -363,3 +363,11 @@ def test_stricter_explainability_never_raises_end_to_end_with_a_probe(pack, demo
             v.option == "end_to_end" for v in a.vetoes) else -9.0)
         assert set(a.scores) == set(OPTIONS)
     assert all(b <= a + 1e-12 for a, b in zip(margins, margins[1:], strict=False))
+
+
+def test_probe_bad_rule_pack_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "probe.json"
+    code, err = _run(["probe", "--demo", "-o", str(out), "--rules", str(tmp_path / "nope")], capsys)
+    assert code == 2
+    assert "rule pack folder not found" in err
+    assert not out.exists()
