@@ -79,21 +79,34 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("file", metavar="FILE|-")
-@click.option("-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "json", "md", "adr"]),
+    "-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "json", "md", "adr"]),
     help="Output format (default: from the -o suffix, else json); adr: a MADR decision record.",
 )
-@click.option("--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack).")
+@click.option(
+    "--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack)."
+)
 @click.option("--no-explain", is_flag=True, help="Skip SHAP attributions and counterfactuals.")
 @click.option("--explain-scores", is_flag=True, help="Also attribute each option's own score.")
 @click.option(
-    "--probe", "probe_file", metavar="PROBE.json",
+    "--probe",
+    "probe_file",
+    metavar="PROBE.json",
     help="Use the figures `advisor probe` measured on your data in place of the priors.",
 )
 def recommend(
-    file: str, output: str | None, fmt: str | None, rules_dir: str | None, no_explain: bool,
-    explain_scores: bool, probe_file: str | None = None,
+    file: str,
+    output: str | None,
+    fmt: str | None,
+    rules_dir: str | None,
+    no_explain: bool,
+    explain_scores: bool,
+    probe_file: str | None = None,
 ) -> None:
     """Assess a requirements file (YAML or JSON; - reads stdin)."""
     _one_shot_shap()
@@ -105,7 +118,11 @@ def recommend(
     pack = load_rulepack(rules_dir)
     probe = read_probe(probe_file) if probe_file else None
     assessment = assess(
-        req, pack, given=doc, explain=not no_explain, explain_scores=explain_scores and not no_explain,
+        req,
+        pack,
+        given=doc,
+        explain=not no_explain,
+        explain_scores=explain_scores and not no_explain,
         probe=probe,
     )
     text = render(assessment, _format_for(output, fmt))
@@ -118,8 +135,12 @@ def recommend(
 
 
 @cli.command()
-@click.option("--rules", "rules_dir", metavar="DIR",
-              help="Rule pack folder: its regimes are listed as known (default: the bundled pack).")
+@click.option(
+    "--rules",
+    "rules_dir",
+    metavar="DIR",
+    help="Rule pack folder: its regimes are listed as known (default: the bundled pack).",
+)
 def schema(rules_dir: str | None) -> None:
     """Print the JSON Schema of the requirements file."""
     from .api import load_rulepack, requirements_schema

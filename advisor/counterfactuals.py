@@ -155,11 +155,15 @@ def _regime_moves(x: np.ndarray, cp: CompiledPack) -> list[Move]:
     for j, regime in enumerate(cp.space.regimes):
         row = x.copy()
         row[base + j] = 1.0 - row[base + j]
-        out.append(Move("regulation.regimes", ("add" if row[base + j] else "remove", regime), 1.0, row))
+        out.append(
+            Move("regulation.regimes", ("add" if row[base + j] else "remove", regime), 1.0, row)
+        )
     return out
 
 
-def single_moves(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]) -> dict[str, list[Move]]:
+def single_moves(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]
+) -> dict[str, list[Move]]:
     """Give, per field, every single change that flips the recommendation, nearest first."""
     current = evaluate(x[None, :], cp).choice[0]
     out: dict[str, list[Move]] = {}
@@ -167,7 +171,11 @@ def single_moves(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]) -> 
         if field in NUMERIC:
             moves = numeric_moves(x, cp, field, numbers[field])
         else:
-            cands = _regime_moves(x, cp) if field == "regulation.regimes" else _category_moves(x, cp, field)
+            cands = (
+                _regime_moves(x, cp)
+                if field == "regulation.regimes"
+                else _category_moves(x, cp, field)
+            )
             if not cands:
                 out[field] = []
                 continue

@@ -36,16 +36,12 @@ class _StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise _Refused(
-                "YAML aliases (*name) are not allowed", event.start_mark.line + 1
-            )
+            raise _Refused("YAML aliases (*name) are not allowed", event.start_mark.line + 1)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 event = self.peek_event()  # type: ignore[no-untyped-call]
-                raise _Refused(
-                    f"nested deeper than {MAX_DEPTH} levels", event.start_mark.line + 1
-                )
+                raise _Refused(f"nested deeper than {MAX_DEPTH} levels", event.start_mark.line + 1)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -57,7 +53,9 @@ class _StrictLoader(yaml.SafeLoader):
             try:
                 hash(key)
             except TypeError:
-                raise _Refused("a mapping key must be a plain value", key_node.start_mark.line + 1)
+                raise _Refused(
+                    "a mapping key must be a plain value", key_node.start_mark.line + 1
+                ) from None
             if key in seen:
                 raise _Refused(f"duplicate key '{key}'", key_node.start_mark.line + 1)
             seen.add(key)
@@ -134,7 +132,9 @@ def parse_text(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) ->
         mark = e.problem_mark
         where = f"line {mark.line + 1}: " if mark else ""
         tag = (e.problem or "").replace("could not determine a constructor for the tag", "tag")
-        raise ValueError(f"{where}unsupported YAML {tag.strip()} (only plain data is allowed)") from None
+        raise ValueError(
+            f"{where}unsupported YAML {tag.strip()} (only plain data is allowed)"
+        ) from None
     except yaml.reader.ReaderError as e:
         line = text.count("\n", 0, e.position) + 1
         char = e.character if isinstance(e.character, str) else chr(e.character)

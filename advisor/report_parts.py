@@ -21,9 +21,9 @@ from .assessment import (
     ExplainabilityEstimate,
     HybridPattern,
     MonitorItem,
+    PatternStage,
     Plan,
     PlanItem,
-    PatternStage,
     PriorFigure,
     RiskItem,
     RuleResult,
@@ -264,7 +264,11 @@ def vetoes(cp: CompiledPack, ev: Evaluation) -> list[Any]:
                     reason=(
                         f"The {level} explainability requirement is hard (minimum fidelity "
                         f"{float(cp.req_min[int(ev.required[0])]):.2f}"
-                        + (", decisions traceable to a rule path" if cp.req_trace[int(ev.required[0])] else "")
+                        + (
+                            ", decisions traceable to a rule path"
+                            if cp.req_trace[int(ev.required[0])]
+                            else ""
+                        )
                         + f"); {option_label(opt)} is estimated at "
                         f"{float(ev.fidelity[0, i]):.2f}"
                         + ("" if ev.traceable[0, i] else " and is not traceable")
@@ -279,7 +283,9 @@ def _clip01(v: float) -> float:
     return _r(min(max(v, 0.0), 1.0), 4)
 
 
-def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[str, ExplainabilityEstimate]:
+def explainability(
+    req: Requirements, cp: CompiledPack, ev: Evaluation
+) -> dict[str, ExplainabilityEstimate]:
     """Give each option's explanation fidelity and traceability against the requirement.
 
     The end-to-end figure is the pack's prior adjusted for modality and explanation method, or,
@@ -354,7 +360,7 @@ def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[
         ),
         "modular": (
             "Each stage has its own output and the decision module a rule path a reviewer can "
-            "follow (seed 001: \"income ratio > 3\")."
+            'follow (seed 001: "income ratio > 3").'
             if mod.traceable
             else "Not traceable: the pack's modular prior says so."
         ),
@@ -367,7 +373,9 @@ def explainability(req: Requirements, cp: CompiledPack, ev: Evaluation) -> dict[
     ev_ids = {
         "end_to_end": e2e.evidence + [e for a in used_adjs for e in a.evidence],
         "modular": list(mod.evidence),
-        "hybrid": e2e.evidence + mod.evidence + pattern.evidence
+        "hybrid": e2e.evidence
+        + mod.evidence
+        + pattern.evidence
         + [e for a in used_adjs for e in a.evidence],
     }
     out = {}
@@ -437,7 +445,8 @@ def plan(cp: CompiledPack, ev: Evaluation, rec: int) -> Plan:
                     )
                 )
             monitoring.extend(
-                MonitorItem(metric=m.metric, kind=m.kind, threshold=m.threshold) for m in a.monitoring
+                MonitorItem(metric=m.metric, kind=m.kind, threshold=m.threshold)
+                for m in a.monitoring
             )
     if option == "hybrid":
         keep = [s.name for s in cp.pack.patterns[int(ev.pattern[0])].stages if s.kind != "learned"]
@@ -535,7 +544,9 @@ def warnings(
     stated = req.explainability_level()
     level = required_level(ev)
     if level != stated:
-        out.append(f"The explainability requirement was raised from {stated} to {level} by the regimes.")
+        out.append(
+            f"The explainability requirement was raised from {stated} to {level} by the regimes."
+        )
     if bool(ev.vetoed[0].all()):
         out.append("Every option is vetoed; the least bad one is shown. Revisit the requirements.")
     top = max(probs, key=lambda k: probs[k])
@@ -554,20 +565,24 @@ def rationale(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> 
     con = [d.label.lower() for d in dims if d.favours == "modular"]
     vetoed = [OPTIONS[i] for i in range(3) if ev.vetoed[0, i]]
     option = OPTIONS[rec]
-    veto_note = (
-        f"; {' and '.join(option_label(v) for v in vetoed)} ruled out" if vetoed else ""
-    )
+    veto_note = f"; {' and '.join(option_label(v) for v in vetoed)} ruled out" if vetoed else ""
     if option == "hybrid":
         pat = cp.pack.patterns[int(ev.pattern[0])].title.lower()
         if pro and con:
-            return (f"Hybrid ({pat}): {_join(pro)} favour{'s' if len(pro) == 1 else ''} end-to-end "
-                    f"while {_join(con)} favour{'s' if len(con) == 1 else ''} a modular pipeline"
-                    f"{veto_note}.")
+            return (
+                f"Hybrid ({pat}): {_join(pro)} favour{'s' if len(pro) == 1 else ''} end-to-end "
+                f"while {_join(con)} favour{'s' if len(con) == 1 else ''} a modular pipeline"
+                f"{veto_note}."
+            )
         return f"Hybrid ({pat}): the dimensions are balanced or mixed{veto_note}."
     side = pro if option == "end_to_end" else con
     other = con if option == "end_to_end" else pro
     text = f"{option_label(option).capitalize()}: "
-    text += f"{_join(side)} favour{'s' if len(side) == 1 else ''} it" if side else "no dimension clearly favours another option"
+    text += (
+        f"{_join(side)} favour{'s' if len(side) == 1 else ''} it"
+        if side
+        else "no dimension clearly favours another option"
+    )
     if other:
         text += f", against {_join(other)}"
     return text + veto_note + "."
@@ -648,7 +663,8 @@ def attributions(
         c = float(value)
         towards = OPTIONS[rec] if c > 0 else OPTIONS[runner] if c < 0 else "none"
         default = get_path(given, field) is None or (
-            field == "deployment" and all(v is None for v in (get_path(given, field) or {}).values())
+            field == "deployment"
+            and all(v is None for v in (get_path(given, field) or {}).values())
         )
         if abs(c) < 5e-7:
             text = f"{label} {shown} makes no difference here"
@@ -694,19 +710,25 @@ def _change(req: Requirements, move: Move) -> Change:
     if move.field == "regulation.regimes":
         action, regime = move.new
         regimes = list(req.regulation.regimes)
-        new = (sorted(set(regimes) | {regime}) if action == "add"
-               else [r for r in regimes if r != regime])
+        new = (
+            sorted(set(regimes) | {regime})
+            if action == "add"
+            else [r for r in regimes if r != regime]
+        )
         desc = f"{'add' if action == 'add' else 'remove'} regime {regime}"
         return Change(field=move.field, old=regimes, new=new, description=desc)
     old = get_path(data, move.field)
     if move.field == "regulation.explainability":
         old = req.explainability_level()
     if move.field in ("data.paired_examples", "latency.budget_ms"):
-        old_num = point(req.data.paired_examples if move.field.startswith("data") else req.latency.budget_ms)
+        old_num = point(
+            req.data.paired_examples if move.field.startswith("data") else req.latency.budget_ms
+        )
         fmt = fmt_count if move.field.startswith("data") else fmt_ms
         desc = f"{FIELD_LABELS[move.field]} {fmt(old_num)} -> {fmt(float(move.new))}"
     else:
-        desc = f"{FIELD_LABELS[move.field]} {fmt_value(move.field, old)} -> {fmt_value(move.field, move.new)}"
+        before, after = fmt_value(move.field, old), fmt_value(move.field, move.new)
+        desc = f"{FIELD_LABELS[move.field]} {before} -> {after}"
     return Change(field=move.field, old=old, new=move.new, description=desc)
 
 
@@ -780,5 +802,8 @@ def pair_counterfactual(
         new_recommendation=new,
         distance=_r(sum(m.distance for m in pair), 4),
         verified=True,
-        text=f"{changes[0].description} and {changes[1].description} together flip it to {option_label(new)}",
+        text=(
+            f"{changes[0].description} and {changes[1].description} together flip it to "
+            f"{option_label(new)}"
+        ),
     )

@@ -166,8 +166,10 @@ class RegulationDimension(_Strict):
 
     @model_validator(mode="after")
     def _monotone(self) -> RegulationDimension:
-        crit = [self.criticality.get(k) for k in
-                ("non_critical", "business_critical", "regulated", "safety_critical")]
+        crit = [
+            self.criticality.get(k)
+            for k in ("non_critical", "business_critical", "regulated", "safety_critical")
+        ]
         levels: dict[str, float] = {str(k): v for k, v in self.explainability.items()}
         expl = [levels.get(k) for k in EXPLAINABILITY_ORDER]
         for name, seq in (("criticality", crit), ("explainability", expl)):
@@ -357,8 +359,14 @@ class Risk(_Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     area: Literal[
-        "data_cost", "training", "explainability", "portability", "latency", "quality",
-        "integration", "safety",
+        "data_cost",
+        "training",
+        "explainability",
+        "portability",
+        "latency",
+        "quality",
+        "integration",
+        "safety",
     ]
     title: str
     text: str
@@ -433,7 +441,14 @@ class RulePack(_Strict):
 
 # Top-level keys that hold lists of id'd entries, merged across files.
 LIST_SECTIONS = (
-    "rules", "evidence", "patterns", "advice", "regimes", "scenarios", "background", "risks",
+    "rules",
+    "evidence",
+    "patterns",
+    "advice",
+    "regimes",
+    "scenarios",
+    "background",
+    "risks",
     "precedents",
 )
 
@@ -468,7 +483,9 @@ def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
                 merged.setdefault(key, [])
                 for i, item in enumerate(value):
                     item_id = item.get("id") if isinstance(item, dict) else None
-                    tag = f"{key}:{item_id}" if item_id is not None else f"{key}[{len(merged[key])}]"
+                    tag = (
+                        f"{key}:{item_id}" if item_id is not None else f"{key}[{len(merged[key])}]"
+                    )
                     if item_id is not None and tag in origin:
                         problems.append(
                             f"{fname}: {key}[{i}] (id '{item_id}'): duplicate id, "
@@ -488,7 +505,9 @@ def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     return merged, origin
 
 
-def _pack_problems(err: ValidationError, origin: dict[str, str], merged: dict[str, Any]) -> list[str]:
+def _pack_problems(
+    err: ValidationError, origin: dict[str, str], merged: dict[str, Any]
+) -> list[str]:
     lines: list[str] = []
     for line in validation_problems(err, "<pack>", RulePack):
         body = line.removeprefix("<pack>: ")
@@ -599,15 +618,16 @@ def _merge_by_id(
         else:
             added.append(entry)
             report.setdefault("added", []).append(f"{section}:{eid}")
-    if (section == "patterns" and out and isinstance(out[-1], dict)
-            and out[-1].get("when") is None):
+    if section == "patterns" and out and isinstance(out[-1], dict) and out[-1].get("when") is None:
         return out[:-1] + added + out[-1:]
     return out + added
 
 
 def _is_id_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(e, dict) and "id" in e for e in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(e, dict) and "id" in e for e in value)
     )
 
 
@@ -659,8 +679,12 @@ def inherit(
     out: dict[str, Any] = dict(p_doc)
     origin = dict(p_origin)
     for key, value in c_doc.items():
-        if key in LIST_SECTIONS and key != "background" and isinstance(value, list) and \
-                isinstance(p_doc.get(key), list):
+        if (
+            key in LIST_SECTIONS
+            and key != "background"
+            and isinstance(value, list)
+            and isinstance(p_doc.get(key), list)
+        ):
             out[key] = _merge_by_id(p_doc[key], value, key, report)
         elif key in p_doc and key not in ("extends",):
             out[key] = _deep_merge(p_doc[key], value, key, report)

@@ -31,7 +31,9 @@ def sample_matrix(req: Requirements, x: np.ndarray, cp: CompiledPack) -> np.ndar
     n = unc.samples
     xs = np.repeat(x[None, :], n, axis=0)
     sp = cp.space
-    pairs_lo, pairs_hi = _bounds(req.data.paired_examples, unc.default_spread["data.paired_examples"])
+    pairs_lo, pairs_hi = _bounds(
+        req.data.paired_examples, unc.default_spread["data.paired_examples"]
+    )
     lat_lo, lat_hi = _bounds(req.latency.budget_ms, unc.default_spread["latency.budget_ms"])
     # Sampling in the engine's own log scales is sampling log-uniformly in the raw units.
     xs[:, sp.col("paired_log")] = rng.uniform(log_pairs(pairs_lo), log_pairs(pairs_hi), n)

@@ -42,9 +42,24 @@ def test_recommend_json_stdout():
     r = run(["recommend", str(VOICE), "--format", "json", "--no-explain"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    for key in ("schema_version", "advisor_version", "rulepack", "input_sha256", "recommendation",
-                "confidence", "scores", "vetoes", "dimensions", "rules_fired", "attributions",
-                "attribution_base", "counterfactuals", "explainability", "hybrid_pattern", "plan"):
+    for key in (
+        "schema_version",
+        "advisor_version",
+        "rulepack",
+        "input_sha256",
+        "recommendation",
+        "confidence",
+        "scores",
+        "vetoes",
+        "dimensions",
+        "rules_fired",
+        "attributions",
+        "attribution_base",
+        "counterfactuals",
+        "explainability",
+        "hybrid_pattern",
+        "plan",
+    ):
         assert key in data, key
     assert data["recommendation"] in ("end_to_end", "modular", "hybrid")
 
@@ -90,20 +105,38 @@ BAD = [
     ("python-tag", "name: !!python/object/apply:os.system ['echo hi']\n", "unsupported YAML"),
     ("list", "- a\n- b\n", "must be a mapping"),
     ("missing-required", "name: t\nlatency: {budget_ms: 300}\n", "data: required field is missing"),
-    ("wrong-type", "name: t\ndata: {paired_examples: lots}\nlatency: {budget_ms: 300}\n",
-     "data.paired_examples"),
-    ("zero-latency", "name: t\ndata: {paired_examples: 10}\nlatency: {budget_ms: 0}\n",
-     "latency.budget_ms: must be greater than 0 (got 0)"),
-    ("negative-latency", "name: t\ndata: {paired_examples: 10}\nlatency: {budget_ms: -5}\n",
-     "latency.budget_ms: must be greater than 0 (got -5)"),
-    ("negative-pairs", "name: t\ndata: {paired_examples: -1}\nlatency: {budget_ms: 5}\n",
-     "data.paired_examples: must be 0 or more"),
+    (
+        "wrong-type",
+        "name: t\ndata: {paired_examples: lots}\nlatency: {budget_ms: 300}\n",
+        "data.paired_examples",
+    ),
+    (
+        "zero-latency",
+        "name: t\ndata: {paired_examples: 10}\nlatency: {budget_ms: 0}\n",
+        "latency.budget_ms: must be greater than 0 (got 0)",
+    ),
+    (
+        "negative-latency",
+        "name: t\ndata: {paired_examples: 10}\nlatency: {budget_ms: -5}\n",
+        "latency.budget_ms: must be greater than 0 (got -5)",
+    ),
+    (
+        "negative-pairs",
+        "name: t\ndata: {paired_examples: -1}\nlatency: {budget_ms: 5}\n",
+        "data.paired_examples: must be 0 or more",
+    ),
     ("unknown-modality", GOOD + "task: {modality: smell}\n", "task.modality: must be one of"),
-    ("range-reversed", "name: t\ndata: {paired_examples: 10}\nlatency: {budget_ms: {low: 400, high: 80}}\n",
-     "low must not exceed high"),
+    (
+        "range-reversed",
+        "name: t\ndata: {paired_examples: 10}\nlatency: {budget_ms: {low: 400, high: 80}}\n",
+        "low must not exceed high",
+    ),
     ("typo", GOOD + "latncy: {budget_ms: 3}\n", "latncy: unknown field (did you mean 'latency'?)"),
-    ("nested-typo", "name: t\ndata: {paired_examples: 10, stage_label: full}\nlatency: {budget_ms: 5}\n",
-     "data.stage_label: unknown field (did you mean 'stage_labels'?)"),
+    (
+        "nested-typo",
+        "name: t\ndata: {paired_examples: 10, stage_label: full}\nlatency: {budget_ms: 5}\n",
+        "data.stage_label: unknown field (did you mean 'stage_labels'?)",
+    ),
 ]
 
 
@@ -147,8 +180,9 @@ def test_several_problems_one_line_each(tmp_path):
 
 def test_output_never_overwrites_input(tmp_path):
     f = tmp_path / "in.json"
-    f.write_text(json.dumps({"name": "t", "data": {"paired_examples": 10},
-                             "latency": {"budget_ms": 5}}))
+    f.write_text(
+        json.dumps({"name": "t", "data": {"paired_examples": 10}, "latency": {"budget_ms": 5}})
+    )
     before = f.read_text()
     r = run(["recommend", str(f), "-o", str(f)])
     assert r.exit_code == 2
@@ -186,13 +220,23 @@ def _replace(path: Path, old: str, new: str) -> None:
     "mutate,expected",
     [
         (lambda d: (d / "rules.yaml").write_text("rules: [unclosed\n"), "rules.yaml: line"),
-        (lambda d: _replace(d / "rules.yaml", "    effect: {veto: end_to_end}\n",
-                            "    effect: {veto: end_to_end}\n    colour: red\n"),
-         "rules.yaml: rules[id=e2e-needs-paired-data].colour: unknown field"),
-        (lambda d: _replace(d / "rules.yaml", "field: latency.budget_ms, lt: 50",
-                            "field: latency.budget, lt: 50"),
-         "rules.yaml: rules[id=tight-budget-penalises-cascades].when: "
-         "condition on unknown field 'latency.budget' (did you mean 'latency.budget_ms'?)"),
+        (
+            lambda d: _replace(
+                d / "rules.yaml",
+                "    effect: {veto: end_to_end}\n",
+                "    effect: {veto: end_to_end}\n    colour: red\n",
+            ),
+            "rules.yaml: rules[id=e2e-needs-paired-data].colour: unknown field",
+        ),
+        (
+            lambda d: _replace(
+                d / "rules.yaml",
+                "field: latency.budget_ms, lt: 50",
+                "field: latency.budget, lt: 50",
+            ),
+            "rules.yaml: rules[id=tight-budget-penalises-cascades].when: "
+            "condition on unknown field 'latency.budget' (did you mean 'latency.budget_ms'?)",
+        ),
     ],
     ids=["bad-yaml", "unknown-key", "unknown-field"],
 )
@@ -219,8 +263,20 @@ def test_bug_exits_1(monkeypatch):
 def test_runs_from_any_directory(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "advisor.cli", "recommend", str(VOICE), "-o", str(out), "--no-explain"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "advisor.cli",
+            "recommend",
+            str(VOICE),
+            "-o",
+            str(out),
+            "--no-explain",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["rulepack"]["name"] == "default"

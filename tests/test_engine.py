@@ -21,26 +21,43 @@ def test_pack_scenarios_pass(pack):
 
 
 def test_corner_all_end_to_end(pack):
-    a = recommend(profile(task={"modality": "speech"}, data={"paired_examples": 1e7},
-                          latency={"budget_ms": 20}), rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            task={"modality": "speech"}, data={"paired_examples": 1e7}, latency={"budget_ms": 20}
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert [d.favours for d in a.dimensions] == ["end_to_end"] * 3
     assert a.recommendation == "end_to_end"
 
 
 def test_corner_all_modular(pack):
-    a = recommend(profile(task={"modality": "tabular"}, data={"paired_examples": 500},
-                          latency={"budget_ms": 8000},
-                          regulation={"criticality": "regulated", "explainability": "high"}),
-                  rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            task={"modality": "tabular"},
+            data={"paired_examples": 500},
+            latency={"budget_ms": 8000},
+            regulation={"criticality": "regulated", "explainability": "high"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert [d.favours for d in a.dimensions] == ["modular"] * 3
     assert a.recommendation == "modular"
 
 
 def test_one_dimension_each_side_gives_hybrid(pack):
-    a = recommend(profile(task={"modality": "text"}, data={"paired_examples": 5e6},
-                          latency={"budget_ms": 500},
-                          regulation={"criticality": "regulated", "explainability": "medium"}),
-                  rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            task={"modality": "text"},
+            data={"paired_examples": 5e6},
+            latency={"budget_ms": 500},
+            regulation={"criticality": "regulated", "explainability": "medium"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     sides = {d.favours for d in a.dimensions}
     assert {"end_to_end", "modular"} <= sides
     assert a.recommendation == "hybrid"
@@ -48,41 +65,63 @@ def test_one_dimension_each_side_gives_hybrid(pack):
 
 
 def test_hard_explainability_vetoes_end_to_end(pack):
-    a = recommend(profile(data={"paired_examples": 1e9}, latency={"budget_ms": 5},
-                          regulation={"explainability": "high"}), rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            data={"paired_examples": 1e9},
+            latency={"budget_ms": 5},
+            regulation={"explainability": "high"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert "end_to_end" in {v.option for v in a.vetoes}
     assert a.recommendation != "end_to_end"
     assert not a.explainability["end_to_end"].meets_requirement
 
 
 def test_regime_raises_requirement_and_vetoes(pack):
-    a = recommend(profile(data={"paired_examples": 1e9}, latency={"budget_ms": 5},
-                          regulation={"regimes": ["ecoa"]}), rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            data={"paired_examples": 1e9},
+            latency={"budget_ms": 5},
+            regulation={"regimes": ["ecoa"]},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert a.explainability["modular"].required_level == "high"
     assert a.recommendation != "end_to_end"
     assert any("raised" in w for w in a.warnings)
 
 
 def test_no_paired_data_vetoes_end_to_end(pack):
-    a = recommend(profile(data={"paired_examples": 0}, latency={"budget_ms": 5}),
-                  rulepack=pack, explain=False)
+    a = recommend(
+        profile(data={"paired_examples": 0}, latency={"budget_ms": 5}), rulepack=pack, explain=False
+    )
     assert any(v.option == "end_to_end" and v.rule == "e2e-needs-paired-data" for v in a.vetoes)
     assert a.recommendation != "end_to_end"
 
 
 def test_safety_critical_gets_envelope(pack):
-    a = recommend(profile(task={"modality": "control"}, data={"paired_examples": 1e8},
-                          latency={"budget_ms": 10},
-                          regulation={"criticality": "safety_critical"}),
-                  rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            task={"modality": "control"},
+            data={"paired_examples": 1e8},
+            latency={"budget_ms": 10},
+            regulation={"criticality": "safety_critical"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert a.recommendation == "hybrid"
     assert a.hybrid_pattern is not None and a.hybrid_pattern.id == "safety-envelope"
     assert "rule_based" in {s.kind for s in a.hybrid_pattern.stages}
 
 
 def test_unknown_regime_warns_and_is_ignored(pack):
-    with_unknown = recommend(profile(regulation={"regimes": ["made_up_act"]}), rulepack=pack,
-                             explain=False)
+    with_unknown = recommend(
+        profile(regulation={"regimes": ["made_up_act"]}), rulepack=pack, explain=False
+    )
     without = recommend(profile(), rulepack=pack, explain=False)
     assert any("made_up_act" in w for w in with_unknown.warnings)
     assert with_unknown.scores == without.scores
@@ -104,7 +143,9 @@ def test_examples_are_deterministic_and_additive(path, pack):
     assert first.to_json() == second.to_json()
     total = first.attribution_base + sum(x.contribution for x in first.attributions)
     rec, runner = first.recommendation, first.runner_up
-    eff = {o: (-1.0 if o in {v.option for v in first.vetoes} else s) for o, s in first.scores.items()}
+    eff = {
+        o: (-1.0 if o in {v.option for v in first.vetoes} else s) for o, s in first.scores.items()
+    }
     assert total == pytest.approx(eff[rec] - eff[runner], abs=1e-6)
     assert 0.0 <= first.confidence <= 1.0
     assert sum(first.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
@@ -132,7 +173,9 @@ def test_score_attributions_on_request_are_additive(pack):
     vetoed = {v.option for v in a.vetoes}
     for opt, sa in a.score_attributions.items():
         eff = -1.0 if opt in vetoed else a.scores[opt]
-        assert sa.base + sum(x.contribution for x in sa.attributions) == pytest.approx(eff, abs=1e-6)
+        assert sa.base + sum(x.contribution for x in sa.attributions) == pytest.approx(
+            eff, abs=1e-6
+        )
     assert recommend(load_requirements(EXAMPLES[0]), rulepack=pack).score_attributions is None
 
 

@@ -7,16 +7,17 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
 from conftest import ROOT
 
-from advisor.requirements import field_paths, field_info
+from advisor.requirements import field_info, field_paths
 
 
 def test_wheel_contains_rules_and_templates(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     wheel = next(tmp_path.glob("advisor-*.whl"))
@@ -30,15 +31,28 @@ def test_wheel_contains_rules_and_templates(tmp_path):
 
 # Every figure of ../shared/seeds/DIGEST.md, as it must appear in the pack's evidence.
 DIGEST_FIGURES = [
-    "28.7", "26.3", "3M", "60M", "40M", "120M",       # WMT2014 translation
-    "4.2 -> 5.0", "+0.8", "+35%",                      # Tacotron2 naturalness, prosody
-    "-60%", "200 ms -> 80 ms",                         # synthesis latency
-    "6 independent microservices", "-45%", "32 GB -> 18 GB",  # deployment
-    "10k", "50k",                                      # low-resource translation
-    "200k", "+300%",                                   # medical imaging data demand
-    "3-5x",                                            # training steps
-    "65%", "92%",                                      # explainability confidence
-    "< 100 ms",                                        # latency threshold
+    "28.7",
+    "26.3",
+    "3M",
+    "60M",
+    "40M",
+    "120M",  # WMT2014 translation
+    "4.2 -> 5.0",
+    "+0.8",
+    "+35%",  # Tacotron2 naturalness, prosody
+    "-60%",
+    "200 ms -> 80 ms",  # synthesis latency
+    "6 independent microservices",
+    "-45%",
+    "32 GB -> 18 GB",  # deployment
+    "10k",
+    "50k",  # low-resource translation
+    "200k",
+    "+300%",  # medical imaging data demand
+    "3-5x",  # training steps
+    "65%",
+    "92%",  # explainability confidence
+    "< 100 ms",  # latency threshold
 ]
 
 
@@ -68,8 +82,20 @@ def test_pack_has_three_hybrid_patterns_saying_what_is_learned(pack):
 
 def test_known_regimes(pack):
     ids = {r.id for r in pack.regimes}
-    assert ids >= {"gdpr_art22", "eu_ai_act_high_risk", "ecoa", "sr_11_7", "hipaa", "fda_samd",
-                   "eu_mdr", "iso_26262", "eu_dsa", "sec_15c3_5", "colorado_sb21_169", "pci_dss"}
+    assert ids >= {
+        "gdpr_art22",
+        "eu_ai_act_high_risk",
+        "ecoa",
+        "sr_11_7",
+        "hipaa",
+        "fda_samd",
+        "eu_mdr",
+        "iso_26262",
+        "eu_dsa",
+        "sec_15c3_5",
+        "colorado_sb21_169",
+        "pci_dss",
+    }
 
 
 def test_every_field_documented():

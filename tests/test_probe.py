@@ -41,8 +41,13 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def test_linear_regression_ground_truth_gives_perfect_surrogates():
     w = np.array([2.0, -1.0, 0.5, 0.0, 3.0])
     rep = surrogate_fidelity(
-        lambda z: z @ w + 1.0, _points(), task="regression", rng=np.random.default_rng(0),
-        perturbations=200, top_k=5, tolerance=0.1 * float(np.linalg.norm(w)),
+        lambda z: z @ w + 1.0,
+        _points(),
+        task="regression",
+        rng=np.random.default_rng(0),
+        perturbations=200,
+        top_k=5,
+        tolerance=0.1 * float(np.linalg.norm(w)),
     )
     assert rep.agreement.value >= 0.99
     assert rep.local_r2_median >= 0.999
@@ -72,10 +77,12 @@ def test_highly_non_linear_models_give_lower_fidelity():
         p = _sigmoid(20 * np.sin(2.5 * z[:, 0]) * np.sin(2.5 * z[:, 1]))
         return np.column_stack([1 - p, p])
 
-    reg = surrogate_fidelity(wavy, _points(), task="regression", rng=rng, perturbations=300,
-                             tolerance=0.1)
-    cls = surrogate_fidelity(checkerboard, _points(), task="classification", rng=rng,
-                             perturbations=300)
+    reg = surrogate_fidelity(
+        wavy, _points(), task="regression", rng=rng, perturbations=300, tolerance=0.1
+    )
+    cls = surrogate_fidelity(
+        checkerboard, _points(), task="classification", rng=rng, perturbations=300
+    )
     assert reg.agreement.value < 0.5
     assert reg.local_r2_median < 0.5
     assert cls.agreement.value < 0.8
@@ -115,10 +122,18 @@ def _table(n: int = 120, seed: int = 0, target: str = "linear") -> Table:
         y = (np.sin(2.5 * x[:, 0]) * np.sin(2.5 * x[:, 1]) > 0).astype(int)
     colour = rng.choice(["red", "green", "blue"], size=n)
     cols = [x[:, j].tolist() for j in range(4)]
-    cells = cols + [list(colour), [f"id{i}" for i in range(n)], ["same"] * n,
-                    ["yes" if v else "no" for v in y]]
-    return Table(source="t.csv", columns=["a", "b", "c", "d", "colour", "id", "k", "y"],
-                 cells=cells, rows_read=n)
+    cells = cols + [
+        list(colour),
+        [f"id{i}" for i in range(n)],
+        ["same"] * n,
+        ["yes" if v else "no" for v in y],
+    ]
+    return Table(
+        source="t.csv",
+        columns=["a", "b", "c", "d", "colour", "id", "k", "y"],
+        cells=cells,
+        rows_read=n,
+    )
 
 
 def test_prepare_encodes_categoricals_and_reports_it():
@@ -132,8 +147,14 @@ def test_prepare_encodes_categoricals_and_reports_it():
 
 
 def test_linear_data_gives_higher_surrogate_fidelity_than_non_linear():
-    settings = ProbeSettings(repeats=2, points=30, perturbations=150, bootstrap=200,
-                             black_box_iterations=30, eval_rows=50)
+    settings = ProbeSettings(
+        repeats=2,
+        points=30,
+        perturbations=150,
+        bootstrap=200,
+        black_box_iterations=30,
+        eval_rows=50,
+    )
     lin = run_probe(prepare(_table(300, target="linear"), "y"), settings)
     non = run_probe(prepare(_table(300, target="checker"), "y"), settings)
     assert lin.surrogate.agreement.value > non.surrogate.agreement.value
@@ -158,8 +179,10 @@ def _csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 
 def _good_rows(n: int = 80) -> list[list[object]]:
     rng = np.random.default_rng(0)
-    return [[round(float(a), 3), round(float(b), 3), "yes" if a + b > 0 else "no"]
-            for a, b in rng.normal(size=(n, 2))]
+    return [
+        [round(float(a), 3), round(float(b), 3), "yes" if a + b > 0 else "no"]
+        for a, b in rng.normal(size=(n, 2))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -201,8 +224,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, case, expect):
         f.write_bytes(b"PAR1")
     else:
         _csv(f, header, rows)
-    code, err = _run(["probe", str(f), "--target", target, "-o", str(tmp_path / "p.json"),
-                      *extra, *FAST], capsys)
+    code, err = _run(
+        ["probe", str(f), "--target", target, "-o", str(tmp_path / "p.json"), *extra, *FAST], capsys
+    )
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {f}: "), err
@@ -271,8 +295,9 @@ def test_probe_replaces_the_prior_and_shifts_the_data_dimension(demo_probe):
     assert data_after["utility"] != data_before["utility"]
     assert after["rulepack"] == before["rulepack"]  # the pack's identity, not the derived one
     assert before["probe"] is None
-    again = CliRunner().invoke(cli, ["recommend", example, "--probe", str(demo_probe),
-                                     "--format", "json", "--no-explain"])
+    again = CliRunner().invoke(
+        cli, ["recommend", example, "--probe", str(demo_probe), "--format", "json", "--no-explain"]
+    )
     assert json.loads(again.output) == after
     for opt in ("end_to_end", "modular", "hybrid"):
         assert "meets_requirement" in after["explainability"][opt]
@@ -280,8 +305,9 @@ def test_probe_replaces_the_prior_and_shifts_the_data_dimension(demo_probe):
 
 def test_probe_report_shows_measured_against_prior(demo_probe):
     example = str(ROOT / "examples" / "card-fraud.yaml")
-    res = CliRunner().invoke(cli, ["recommend", example, "--probe", str(demo_probe),
-                                   "--format", "md", "--no-explain"])
+    res = CliRunner().invoke(
+        cli, ["recommend", example, "--probe", str(demo_probe), "--format", "md", "--no-explain"]
+    )
     assert res.exit_code == 0, res.output
     section = res.output.split("## Explainability per option", 1)[1].split("\n## ", 1)[0]
     assert "| Prior |" in section and "(measured)" in section
@@ -292,8 +318,9 @@ def test_html_report_shows_basis_intervals_and_prior(demo_probe):
     from bs4 import BeautifulSoup
 
     example = str(ROOT / "examples" / "credit-scoring.yaml")
-    res = CliRunner().invoke(cli, ["recommend", example, "--probe", str(demo_probe),
-                                   "--format", "html", "--no-explain"])
+    res = CliRunner().invoke(
+        cli, ["recommend", example, "--probe", str(demo_probe), "--format", "html", "--no-explain"]
+    )
     assert res.exit_code == 0, res.output
     section = BeautifulSoup(res.output, "html5lib").find(id="explainability")
     table = next(t for t in section.find_all("table") if t.find("th", string="Prior (interval)"))
@@ -307,8 +334,16 @@ def test_html_report_shows_basis_intervals_and_prior(demo_probe):
 def test_bad_probe_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "p.json"
     bad.write_text('{"kind": "advisor-probe", "schema_version": 1}')
-    code, err = _run(["recommend", str(ROOT / "examples" / "credit-scoring.yaml"),
-                      "--probe", str(bad), "--no-explain"], capsys)
+    code, err = _run(
+        [
+            "recommend",
+            str(ROOT / "examples" / "credit-scoring.yaml"),
+            "--probe",
+            str(bad),
+            "--no-explain",
+        ],
+        capsys,
+    )
     assert code == 2 and f"error: {bad}: " in err
 
 
@@ -322,8 +357,9 @@ def test_explanation_method_adjusts_end_to_end_and_hybrid(pack):
         reg = {"criticality": "regulated"}
         if method:
             reg["explanation_method"] = method
-        a = recommend(profile(task={"modality": "tabular"}, regulation=reg), rulepack=pack,
-                      explain=False)
+        a = recommend(
+            profile(task={"modality": "tabular"}, regulation=reg), rulepack=pack, explain=False
+        )
         return {k: v.estimate for k, v in a.explainability.items()}
 
     base, shap_, none = est(None), est("shap"), est("none")
@@ -337,8 +373,11 @@ def test_explanation_method_adjusts_end_to_end_and_hybrid(pack):
 def test_estimates_carry_intervals_basis_and_traceability(pack):
     from advisor import recommend
 
-    a = recommend(profile(regulation={"criticality": "regulated", "explainability": "high"}),
-                  rulepack=pack, explain=False)
+    a = recommend(
+        profile(regulation={"criticality": "regulated", "explainability": "high"}),
+        rulepack=pack,
+        explain=False,
+    )
     for opt, e in a.explainability.items():
         assert e.low <= e.estimate <= e.high and e.basis and e.traceability_basis
         assert e.evidence, opt
@@ -359,13 +398,18 @@ def test_stricter_explainability_never_raises_end_to_end_with_a_probe(pack, demo
         )
         a = assess(req, pack, explain=False, probe=probe)
         s = a.scores
-        margins.append(s["end_to_end"] - s["modular"] if not any(
-            v.option == "end_to_end" for v in a.vetoes) else -9.0)
+        margins.append(
+            s["end_to_end"] - s["modular"]
+            if not any(v.option == "end_to_end" for v in a.vetoes)
+            else -9.0
+        )
         assert set(a.scores) == set(OPTIONS)
     assert all(b <= a + 1e-12 for a, b in zip(margins, margins[1:], strict=False))
 
 
-def test_probe_bad_rule_pack_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_probe_bad_rule_pack_fails_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "probe.json"
     code, err = _run(["probe", "--demo", "-o", str(out), "--rules", str(tmp_path / "nope")], capsys)
     assert code == 2
