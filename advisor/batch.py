@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from .errors import InputError
 from .fields import OPTIONS, log_ms, log_pairs
-from .loading import MAX_BYTES, parse_text, validation_problems
+from .loading import MAX_BYTES, parse_text, strict_json, validation_problems
 from .requirements import (
     COST_ORDER,
     CRITICALITY_ORDER,
@@ -293,24 +293,11 @@ def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> 
     return Item(row, where, doc, (), ident)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key '{k}'")
-        out[k] = v
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number (numbers must be finite)")
-
-
 def _json_item(row: int, where: str, line: str) -> Item:
     if len(line) > MAX_BYTES:
         return Item(row, where, None, (("(row)", "line is larger than 1 MB"),))
     try:
-        doc = json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        doc = strict_json(line)
     except ValueError as e:
         msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
         return Item(row, where, None, (("(row)", f"not valid JSON ({msg})"),))

@@ -165,19 +165,34 @@ def _json_document(text: str) -> Any:
     if text.lstrip()[:1] not in ("{", "["):
         return _NOT_JSON
 
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                raise _Refused(f"duplicate key '{key}'")
-            out[key] = value
-        return out
-
     try:
-        doc = json.loads(text, object_pairs_hook=pairs)
-    except (ValueError, RecursionError, _Refused):
+        doc = json.loads(text, object_pairs_hook=unique_keys)
+    except (ValueError, RecursionError):
         return _NOT_JSON
     return doc if _depth(doc) <= MAX_DEPTH else _NOT_JSON
+
+
+def unique_keys(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads` object hook: give the mapping, or raise ValueError on a duplicate key."""
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if key in out:
+            raise ValueError(f"duplicate key '{key}'")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number (numbers must be finite)")
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON refusing duplicate keys, NaN and Infinity.
+
+    Raises:
+        ValueError: `json.JSONDecodeError` for syntax, plain ValueError for the refusals.
+    """
+    return json.loads(text, object_pairs_hook=unique_keys, parse_constant=_no_constant)
 
 
 def _depth(doc: Any) -> int:

@@ -59,25 +59,14 @@ def negotiate(accept: str | None) -> str:
     return best
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _BadBody(f"duplicate key '{k}'")
-        out[k] = v
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise _BadBody(f"{name} is not a number (numbers must be finite)")
-
-
 def parse_body(body: bytes) -> Any:
     """Parse a request body as strict JSON (no duplicate keys, no NaN or Infinity).
 
     Raises:
         _BadBody: with a one-line reason.
     """
+    from .loading import strict_json
+
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -85,9 +74,11 @@ def parse_body(body: bytes) -> Any:
     if not text.strip():
         raise _BadBody("the body is empty; send a requirements object")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return strict_json(text)
     except json.JSONDecodeError as e:
         raise _BadBody(f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except ValueError as e:
+        raise _BadBody(str(e)) from None
     except RecursionError:
         raise _BadBody("nested too deeply") from None
 
