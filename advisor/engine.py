@@ -19,7 +19,7 @@ import numpy as np
 from . import report_parts as parts
 from ._version import __version__
 from .assessment import Assessment, RulePackInfo
-from .attributions import shapley
+from .attributions import coalition_table, explain as explain_game
 from .counterfactuals import best_pair, single_moves
 from .estimates import probe_summary, probe_warnings, specialise
 from .fields import OPTIONS
@@ -111,8 +111,9 @@ def assess(
     base: float | None = None
     cfs: list[Any] = []
     pair = None
-    if explain:
-        sv = shapley(x, prep.background, cp, rec, runner)
+    game = coalition_table(x, prep.background, cp) if explain or explain_scores else None
+    if game is not None and explain:
+        sv = explain_game(game, rec, runner)
         base = round(sv.base, 9)
         attributions = parts.attributions(req, given, sv, rec, runner)
         numbers = {
@@ -125,11 +126,9 @@ def assess(
             found = best_pair(x, cp, numbers)
             pair = parts.pair_counterfactual(req, pack, found, rec) if found else None
     score_attributions = None
-    if explain_scores:
+    if game is not None and explain_scores:
         score_attributions = {
-            opt: parts.score_attribution(
-                req, given, shapley(x, prep.background, cp, i, None), i
-            )
+            opt: parts.score_attribution(req, given, explain_game(game, i, None), i)
             for i, opt in enumerate(OPTIONS)
         }
 
