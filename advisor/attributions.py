@@ -82,6 +82,14 @@ def _subsets(k: int) -> np.ndarray:
     return ((np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
 
 
+@lru_cache(maxsize=64)
+def _column_player(width: int) -> np.ndarray:
+    owner = np.empty(width, dtype=np.intp)
+    for p, cols in enumerate(_player_columns(width)):
+        owner[cols] = p
+    return owner
+
+
 def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> Game:
     """Evaluate the Shapley game of one profile for every coalition.
 
@@ -93,32 +101,28 @@ def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> 
     Returns:
         The `Game`: v(S) for all 2^11 coalitions S, and which players vary.
     """
-    width = x.shape[0]
-    columns = _player_columns(width)
-    col_differs = background != x[None, :]
-    differs = np.stack([col_differs[:, c].any(axis=1) for c in columns], axis=1)
+    owner = _column_player(x.shape[0])
+    players_n = len(PLAYERS)
+    col_differs = (background != x[None, :]).astype(np.intp)
+    differs = np.zeros((len(background), players_n), dtype=np.intp)
+    np.add.at(differs, (slice(None), owner), col_differs)
+    differs_b = differs > 0
     blocks: list[np.ndarray] = []
-    members: list[np.ndarray] = []
+    # place[p, b]: the bit that player p has in background row b's own coalition numbering.
+    place = np.zeros((players_n, len(background)), dtype=np.intp)
     for b, row in enumerate(background):
-        players = np.nonzero(differs[b])[0]
-        take = np.zeros((1 << len(players), width), dtype=bool)
-        subsets = _subsets(len(players))
-        for j, p in enumerate(players):
-            take[:, columns[p]] = subsets[:, j : j + 1]
-        blocks.append(np.where(take, x[None, :], row[None, :]))
-        members.append(players)
+        players = np.nonzero(differs_b[b])[0]
+        take = np.zeros((1 << len(players), players_n), dtype=bool)
+        take[:, players] = _subsets(len(players))
+        blocks.append(np.where(take[:, owner], x[None, :], row[None, :]))
+        place[players, b] = 1 << np.arange(len(players))
     effective = evaluate(np.concatenate(blocks), cp).effective
-    coalitions = np.arange(_COALITIONS)
-    table = np.zeros((_COALITIONS, effective.shape[1]))
-    offset = 0
-    for players, block in zip(members, blocks, strict=True):
-        # The row of b's block that coalition S selects: S restricted to b's differing players.
-        local = np.zeros(_COALITIONS, dtype=np.intp)
-        for j, p in enumerate(players):
-            local |= ((coalitions >> p) & 1) << j
-        table += effective[offset + local]
-        offset += len(block)
-    return Game(table=table / len(background), varying=differs.any(axis=0))
+    starts = np.cumsum([0] + [len(block) for block in blocks[:-1]])
+    # Row of the concatenated blocks that coalition S selects against each background row: S
+    # restricted to that row's differing players, numbered within its block.
+    local = _subsets(players_n).astype(np.intp) @ place + starts[None, :]
+    table = effective[local].sum(axis=1) / len(background)
+    return Game(table=table, varying=differs_b.any(axis=0))
 
 
 class _Explainer:

@@ -85,54 +85,93 @@ def _with(x: np.ndarray, col: int, values: np.ndarray) -> np.ndarray:
     return rows
 
 
-def _scan(x: np.ndarray, cp: CompiledPack, field: str, v: float, up: bool) -> Move | None:
-    column, lowest, highest = NUMERIC[field]
-    col = cp.space.col(column)
-    current = evaluate(x[None, :], cp).choice[0]
+def _grid(field: str, v: float, up: bool) -> np.ndarray:
+    # The values scanned from `v` outwards, nearest first (empty when there is no room).
+    _, lowest, highest = NUMERIC[field]
     if up:
         start = max(v, 1.0) if field == "data.paired_examples" else v
         if start * PRECISION >= highest:
-            return None
-        grid = np.geomspace(start * PRECISION, highest, GRID)
-    else:
-        floor = max(lowest, 1.0) if field == "data.paired_examples" else lowest
-        if v / PRECISION <= floor:
-            grid = np.array([], dtype=float)
-        else:
-            grid = np.geomspace(v / PRECISION, floor, GRID)
-        if field == "data.paired_examples" and v > 0:
-            grid = np.append(grid, 0.0)
-        if not len(grid):
-            return None
-    enc = np.array([_transform(field, g) for g in grid])
-    choices = evaluate(_with(x, col, enc), cp).choice
-    flips = np.nonzero(choices != current)[0]
-    if not len(flips):
-        return None
-    i = int(flips[0])
-    hi = float(grid[i])  # flips
-    lo = float(grid[i - 1]) if i > 0 else v  # does not flip
-    while lo > 0 and hi > 0 and max(lo, hi) / min(lo, hi) > PRECISION:
-        mid = math.sqrt(lo * hi)
+            return np.array([], dtype=float)
+        return np.geomspace(start * PRECISION, highest, GRID)
+    floor = max(lowest, 1.0) if field == "data.paired_examples" else lowest
+    grid = np.geomspace(v / PRECISION, floor, GRID) if v / PRECISION > floor else np.array([])
+    if field == "data.paired_examples" and v > 0:
+        grid = np.append(grid, 0.0)
+    return grid
+
+
+@dataclass
+class _Scan:
+    field: str
+    col: int
+    v: float
+    up: bool
+    grid: np.ndarray
+    lo: float = 0.0  # does not flip
+    hi: float = 0.0  # flips
+
+
+def _choices(rows: list[np.ndarray], cp: CompiledPack) -> np.ndarray:
+    return evaluate(np.stack(rows), cp).choice if rows else np.array([], dtype=int)
+
+
+def numeric_moves(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int
+) -> dict[str, list[Move]]:
+    """Give, per numeric field, the nearest flipping value below and above (those that exist).
+
+    All scans are evaluated together: one call for the log-space grids, then one per bisection
+    step for every bracket still wider than 1%, then one to re-check the rounded values.
+    """
+    scans = []
+    for field, value in numbers.items():
+        col = cp.space.col(NUMERIC[field][0])
+        for up in (False, True):
+            grid = _grid(field, value, up)
+            if len(grid):
+                scans.append(_Scan(field, col, value, up, grid))
+    rows = [_with(x, s.col, np.array([_transform(s.field, g) for g in s.grid])) for s in scans]
+    choices = evaluate(np.concatenate(rows), cp).choice if rows else np.array([], dtype=int)
+    bracketed = []
+    offset = 0
+    for s in scans:
+        flips = np.nonzero(choices[offset : offset + len(s.grid)] != current)[0]
+        offset += len(s.grid)
+        if len(flips):
+            i = int(flips[0])
+            s.hi = float(s.grid[i])
+            s.lo = float(s.grid[i - 1]) if i > 0 else s.v
+            bracketed.append(s)
+
+    def wide(s: _Scan) -> bool:
+        return s.lo > 0 and s.hi > 0 and max(s.lo, s.hi) / min(s.lo, s.hi) > PRECISION
+
+    while active := [s for s in bracketed if wide(s)]:
+        mids = [math.sqrt(s.lo * s.hi) for s in active]
+        probe = []
+        for s, mid in zip(active, mids, strict=True):
+            row = x.copy()
+            row[s.col] = _transform(s.field, mid)
+            probe.append(row)
+        for s, mid, c in zip(active, mids, _choices(probe, cp), strict=True):
+            if c != current:
+                s.hi = mid
+            else:
+                s.lo = mid
+    candidates = []
+    for s in bracketed:
+        paired = s.field == "data.paired_examples"
+        new = round(s.hi) if paired else float(f"{s.hi:.4g}")
+        if paired and new == round(s.v):
+            new = round(s.hi) + (1 if s.up else -1)
         row = x.copy()
-        row[col] = _transform(field, mid)
-        if evaluate(row[None, :], cp).choice[0] != current:
-            hi = mid
-        else:
-            lo = mid
-    new = round(hi) if field == "data.paired_examples" else float(f"{hi:.4g}")
-    if field == "data.paired_examples" and new == round(v):
-        new = round(hi) + (1 if up else -1)
-    row = x.copy()
-    row[col] = _transform(field, new)
-    if evaluate(row[None, :], cp).choice[0] == current:
-        return None
-    return Move(field, new, abs(row[col] - x[col]), row)
-
-
-def numeric_moves(x: np.ndarray, cp: CompiledPack, field: str, v: float) -> list[Move]:
-    """Give the nearest flipping value below and above `v` (those that exist)."""
-    return [m for up in (False, True) if (m := _scan(x, cp, field, v, up)) is not None]
+        row[s.col] = _transform(s.field, new)
+        candidates.append(Move(s.field, new, abs(row[s.col] - x[s.col]), row))
+    out: dict[str, list[Move]] = {field: [] for field in numbers}
+    for m, c in zip(candidates, _choices([m.row for m in candidates], cp), strict=True):
+        if c != current:
+            out[m.field].append(m)
+    return out
 
 
 def _category_moves(x: np.ndarray, cp: CompiledPack, field: str) -> list[Move]:
@@ -165,22 +204,17 @@ def single_moves(
     x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]
 ) -> dict[str, list[Move]]:
     """Give, per field, every single change that flips the recommendation, nearest first."""
-    current = evaluate(x[None, :], cp).choice[0]
+    current = int(evaluate(x[None, :], cp).choice[0])
+    numeric = numeric_moves(x, cp, numbers, current)
+    cands: list[Move] = _regime_moves(x, cp)
+    for field in FIELD_ORDER:
+        if field in CATEGORICAL:
+            cands.extend(_category_moves(x, cp, field))
+    flipping = [m for m, c in zip(cands, _choices([m.row for m in cands], cp), strict=True)
+                if c != current]
     out: dict[str, list[Move]] = {}
     for field in FIELD_ORDER:
-        if field in NUMERIC:
-            moves = numeric_moves(x, cp, field, numbers[field])
-        else:
-            cands = (
-                _regime_moves(x, cp)
-                if field == "regulation.regimes"
-                else _category_moves(x, cp, field)
-            )
-            if not cands:
-                out[field] = []
-                continue
-            choices = evaluate(np.stack([m.row for m in cands]), cp).choice
-            moves = [m for m, c in zip(cands, choices, strict=True) if c != current]
+        moves = numeric[field] if field in NUMERIC else [m for m in flipping if m.field == field]
         out[field] = sorted(moves, key=lambda m: m.distance)
     return out
 

@@ -132,6 +132,7 @@ def assess(
             for i, opt in enumerate(OPTIONS)
         }
 
+    rule_results = parts.rule_results(cp, ev)
     return Assessment(
         advisor_version=__version__,
         rulepack=RulePackInfo(name=pack.name, version=pack.version, sha256=pack_sha256),
@@ -147,8 +148,8 @@ def assess(
         scores={o: round(float(ev.raw[0, i]), 9) + 0.0 for i, o in enumerate(OPTIONS)},
         vetoes=parts.vetoes(cp, ev),
         dimensions=parts.dimensions(req, cp, ev),
-        rules_fired=[r for r in parts.rule_results(cp, ev) if r.fired],
-        rules_evaluated=parts.rule_results(cp, ev),
+        rules_fired=[r.model_copy(deep=True) for r in rule_results if r.fired],
+        rules_evaluated=rule_results,
         attributions=attributions,
         attribution_base=base,
         attribution_target=f"score margin of {OPTIONS[rec]} over {OPTIONS[runner]}",

@@ -64,7 +64,7 @@ def _r(v: float, nd: int = 6) -> float:
 
 def evidence_refs(cp: CompiledPack, ids: list[str]) -> list[EvidenceRef]:
     """Give the evidence entries for ids (unknown ids were rejected when the pack loaded)."""
-    ev = cp.pack.evidence_by_id()
+    ev = cp.evidence
     return [
         EvidenceRef(id=e.id, claim=e.claim, figure=e.figure, source=e.source, kind=e.kind)
         for e in (ev[i] for i in ids if i in ev)

@@ -8,7 +8,7 @@ assessment, a Monte Carlo sample, a SHAP coalition set and a portfolio batch sha
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,23 +38,29 @@ def _leaf(cond: Condition, space: FeatureSpace) -> Predicate:
     op, value = cond.operator()
     if kind.kind == "set":
         names = [value] if isinstance(value, str) else list(value)
-        idx = [space.regimes.index(n) for n in names if n in space.regimes]
+        wanted = np.array([1.0 if r in names else 0.0 for r in space.regimes])
 
         def has_any(c: Columns) -> np.ndarray:
-            bits = c["regimes"]
-            if not idx:
-                return np.zeros(bits.shape[0], dtype=bool)
-            return np.asarray(bits[:, idx].max(axis=1) > 0.5)
+            # A matrix-vector product: far cheaper per row than a max over a column subset.
+            return np.asarray(c["regimes"] @ wanted > 0.5)
 
         if op == "not_contains":
             return lambda c: ~has_any(c)
         return has_any
     col = kind.column
     if op in ("in", "not_in"):
-        codes = np.array([kind.encode(v) for v in value])
+        codes = [kind.encode(v) for v in value]
+        if kind.kind == "numeric":
+            allowed = np.array(codes)
+            hit: Predicate = lambda c: np.isin(c[col], allowed)  # noqa: E731
+        else:
+            # Category codes are small whole numbers: a lookup table beats np.isin.
+            table = np.zeros(len(kind.choices) or 2, dtype=bool)
+            table[[int(k) for k in codes]] = True
+            hit = lambda c: table[c[col].astype(np.intp)]  # noqa: E731
         if op == "in":
-            return lambda c: np.isin(c[col], codes)
-        return lambda c: ~np.isin(c[col], codes)
+            return hit
+        return lambda c: ~hit(c)
     code = kind.encode(value)
     compare: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "lt": lambda a: a < code,
@@ -107,6 +113,7 @@ class CompiledPack:
     crit_adj: np.ndarray
     expl_adj: np.ndarray
     regime_floor: np.ndarray
+    floor_steps: np.ndarray  # regimes x levels-1: the regime's floor reaches level l+1
     rule_preds: tuple[Predicate, ...]
     rule_veto: np.ndarray
     rule_add: np.ndarray
@@ -124,6 +131,7 @@ class CompiledPack:
     pattern_trace: np.ndarray
     tie_order: np.ndarray
     data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # the pack's evidence by id
 
 
 def compile_pack(pack: RulePack) -> CompiledPack:
@@ -172,6 +180,10 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         crit_adj=_lookup(dims.regulation.criticality, CRITICALITY_ORDER),
         expl_adj=_lookup(dims.regulation.explainability, levels),
         regime_floor=np.array([levels.index(r.explainability_floor) for r in pack.regimes], float),
+        floor_steps=np.array(
+            [[levels.index(r.explainability_floor) >= step for step in range(1, len(levels))]
+             for r in pack.regimes], dtype=float,
+        ).reshape(len(pack.regimes), len(levels) - 1),
         rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
         rule_veto=rule_veto,
         rule_add=rule_add,
@@ -192,6 +204,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         pattern_trace=np.array([p.traceable for p in pack.patterns]),
         tie_order=np.array([OPTIONS.index(o) for o in pack.tie_break]),
         data_shift=data_shift,
+        evidence=pack.evidence_by_id(),
     )
 
 
@@ -261,7 +274,11 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
     u_data = np.clip(u_data + cp.stage_adj[stage] + cp.cost_adj[cost] + cp.data_shift, -1.0, 1.0)
     u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
-    floor = (bits * cp.regime_floor).max(axis=1) if bits.shape[1] else np.zeros(n)
+    # The highest floor among the regimes present, as a count of the level steps some present
+    # regime reaches (matrix-vector products: a max along a short axis is slow in numpy).
+    floor = np.zeros(n)
+    for step in cp.floor_steps.T:
+        floor += bits @ step > 0.5
     required = np.maximum(stated, floor)
     req = required.astype(int)
     u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
@@ -271,7 +288,9 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     hp = cp.pack.hybrid_score
     s_e2e = ((1.0 + u) / 2.0) @ w
     s_mod = ((1.0 - u) / 2.0) @ w
-    conflict = np.minimum(np.maximum(u.max(axis=1), 0.0), np.maximum((-u).max(axis=1), 0.0))
+    top = np.maximum(np.maximum(u_data, u_lat), u_reg)
+    bottom = np.minimum(np.minimum(u_data, u_lat), u_reg)
+    conflict = np.minimum(np.maximum(top, 0.0), np.maximum(-bottom, 0.0))
     s_hyb = (0.5 + hp.partial_credit * np.abs(u) / 2.0) @ w - hp.complexity_cost
     s_hyb = s_hyb + hp.conflict_bonus * conflict
     base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
@@ -292,13 +311,20 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     need = cp.req_min[req]
     need_trace = cp.req_trace[req]
     share = cp.pattern_share[None, :]
-    fid_pat = share * fid_mod[:, None] + (1.0 - share) * fid_e2e[:, None]
+    fid_pat = share * cp.prior_mod + (1.0 - share) * fid_e2e[:, None]
     meets_pat = (fid_pat >= need[:, None]) & (~need_trace[:, None] | cp.pattern_trace[None, :])
     applicable = np.stack(
         [p(cols) if p is not None else np.ones(n, dtype=bool) for p in cp.pattern_preds], axis=1
     )
     good = applicable & meets_pat
-    pattern = np.where(good.any(axis=1), good.argmax(axis=1), applicable.argmax(axis=1))
+    # The first applicable pattern that meets the requirement, else the first applicable one:
+    # walked from the last pattern back, so the first match is written last.
+    first_good = np.full(n, -1)
+    first_applicable = np.zeros(n, dtype=np.intp)
+    for j in range(good.shape[1] - 1, -1, -1):
+        first_good[good[:, j]] = j
+        first_applicable[applicable[:, j]] = j
+    pattern = np.where(first_good >= 0, first_good, first_applicable)
     rows = np.arange(n)
     fid = np.stack([fid_e2e, fid_mod, fid_pat[rows, pattern]], axis=1)
     traceable = np.stack(
@@ -314,8 +340,10 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     vetoed = expl_veto | rule_veto
     effective = np.where(vetoed, VETO_SCORE, raw)
     # Ties go to the pack's tie-break order: argmax takes the first maximum.
-    ordered = effective[:, cp.tie_order]
-    choice = cp.tie_order[ordered.argmax(axis=1)]
+    a, b, c = (effective[:, i] for i in cp.tie_order)
+    choice = np.where(
+        (a >= b) & (a >= c), cp.tie_order[0], np.where(b >= c, cp.tie_order[1], cp.tie_order[2])
+    )
     return Evaluation(
         utilities=u,
         required=required,
