@@ -47,12 +47,13 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     if not files:
         raise RulePackError(f"{folder}: no .yaml files in the rule pack folder")
+    bundled = folder.resolve() == default_rules_dir().resolve()
     docs: dict[str, object] = {}
     problems: list[str] = []
     for path in files:
         shown = str(path)
         try:
-            docs[shown] = parse_text(path.read_bytes(), shown)
+            docs[shown] = parse_text(path.read_bytes(), shown, bundled=bundled)
         except OSError as e:
             problems.append(f"{shown}: cannot be read ({e.strerror})")
         except ValueError as e:

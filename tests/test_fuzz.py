@@ -202,6 +202,43 @@ def test_fuzz_rule_pack_text(data, name):
 
 
 # ---------------------------------------------------------------------------------------------
+# The two YAML loaders. The bundled pack is read with libyaml: it must read every bundled file as
+# the pure-Python strict loader does. libyaml accepts a little more (a tab inside a plain scalar),
+# which is why the user's own files always get the pure loader; what libyaml refuses goes back to
+# the pure loader for its message.
+
+
+def test_libyaml_reads_the_bundled_pack_as_the_pure_loader():
+    from advisor.loading import _NOT_FAST, _StrictLoader, _fast_yaml
+    from advisor.resources import default_rules_dir
+
+    files = sorted(default_rules_dir().glob("*.yaml"))
+    assert len(files) >= 10
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fast = _fast_yaml(text)
+        assert fast is not _NOT_FAST, path
+        assert repr(fast) == repr(yaml.load(text, Loader=_StrictLoader)), path  # noqa: S506
+
+
+@examples(500, suppress_health_check=_health(*SLOW))
+@given(data=st.data(), name=st.sampled_from(sorted(RULES_TEXT)))
+def test_fuzz_libyaml_refusals_fall_back_to_the_pure_loader(data, name):
+    from advisor.loading import _NOT_FAST, _fast_yaml
+
+    text = data.draw(spliced(RULES_TEXT[name]))
+    fast = _fast_yaml(text)
+    try:
+        pure = parse_text(text, name)
+    except ValueError:
+        pure = _NOT_FAST
+    if pure is _NOT_FAST:
+        return  # refused by the pure loader; libyaml may accept it (see above)
+    # What the pure loader reads, libyaml reads the same, or hands back to it.
+    assert fast is _NOT_FAST or repr(fast) == repr(pure)
+
+
+# ---------------------------------------------------------------------------------------------
 # Batch CSV
 
 COLUMNS = ["id", "name", "description", "task.modality", "task.pretrained_available",
