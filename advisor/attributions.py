@@ -103,10 +103,9 @@ def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> 
     """
     owner = _column_player(x.shape[0])
     players_n = len(PLAYERS)
-    col_differs = (background != x[None, :]).astype(np.intp)
-    differs = np.zeros((len(background), players_n), dtype=np.intp)
-    np.add.at(differs, (slice(None), owner), col_differs)
-    differs_b = differs > 0
+    # differs_b[b, p]: background row b differs from the profile in some column of player p.
+    owned = owner[None, :] == np.arange(players_n)[:, None]  # players x columns
+    differs_b = (background != x[None, :]).astype(float) @ owned.T.astype(float) > 0.5
     blocks: list[np.ndarray] = []
     # place[p, b]: the bit that player p has in background row b's own coalition numbering.
     place = np.zeros((players_n, len(background)), dtype=np.intp)
@@ -122,7 +121,7 @@ def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> 
     # restricted to that row's differing players, numbered within its block.
     local = _subsets(players_n).astype(np.intp) @ place + starts[None, :]
     table = effective[local].sum(axis=1) / len(background)
-    return Game(table=table, varying=differs_b.any(axis=0))
+    return Game(table=table, varying=np.asarray(differs_b.any(axis=0)))
 
 
 class _Explainer:

@@ -79,6 +79,12 @@ def _transform(field: str, v: float) -> float:
     return log_pairs(v) if field == "data.paired_examples" else log_ms(v)
 
 
+def _transform_all(field: str, values: np.ndarray) -> np.ndarray:
+    # `_transform` over an array: numpy's log10 can differ from math.log10 in the last bit,
+    # which only moves a grid point by 1e-16 decades; every flip found is re-checked anyway.
+    return np.log10(1.0 + values) if field == "data.paired_examples" else np.log10(values)
+
+
 def _with(x: np.ndarray, col: int, values: np.ndarray) -> np.ndarray:
     rows = np.repeat(x[None, :], len(values), axis=0)
     rows[:, col] = values
@@ -130,7 +136,7 @@ def numeric_moves(
             grid = _grid(field, value, up)
             if len(grid):
                 scans.append(_Scan(field, col, value, up, grid))
-    rows = [_with(x, s.col, np.array([_transform(s.field, g) for g in s.grid])) for s in scans]
+    rows = [_with(x, s.col, _transform_all(s.field, s.grid)) for s in scans]
     choices = evaluate(np.concatenate(rows), cp).choice if rows else np.array([], dtype=int)
     bracketed = []
     offset = 0

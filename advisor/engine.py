@@ -12,23 +12,26 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import report_parts as parts
 from ._version import __version__
 from .assessment import Assessment, RulePackInfo
-from .attributions import coalition_table, explain as explain_game
+from .attributions import coalition_table
+from .attributions import explain as explain_game
 from .counterfactuals import best_pair, single_moves
 from .estimates import probe_summary, probe_warnings, specialise
 from .fields import OPTIONS
 from .precedents import nearest
-from .probe import ProbeResult
 from .requirements import Requirements, point
 from .rulepack import RulePack
 from .scoring import CompiledPack, compile_pack, evaluate
 from .uncertainty import describe_inputs, probabilities
+
+if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
+    from .probe import ProbeResult
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def environment() -> Any:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 keep_trailing_newline=True,
+                bytecode_cache=_bytecode_cache(jinja2),
             )
             env.filters["option"] = option_label
             env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
@@ -59,6 +60,32 @@ def environment() -> Any:
             env.globals["OPTIONS"] = charts.OPTIONS
             _env = env
         return _env
+
+
+def _bytecode_cache(jinja2: Any) -> Any:
+    """Give Jinja's compiled-template cache, or None when it cannot be used.
+
+    Compiling the report template costs about 0.1 s per process; the cache keeps the compiled
+    code (keyed by the template's checksum, so an edited template is recompiled) in Jinja's
+    per-user folder in the temporary directory, which Jinja creates private (0700) and refuses
+    when another user owns it. Set ADVISOR_NO_TEMPLATE_CACHE=1 to compile every time.
+    """
+    import os
+
+    if os.environ.get("ADVISOR_NO_TEMPLATE_CACHE"):
+        return None
+
+    class Cache(jinja2.FileSystemBytecodeCache):  # type: ignore[misc]
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:  # a full or read-only disk: the report does not need the cache
+                pass
+
+    try:
+        return Cache()
+    except (OSError, RuntimeError):  # no usable temporary directory
+        return None
 
 
 def _md_escape(text: Any) -> str:

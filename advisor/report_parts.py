@@ -7,6 +7,7 @@ hybrid pattern, the plan, attributions and counterfactuals with plain-language t
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -732,34 +733,49 @@ def _change(req: Requirements, move: Move) -> Change:
     return Change(field=move.field, old=old, new=move.new, description=desc)
 
 
-def _apply(req: Requirements, changes: list[Change]) -> Requirements:
-    data = req.model_dump(mode="json")
+def _apply(data: dict[str, Any], changes: list[Change]) -> Requirements:
+    changed = copy.deepcopy(data)
     for ch in changes:
-        set_path(data, ch.field, ch.new)
-    return Requirements.model_validate(data)
+        set_path(changed, ch.field, ch.new)
+    return Requirements.model_validate(changed)
+
+
+def reevaluate_all(req: Requirements, pack: RulePack, trials: list[list[Change]]) -> list[str]:
+    """Give the recommendation after each list of changes to `req`, through the full pipeline
+    (validation, features, engine), all trials in one engine call."""
+    from .engine import prepare
+
+    if not trials:
+        return []
+    cp = prepare(pack).compiled
+    data = req.model_dump(mode="json")
+    rows = np.stack([cp.space.vector(_apply(data, changes)) for changes in trials])
+    return [OPTIONS[int(c)] for c in evaluate(rows, cp).choice]
 
 
 def reevaluate(req: Requirements, pack: RulePack, changes: list[Change]) -> str:
     """Give the recommendation after applying `changes` to `req`, through the full pipeline."""
-    from .engine import prepare
-
-    cp = prepare(pack).compiled
-    new_req = _apply(req, changes)
-    return OPTIONS[int(evaluate(cp.space.vector(new_req)[None, :], cp).choice[0])]
+    return reevaluate_all(req, pack, [changes])[0]
 
 
 def counterfactuals(
     req: Requirements, pack: RulePack, moves: dict[str, list[Move]], rec: int
 ) -> list[Counterfactual]:
     """Give, per input, the smallest verified change that flips the recommendation."""
+    current = OPTIONS[rec]
+    firsts = {field: _change(req, found[0]) for field, found in moves.items() if found}
+    first_new = dict(zip(firsts, reevaluate_all(req, pack, [[c] for c in firsts.values()]),
+                         strict=True))
     out = []
     for field, found in moves.items():
         label = FIELD_LABELS[field]
         cf = None
-        for move in found:
-            change = _change(req, move)
-            new = reevaluate(req, pack, [change])
-            if new != OPTIONS[rec]:
+        for n, move in enumerate(found):
+            # The nearest move of every field was re-evaluated above, together; the engine
+            # found each move flipping, so the rest are re-checked only if that one did not.
+            change = firsts[field] if n == 0 else _change(req, move)
+            new = first_new[field] if n == 0 else reevaluate(req, pack, [change])
+            if new != current:
                 cf = Counterfactual(
                     field=field,
                     label=label,

@@ -26,14 +26,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cold(cmd: list[str], runs: int = 3) -> float:
-    """Give the median wall time of a fresh process running `cmd`."""
-    times = []
+def cold(cmds: list[list[str]], runs: int = 7) -> list[float]:
+    """Give the median wall time of a fresh process running each command.
+
+    The commands take turns, run after run, so a burst of load on the machine hits all of them.
+    """
+    times: list[list[float]] = [[] for _ in cmds]
     for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for i, cmd in enumerate(cmds):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -96,12 +100,32 @@ def cold_figures() -> None:
     advisor = [str(exe)] if exe.exists() else [sys.executable, "-m", "advisor.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "r.html")
-        rec = cold([*advisor, "recommend", str(examples[0]), "-o", out])
-    shap_only = cold([sys.executable, "-c", "import shap"])
-    bare = cold([sys.executable, "-c", "pass"])
-    print(f"cold `advisor recommend {examples[0].name} -o r.html`: {rec:.2f} s")
+        # The advisor's own time inside one process: everything after shap and scikit-learn
+        # are imported (the CLI imports both; shap imports most of scikit-learn itself).
+        inner = (
+            "import sys, time; import shap, sklearn.neighbors, sklearn.preprocessing; "
+            "t = time.perf_counter(); from advisor.cli import main\n"
+            "try: main(sys.argv[1:])\nexcept SystemExit: pass\n"
+            "print(time.perf_counter() - t, file=sys.stderr)"
+        )
+        rec, shap_only, bare = cold([
+            [*advisor, "recommend", str(examples[0]), "-o", out],
+            [sys.executable, "-c", "import shap"],
+            [sys.executable, "-c", "pass"],
+        ])
+        own = []
+        for _ in range(7):
+            done = subprocess.run(
+                [sys.executable, "-c", inner, "recommend", str(examples[0]), "-o", out],
+                check=True, capture_output=True, text=True,
+                env=dict(os.environ, NUMBA_DISABLE_JIT="1"),
+            )
+            own.append(float(done.stderr.strip().splitlines()[-1]))
+    print(f"cold `advisor recommend {examples[0].name} -o r.html`: {rec:.2f} s (median of 7)")
     print(f"cold `python -c 'import shap'`: {shap_only:.2f} s (bare interpreter {bare:.2f} s)")
-    print(f"advisor's own share: {rec - shap_only:.2f} s (target < 0.5 s)")
+    print(f"advisor's own share: {rec - shap_only:.2f} s by difference; "
+          f"{statistics.median(own):.2f} s measured inside the process after shap and "
+          "scikit-learn are imported (target < 0.5 s)")
 
 
 if __name__ == "__main__":

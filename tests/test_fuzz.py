@@ -209,7 +209,7 @@ def test_fuzz_rule_pack_text(data, name):
 
 
 def test_libyaml_reads_the_bundled_pack_as_the_pure_loader():
-    from advisor.loading import _NOT_FAST, _StrictLoader, _fast_yaml
+    from advisor.loading import _NOT_FAST, _fast_yaml, _StrictLoader
     from advisor.resources import default_rules_dir
 
     files = sorted(default_rules_dir().glob("*.yaml"))
