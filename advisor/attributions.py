@@ -119,8 +119,10 @@ def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> 
     starts = np.cumsum([0] + [len(block) for block in blocks[:-1]])
     # Row of the concatenated blocks that coalition S selects against each background row: S
     # restricted to that row's differing players, numbered within its block.
-    local = _subsets(players_n).astype(np.intp) @ place + starts[None, :]
-    table = effective[local].sum(axis=1) / len(background)
+    # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)
+    local = (_subsets(players_n).astype(float) @ place.astype(float)).astype(np.intp)
+    local += starts[None, :]
+    table = np.ascontiguousarray(effective.T)[:, local].sum(axis=2).T / len(background)
     return Game(table=table, varying=np.asarray(differs_b.any(axis=0)))
 
 

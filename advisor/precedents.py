@@ -2,7 +2,8 @@
 
 Takes the pack's precedent entries (rules/precedents.yaml, built from PRECEDENTS.md) and a
 project's `Requirements`; gives the most similar precedents as `PrecedentMatch` objects, found
-with scikit-learn's `NearestNeighbors` over standardised features. Nothing here feeds the scores:
+with scikit-learn's k-d tree (`KDTree`, the index `NearestNeighbors` builds with
+algorithm="kd_tree", queried directly) over standardised features. Nothing here feeds the scores:
 the engine decides first, and the precedents are shown beside the decision as context.
 
 Features (one row per precedent, the project encoded the same way):
@@ -125,7 +126,7 @@ class _Index:
 
     def __init__(self, library: Sequence[Precedent]) -> None:
         import numpy as np
-        from sklearn.neighbors import NearestNeighbors
+        from sklearn.neighbors import KDTree
         from sklearn.preprocessing import StandardScaler
 
         num = np.array(
@@ -139,10 +140,13 @@ class _Index:
         )
         self.scaler = StandardScaler().fit(num)
         rows = np.hstack([self.scaler.transform(num), self._onehots(library)])
-        # A k-d tree: exact like brute force, but a single-threaded query. The default (brute)
-        # ran scikit-learn's OpenMP distance reduction: ~10-50 ms of CPU per assessment, most of
-        # it threads spinning, for a few dozen rows.
-        self.nn = NearestNeighbors(n_neighbors=len(library), algorithm="kd_tree").fit(rows)
+        # A k-d tree: exact like brute force, but a single-threaded query. scikit-learn's
+        # default brute search ran its OpenMP distance reduction (~10-50 ms of CPU per
+        # assessment, most of it threads spinning, for a few dozen rows); and the tree is
+        # queried directly because NearestNeighbors.kneighbors spends ~0.5 ms per call checking
+        # its input, five times the search itself.
+        self.tree = KDTree(rows)
+        self.size = len(library)
 
     @staticmethod
     def _onehots(library: Sequence[Precedent]) -> Any:
@@ -158,8 +162,10 @@ class _Index:
             [_numeric(feats["modality"], feats["paired_log10"], feats["latency_class"],
                       feats["criticality"])]
         )
-        row = np.hstack([self.scaler.transform(num), np.array([_onehot(feats["modality"])])])
-        dist, idx = self.nn.kneighbors(row)
+        # The scaler's own arithmetic, without its per-call input checks (a validated row).
+        scaled = (num - self.scaler.mean_) / self.scaler.scale_
+        row = np.hstack([scaled, np.array([_onehot(feats["modality"])])])
+        dist, idx = self.tree.query(row, k=self.size)
         # Round before sorting so that ties break on the library order, not on float noise.
         pairs = zip(dist[0], idx[0], strict=True)
         return sorted((round(float(d), 6) + 0.0, int(i)) for d, i in pairs)

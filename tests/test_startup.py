@@ -88,12 +88,12 @@ def test_precedent_search_is_exact_and_cheap():
 
     library = load_rulepack().precedents
     index = _index(library)
-    assert index.nn._fit_method == "kd_tree"
-    rows = index.nn._fit_X
+    rows = np.asarray(index.tree.data)
+    assert len(rows) == len(library)
     rng = np.random.default_rng(8)
     queries = rows[rng.integers(0, len(rows), 300)] + rng.normal(0, 1, (300, rows.shape[1]))
     for q in queries:
-        dist, idx = index.nn.kneighbors(q[None])
+        dist, idx = index.tree.query(q[None], k=index.size)
         exact = np.sqrt(((rows - q) ** 2).sum(axis=1))
         assert np.allclose(dist[0], exact[idx[0]], atol=1e-9)
         assert np.all(np.diff(dist[0]) >= 0)
