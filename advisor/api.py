@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -17,6 +17,9 @@ from .errors import InputError
 from .loading import MAX_BYTES, parse_text, validation_problems
 from .requirements import Requirements
 from .rulepack import RulePack
+
+if TYPE_CHECKING:  # the probe's models load only when a probe is used
+    from .probe import ProbeResult
 
 
 def parse_requirements(doc: Any, source: str) -> Requirements:
@@ -105,6 +108,7 @@ def recommend(
     rulepack: RulePack | None = None,
     explain: bool = True,
     explain_scores: bool = False,
+    probe: ProbeResult | None = None,
 ) -> Assessment:
     """Assess a project's requirements.
 
@@ -113,6 +117,8 @@ def recommend(
         rulepack: the rule pack; the bundled default when None.
         explain: compute SHAP attributions and counterfactuals.
         explain_scores: also attribute each option's own score (`score_attributions`).
+        probe: a result of `advisor probe` (`ProbeResult`, as `advisor recommend --probe`
+            reads from probe.json): its measured fidelity replaces the end-to-end prior.
 
     Returns:
         The `Assessment`.
@@ -128,7 +134,9 @@ def recommend(
         given = dict(requirements)
         req = parse_requirements(given, "<mapping>")
     pack = rulepack if rulepack is not None else load_rulepack()
-    return assess(req, pack, given=given, explain=explain, explain_scores=explain_scores)
+    return assess(
+        req, pack, given=given, explain=explain, explain_scores=explain_scores, probe=probe
+    )
 
 
 def requirements_schema(rulepack: RulePack | None = None) -> dict[str, Any]:

@@ -207,10 +207,14 @@ def _regime_moves(x: np.ndarray, cp: CompiledPack) -> list[Move]:
 
 
 def single_moves(
-    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int | None = None
 ) -> dict[str, list[Move]]:
-    """Give, per field, every single change that flips the recommendation, nearest first."""
-    current = int(evaluate(x[None, :], cp).choice[0])
+    """Give, per field, every single change that flips the recommendation, nearest first.
+
+    `current` is the recommendation at `x` (an option index), when the caller has it.
+    """
+    if current is None:
+        current = int(evaluate(x[None, :], cp).choice[0])
     numeric = numeric_moves(x, cp, numbers, current)
     cands: list[Move] = _regime_moves(x, cp)
     for field in FIELD_ORDER:

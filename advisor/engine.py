@@ -123,7 +123,7 @@ def assess(
             "data.paired_examples": point(req.data.paired_examples),
             "latency.budget_ms": point(req.latency.budget_ms),
         }
-        moves = single_moves(x, cp, numbers)
+        moves = single_moves(x, cp, numbers, rec)
         cfs = parts.counterfactuals(req, pack, moves, rec)
         if not any(c.found for c in cfs):
             found = best_pair(x, cp, numbers)

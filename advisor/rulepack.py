@@ -526,44 +526,62 @@ def _pack_problems(
     return lines
 
 
-def check_references(pack: RulePack) -> list[str]:
-    """Give problems with references between sections (unknown evidence or advice ids)."""
+def reference_problems(pack: RulePack) -> list[tuple[str, str]]:
+    """Give problems with references between sections (unknown evidence or advice ids).
+
+    Returns:
+        (where, message) pairs; `where` is the `merge_documents` origin key of the entry at
+        fault (`rules:<id>`, `explainability`...), so the caller can name its file.
+    """
     ev = pack.evidence_by_id()
     advice_ids = {a.id for a in pack.advice}
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
 
-    def refs(where: str, ids: list[str]) -> None:
+    def refs(key: str, where: str, ids: list[str]) -> None:
         for e in ids:
             if e not in ev:
-                problems.append(f"{where}: evidence '{e}' is not defined in the evidence section")
+                problems.append(
+                    (key, f"{where}: evidence '{e}' is not defined in the evidence section")
+                )
 
     for r in pack.rules:
-        refs(f"rule {r.id}", r.evidence)
+        refs(f"rules:{r.id}", f"rule {r.id}", r.evidence)
         if r.effect.advice and r.effect.advice not in advice_ids:
-            problems.append(f"rule {r.id}: effect.advice '{r.effect.advice}' is not defined")
+            problems.append(
+                (f"rules:{r.id}", f"rule {r.id}: effect.advice '{r.effect.advice}' is not defined")
+            )
     for p in pack.patterns:
-        refs(f"pattern {p.id}", p.evidence)
+        refs(f"patterns:{p.id}", f"pattern {p.id}", p.evidence)
     for risk in pack.risks:
-        refs(f"risk {risk.id}", risk.evidence)
+        refs(f"risks:{risk.id}", f"risk {risk.id}", risk.evidence)
     for a in pack.advice:
-        refs(f"advice {a.id}", a.evidence)
+        refs(f"advice:{a.id}", f"advice {a.id}", a.evidence)
     for prior_name, prior in pack.explainability.priors.items():
-        refs(f"explainability.priors.{prior_name}", prior.evidence)
+        refs("explainability", f"explainability.priors.{prior_name}", prior.evidence)
     for adj in pack.explainability.modality_adjustments + pack.explainability.method_adjustments:
-        refs(f"explainability adjustment {adj.id}", adj.evidence)
+        refs("explainability", f"explainability adjustment {adj.id}", adj.evidence)
     if pack.explainability.probe is not None:
-        refs("explainability.probe", pack.explainability.probe.evidence)
+        refs("explainability", "explainability.probe", pack.explainability.probe.evidence)
     for regime in pack.regimes:
-        refs(f"regime {regime.id}", [regime.source])
+        refs(f"regimes:{regime.id}", f"regime {regime.id}", [regime.source])
     for dim_name in ("data", "latency", "regulation"):
-        refs(f"dimensions.{dim_name}", getattr(pack.dimensions, dim_name).evidence)
+        refs("dimensions", f"dimensions.{dim_name}", getattr(pack.dimensions, dim_name).evidence)
     if set(pack.tie_break) != set(OPTIONS) or len(pack.tie_break) != 3:
-        problems.append("pack.tie_break: must list end_to_end, modular and hybrid once each")
-    if pack.patterns[-1].when is not None:
         problems.append(
-            f"pattern {pack.patterns[-1].id}: the last pattern must have no 'when' (the fallback)"
+            ("tie_break", "tie_break: must list end_to_end, modular and hybrid once each")
+        )
+    if pack.patterns[-1].when is not None:
+        last = pack.patterns[-1].id
+        problems.append(
+            (f"patterns:{last}",
+             f"pattern {last}: the last pattern must have no 'when' (the fallback)")
         )
     return problems
+
+
+def check_references(pack: RulePack) -> list[str]:
+    """Give problems with references between sections (unknown evidence or advice ids)."""
+    return [message for _, message in reference_problems(pack)]
 
 
 def build_pack(
@@ -591,9 +609,10 @@ def build_pack(
         pack = RulePack.model_validate(merged)
     except ValidationError as e:
         raise RulePackError(_pack_problems(e, origin, merged)) from None
-    problems = check_references(pack)
+    problems = reference_problems(pack)
     if problems:
-        raise RulePackError([f"{source}: {p}" for p in problems])
+        # Name the file that holds the entry at fault (the folder when it cannot be told).
+        raise RulePackError([f"{origin.get(key, source)}: {msg}" for key, msg in problems])
     return pack
 
 

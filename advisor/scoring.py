@@ -97,6 +97,63 @@ def _lookup(table: Mapping[Any, float], order: list[str]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ExplainabilityTables:
+    """The explainability outcome of every (modality, required level, hybrid pattern).
+
+    Rows of `meets_pattern` are keyed by modality * levels + level; rows of the other tables by
+    (modality * levels + level) * patterns + pattern; columns are the options.
+    """
+
+    levels: int
+    patterns: int
+    meets_pattern: np.ndarray  # key x patterns: the pattern meets the requirement
+    fidelity: np.ndarray
+    traceable: np.ndarray
+    meets: np.ndarray
+    gap: np.ndarray
+    veto: np.ndarray
+    penalty: np.ndarray
+
+
+def _explainability_tables(
+    prior_e2e: float, prior_mod: float, trace_e2e: bool, trace_mod: bool,
+    modality_adj: np.ndarray, req_min: np.ndarray, req_trace: np.ndarray, req_hard: np.ndarray,
+    penalty: float, share: np.ndarray, pattern_trace: np.ndarray,
+) -> ExplainabilityTables:
+    # End-to-end: the prior adjusted by modality; modular: its prior; hybrid: the two mixed by
+    # the interpretable share of the pattern.
+    levels, patterns = len(req_min), len(share)
+    modality = np.repeat(np.arange(len(modality_adj)), levels)
+    req = np.tile(np.arange(levels), len(modality_adj))
+    fid_e2e = np.clip(prior_e2e + modality_adj[modality], 0.0, 1.0)
+    need, need_trace = req_min[req], req_trace[req]
+    fid_pat = share[None, :] * prior_mod + (1.0 - share[None, :]) * fid_e2e[:, None]
+    meets_pat = (fid_pat >= need[:, None]) & (~need_trace[:, None] | pattern_trace[None, :])
+    # Expand to every pattern: key row k becomes rows k * patterns + pattern.
+    k = np.repeat(np.arange(len(req)), patterns)
+    pattern = np.tile(np.arange(patterns), len(req))
+    n = len(k)
+    fid = np.stack([fid_e2e[k], np.full(n, prior_mod), fid_pat[k, pattern]], axis=1)
+    traceable = np.stack(
+        [np.full(n, trace_e2e), np.full(n, trace_mod), pattern_trace[pattern]], axis=1
+    )
+    meets = (fid >= need[k][:, None]) & (~need_trace[k][:, None] | traceable)
+    gap = np.maximum(need[k][:, None] - fid, 0.0)
+    hard = req_hard[req][k][:, None]
+    return ExplainabilityTables(
+        levels=levels,
+        patterns=patterns,
+        meets_pattern=meets_pat,
+        fidelity=fid,
+        traceable=traceable,
+        meets=meets,
+        gap=gap,
+        veto=~meets & hard,
+        penalty=np.where(~meets & ~hard, np.maximum(gap, 0.0) * penalty, 0.0),
+    )
+
+
+@dataclass(frozen=True)
 class CompiledPack:
     """A rule pack turned into arrays and predicates, built once per pack."""
 
@@ -132,6 +189,15 @@ class CompiledPack:
     tie_order: np.ndarray
     data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
     evidence: Mapping[str, Any] = field(default_factory=dict)  # the pack's evidence by id
+    expl_tables: ExplainabilityTables = field(init=False)
+
+    def __post_init__(self) -> None:
+        tables = _explainability_tables(
+            self.prior_e2e, self.prior_mod, self.trace_e2e, self.trace_mod, self.modality_adj,
+            self.req_min, self.req_trace, self.req_hard, self.penalty, self.pattern_share,
+            self.pattern_trace,
+        )
+        object.__setattr__(self, "expl_tables", tables)
 
 
 def compile_pack(pack: RulePack) -> CompiledPack:
@@ -304,19 +370,14 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     rule_adjust = f @ cp.rule_add
     rule_veto = (f @ cp.rule_veto) > 0.5
 
-    # Explainability: e2e prior adjusted by modality; modular prior; hybrid mixes them by the
-    # interpretable share of the first applicable pattern that meets the requirement.
-    fid_e2e = np.clip(cp.prior_e2e + cp.modality_adj[modality], 0.0, 1.0)
-    fid_mod = np.full(n, cp.prior_mod)
-    need = cp.req_min[req]
-    need_trace = cp.req_trace[req]
-    share = cp.pattern_share[None, :]
-    fid_pat = share * cp.prior_mod + (1.0 - share) * fid_e2e[:, None]
-    meets_pat = (fid_pat >= need[:, None]) & (~need_trace[:, None] | cp.pattern_trace[None, :])
+    # Explainability depends on the row only through (modality, required level, pattern): look
+    # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
+    et = cp.expl_tables
+    key = modality * et.levels + req
     applicable = np.stack(
         [p(cols) if p is not None else np.ones(n, dtype=bool) for p in cp.pattern_preds], axis=1
     )
-    good = applicable & meets_pat
+    good = applicable & et.meets_pattern[key]
     # The first applicable pattern that meets the requirement, else the first applicable one:
     # walked from the last pattern back, so the first match is written last.
     first_good = np.full(n, -1)
@@ -325,16 +386,13 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
         first_good[good[:, j]] = j
         first_applicable[applicable[:, j]] = j
     pattern = np.where(first_good >= 0, first_good, first_applicable)
-    rows = np.arange(n)
-    fid = np.stack([fid_e2e, fid_mod, fid_pat[rows, pattern]], axis=1)
-    traceable = np.stack(
-        [np.full(n, cp.trace_e2e), np.full(n, cp.trace_mod), cp.pattern_trace[pattern]], axis=1
-    )
-    meets = (fid >= need[:, None]) & (~need_trace[:, None] | traceable)
-    gap = np.maximum(need[:, None] - fid, 0.0)
-    hard = cp.req_hard[req][:, None]
-    expl_veto = ~meets & hard
-    expl_penalty = np.where(~meets & ~hard, np.maximum(gap, 0.0) * cp.penalty, 0.0)
+    full_key = key * et.patterns + pattern
+    fid = et.fidelity[full_key]
+    traceable = et.traceable[full_key]
+    meets = et.meets[full_key]
+    gap = et.gap[full_key]
+    expl_veto = et.veto[full_key]
+    expl_penalty = et.penalty[full_key]
 
     raw = np.maximum(base + rule_adjust - expl_penalty, _RAW_FLOOR)
     vetoed = expl_veto | rule_veto

@@ -303,6 +303,22 @@ def test_probe_replaces_the_prior_and_shifts_the_data_dimension(demo_probe):
         assert "meets_requirement" in after["explainability"][opt]
 
 
+def test_api_recommend_takes_the_probe_as_the_cli_does(demo_probe):
+    from advisor import load_requirements, recommend
+
+    example = ROOT / "examples" / "credit-scoring.yaml"
+    probe = ProbeResult.model_validate_json(demo_probe.read_text())
+    via_api = recommend(load_requirements(example), explain=False, probe=probe)
+    via_cli = _recommend([str(example), "--probe", str(demo_probe)])
+    assert via_api.probe is not None and via_api.probe.sha256 == probe.sha256()
+    got = json.loads(via_api.to_json())
+    # The echo of the input differs in form only (a model's numbers are floats; the file's 800).
+    assert {k: v for k, v in got.items() if k != "input"} == {
+        k: v for k, v in via_cli.items() if k != "input"
+    }
+    assert recommend(load_requirements(example), explain=False).probe is None
+
+
 def test_probe_report_shows_measured_against_prior(demo_probe):
     example = str(ROOT / "examples" / "card-fraud.yaml")
     res = CliRunner().invoke(
