@@ -29,6 +29,7 @@ __all__ = [
     "load_requirements",
     "load_rulepack",
     "recommend",
+    "recommend_many",
     "render",
 ]
 
@@ -43,6 +44,7 @@ _LAZY = {
     "load_requirements": "api",
     "load_rulepack": "api",
     "recommend": "api",
+    "recommend_many": "many",
     "render": "render",
 }
 
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from .api import load_requirements, load_rulepack, recommend
     from .assessment import Assessment
     from .errors import AdvisorError, InputError, OutputError, RulePackError
+    from .many import recommend_many
     from .render import render
     from .requirements import Requirements
     from .rulepack import RulePack

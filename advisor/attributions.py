@@ -66,14 +66,24 @@ class Shapley:
 class Game:
     """The coalition values of one profile against the background.
 
-    table: 2^players x 3, the mean effective score of each option per coalition (linear in the
-        score, so a margin's table is the difference of two columns).
+    effective: the engine's effective scores (rows x 3 options) of the rows evaluated.
+    local: 2^players x background rows: the evaluated row that coalition S gives against each
+        background row (S restricted to the players where that row differs from the profile).
     varying: per player, whether the profile differs from some background row; the others are
         null players, which shap leaves out.
     """
 
-    table: np.ndarray
+    effective: np.ndarray
+    local: np.ndarray
     varying: np.ndarray
+
+    def values(self, first: int, second: int | None) -> np.ndarray:
+        """Give v(S) for every coalition S: the mean over the background of the score of option
+        `first`, minus option `second`'s when given (the quantity shap's masker averages)."""
+        per_row = self.effective[:, first]
+        if second is not None:
+            per_row = per_row - self.effective[:, second]
+        return np.asarray(per_row[self.local].mean(axis=1))
 
 
 @lru_cache(maxsize=len(PLAYERS) + 1)
@@ -99,7 +109,8 @@ def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> 
         cp: the compiled pack.
 
     Returns:
-        The `Game`: v(S) for all 2^11 coalitions S, and which players vary.
+        The `Game`: the engine's scores behind v(S) for all 2^11 coalitions S, and which
+        players vary.
     """
     owner = _column_player(x.shape[0])
     players_n = len(PLAYERS)
@@ -122,8 +133,7 @@ def coalition_table(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> 
     # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)
     local = (_subsets(players_n).astype(float) @ place.astype(float)).astype(np.intp)
     local += starts[None, :]
-    table = np.ascontiguousarray(effective.T)[:, local].sum(axis=2).T / len(background)
-    return Game(table=table, varying=np.asarray(differs_b.any(axis=0)))
+    return Game(effective=effective, local=local, varying=np.asarray(differs_b.any(axis=0)))
 
 
 class _Explainer:
@@ -174,9 +184,7 @@ def explain(game: Game, first: int, second: int | None) -> Shapley:
     Returns:
         The Shapley values over `PLAYERS`; null players get exactly 0.
     """
-    values = game.table[:, first]
-    if second is not None:
-        values = values - game.table[:, second]
+    values = game.values(first, second)
     if game.varying.any():
         base, contributions = _shap().explain(values, game.varying)
     else:  # shap's Exact explainer fails on a game with no player; every value is 0

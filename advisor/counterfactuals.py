@@ -122,12 +122,17 @@ def _choices(rows: list[np.ndarray], cp: CompiledPack) -> np.ndarray:
 
 
 def numeric_moves(
-    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int
-) -> dict[str, list[Move]]:
+    x: np.ndarray,
+    cp: CompiledPack,
+    numbers: dict[str, float],
+    current: int,
+    extra: list[np.ndarray] | None = None,
+) -> tuple[dict[str, list[Move]], np.ndarray]:
     """Give, per numeric field, the nearest flipping value below and above (those that exist).
 
     All scans are evaluated together: one call for the log-space grids, then one per bisection
-    step for every bracket still wider than 1%, then one to re-check the rounded values.
+    step for every bracket still wider than 1%, then one to re-check the rounded values. Rows in
+    `extra` ride along in the first call; their recommendations come back second.
     """
     scans = []
     for field, value in numbers.items():
@@ -137,7 +142,11 @@ def numeric_moves(
             if len(grid):
                 scans.append(_Scan(field, col, value, up, grid))
     rows = [_with(x, s.col, _transform_all(s.field, s.grid)) for s in scans]
+    extra = extra or []
+    if extra:
+        rows.append(np.stack(extra))
     choices = evaluate(np.concatenate(rows), cp).choice if rows else np.array([], dtype=int)
+    extra_choices = choices[len(choices) - len(extra):]
     bracketed = []
     offset = 0
     for s in scans:
@@ -177,7 +186,7 @@ def numeric_moves(
     for m, c in zip(candidates, _choices([m.row for m in candidates], cp), strict=True):
         if c != current:
             out[m.field].append(m)
-    return out
+    return out, extra_choices
 
 
 def _category_moves(x: np.ndarray, cp: CompiledPack, field: str) -> list[Move]:
@@ -215,13 +224,12 @@ def single_moves(
     """
     if current is None:
         current = int(evaluate(x[None, :], cp).choice[0])
-    numeric = numeric_moves(x, cp, numbers, current)
     cands: list[Move] = _regime_moves(x, cp)
     for field in FIELD_ORDER:
         if field in CATEGORICAL:
             cands.extend(_category_moves(x, cp, field))
-    flipping = [m for m, c in zip(cands, _choices([m.row for m in cands], cp), strict=True)
-                if c != current]
+    numeric, choices = numeric_moves(x, cp, numbers, current, [m.row for m in cands])
+    flipping = [m for m, c in zip(cands, choices, strict=True) if c != current]
     out: dict[str, list[Move]] = {}
     for field in FIELD_ORDER:
         moves = numeric[field] if field in NUMERIC else [m for m in flipping if m.field == field]

@@ -107,12 +107,8 @@ class ExplainabilityTables:
     levels: int
     patterns: int
     meets_pattern: np.ndarray  # key x patterns: the pattern meets the requirement
-    fidelity: np.ndarray
-    traceable: np.ndarray
-    meets: np.ndarray
-    gap: np.ndarray
-    veto: np.ndarray
-    penalty: np.ndarray
+    numbers: np.ndarray  # key x (fidelity, gap, penalty) x options
+    flags: np.ndarray  # key x (traceable, meets, veto) x options
 
 
 def _explainability_tables(
@@ -140,16 +136,13 @@ def _explainability_tables(
     meets = (fid >= need[k][:, None]) & (~need_trace[k][:, None] | traceable)
     gap = np.maximum(need[k][:, None] - fid, 0.0)
     hard = req_hard[req][k][:, None]
+    expl_penalty = np.where(~meets & ~hard, np.maximum(gap, 0.0) * penalty, 0.0)
     return ExplainabilityTables(
         levels=levels,
         patterns=patterns,
         meets_pattern=meets_pat,
-        fidelity=fid,
-        traceable=traceable,
-        meets=meets,
-        gap=gap,
-        veto=~meets & hard,
-        penalty=np.where(~meets & ~hard, np.maximum(gap, 0.0) * penalty, 0.0),
+        numbers=np.stack([fid, gap, expl_penalty], axis=1),
+        flags=np.stack([traceable, meets, ~meets & hard], axis=1),
     )
 
 
@@ -362,13 +355,13 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
 
     cols = columns(x, cp, required)
-    if cp.rule_preds:
-        fired = np.stack([p(cols) for p in cp.rule_preds], axis=1)
-    else:
-        fired = np.zeros((n, 0), dtype=bool)
-    f = fired.astype(float)
-    rule_adjust = f @ cp.rule_add
-    rule_veto = (f @ cp.rule_veto) > 0.5
+    # One row per rule, filled in place (a stack of columns then a cast cost twice as much).
+    f = np.empty((len(cp.rule_preds), n))
+    for i, p in enumerate(cp.rule_preds):
+        f[i] = p(cols)
+    fired = f.T > 0.5
+    rule_adjust = f.T @ cp.rule_add
+    rule_veto = (f.T @ cp.rule_veto) > 0.5
 
     # Explainability depends on the row only through (modality, required level, pattern): look
     # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
@@ -387,12 +380,8 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
         first_applicable[applicable[:, j]] = j
     pattern = np.where(first_good >= 0, first_good, first_applicable)
     full_key = key * et.patterns + pattern
-    fid = et.fidelity[full_key]
-    traceable = et.traceable[full_key]
-    meets = et.meets[full_key]
-    gap = et.gap[full_key]
-    expl_veto = et.veto[full_key]
-    expl_penalty = et.penalty[full_key]
+    fid, gap, expl_penalty = et.numbers[full_key].transpose(1, 0, 2)
+    traceable, meets, expl_veto = et.flags[full_key].transpose(1, 0, 2)
 
     raw = np.maximum(base + rule_adjust - expl_penalty, _RAW_FLOOR)
     vetoed = expl_veto | rule_veto

@@ -33,6 +33,7 @@ PUBLIC = [
     "load_requirements",
     "load_rulepack",
     "recommend",
+    "recommend_many",
     "render",
 ]
 
@@ -179,3 +180,55 @@ def test_readme_embedding_examples_run(monkeypatch):
         assert line.startswith(f"project {i}: ")
         if i % 2:
             assert "end_to_end" not in line
+
+
+def test_recommend_many_equals_recommend_on_each_in_order(pack):
+    docs = [advisor.load_requirements(p) for p in EXAMPLES[:3]] + [profile(name="mapping")]
+    expected = [advisor.recommend(d, rulepack=pack).to_json() for d in docs]
+    for jobs in (1, 2, 0):
+        got = advisor.recommend_many(docs, rulepack=pack, jobs=jobs)
+        assert [a.to_json() for a in got] == expected, jobs
+        assert all(isinstance(a, advisor.Assessment) for a in got)
+    assert advisor.recommend_many([], jobs=2) == []
+
+
+def _chunk_noting_pid(items):
+    """`many._assess_chunk`, noting which process ran it (a file per call, in $PID_DIR)."""
+    import os
+    import tempfile
+
+    import advisor.many as many
+
+    tempfile.NamedTemporaryFile(dir=os.environ["PID_DIR"], prefix=f"{os.getpid()}-",
+                                delete=False).close()
+    return many._real_chunk(items)
+
+
+def test_recommend_many_forks_workers_when_it_can(pack, monkeypatch, tmp_path):
+    import os
+
+    import advisor.many as many
+
+    if many._fork_context() is None:
+        pytest.skip("no fork here, or other threads run: recommend_many works in-process")
+    monkeypatch.setenv("PID_DIR", str(tmp_path))
+    monkeypatch.setattr(many, "_real_chunk", many._assess_chunk, raising=False)
+    monkeypatch.setattr(many, "_assess_chunk", _chunk_noting_pid)
+    docs = [profile(name=f"p{i}", data={"paired_examples": 10 ** (i % 7 + 2)}) for i in range(6)]
+    got = advisor.recommend_many(docs, rulepack=pack, explain=False, jobs=2)
+    assert [a.name for a in got] == [f"p{i}" for i in range(6)]
+    assert [a.to_json() for a in got] == [
+        advisor.recommend(d, rulepack=pack, explain=False).to_json() for d in docs
+    ]
+    pids = {int(p.name.split("-")[0]) for p in tmp_path.iterdir()}
+    assert pids and os.getpid() not in pids  # the chunks ran, in forked workers
+
+
+def test_recommend_many_refuses_bad_items_before_assessing_any():
+    bad = profile(latency={"budget_ms": -5})
+    with pytest.raises(advisor.InputError) as e:
+        advisor.recommend_many([profile(), bad, {"name": "x"}], jobs=2)
+    assert e.value.problems[0] == "<item 1>: latency.budget_ms: must be greater than 0 (got -5)"
+    assert all(p.startswith(("<item 1>: ", "<item 2>: ")) for p in e.value.problems)
+    with pytest.raises(ValueError, match="jobs"):
+        advisor.recommend_many([profile()], jobs=-1)
