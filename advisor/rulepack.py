@@ -317,6 +317,37 @@ class ExplainabilityPack(_Strict):
             raise ValueError(f"requirements needs a level for {', '.join(missing)}")
         return self
 
+    @model_validator(mode="after")
+    def _stricter_never_favours_end_to_end(self) -> ExplainabilityPack:
+        # What keeps "a stricter explainability requirement never raises end-to-end" true for
+        # every pack: each level asks at least what the one below asks, and end-to-end is never
+        # better explained than modular, whatever modality or method adjusts it.
+        levels = ("none", "low", "medium", "high")
+        for lower, upper in zip(levels, levels[1:], strict=False):
+            a, b = self.requirements[lower], self.requirements[upper]
+            if (
+                b.min_fidelity < a.min_fidelity
+                or (a.traceability and not b.traceability)
+                or (a.hard and not b.hard)
+            ):
+                raise ValueError(
+                    f"requirements: level '{upper}' asks less than '{lower}' (each level needs "
+                    "a min_fidelity, traceability and hard at least those of the level below)"
+                )
+        e2e, mod = self.priors["end_to_end"], self.priors["modular"]
+        best = e2e.fidelity + max([0.0, *(a.delta for a in self.modality_adjustments)]) + max(
+            [0.0, *(a.delta for a in self.method_adjustments)]
+        )
+        if best > mod.fidelity + 1e-12:
+            raise ValueError(
+                f"priors: end-to-end fidelity {e2e.fidelity:g} with its largest modality and "
+                f"method adjustments ({best:g}) exceeds the modular prior {mod.fidelity:g}; "
+                "end-to-end is never the better explained option"
+            )
+        if e2e.traceable and not mod.traceable:
+            raise ValueError("priors: end-to-end cannot be traceable where modular is not")
+        return self
+
     def method_deltas(self) -> list[Adjustment]:
         """Give the method adjustments that apply to the method in effect."""
         return [a for a in self.method_adjustments if self.method and a.method == self.method]
