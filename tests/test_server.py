@@ -184,3 +184,42 @@ def test_real_uvicorn_on_loopback():
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile bodies: whatever arrives, the service answers 200 or a 4xx with a JSON detail, never a
+# 500 (a bug) and never a traceback.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from strategies import profiles  # noqa: E402
+from test_fuzz import spliced  # noqa: E402
+
+_CLIENT = TestClient(create_app(), raise_server_exceptions=False)
+_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
+                          "application/x-www-form-urlencoded", "", "application/JSON"])
+_FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _answered(r) -> None:
+    assert r.status_code in (200, 400, 413, 415, 422), (r.status_code, r.text[:300])
+    assert "Traceback" not in r.text
+    if r.status_code != 200:
+        assert "detail" in r.json()
+
+
+@_FUZZ
+@given(body=st.binary(max_size=600), content_type=_TYPES)
+def test_fuzz_service_bytes(body, content_type):
+    r = _CLIENT.post("/v1/assessments?explain=false", content=body,
+                     headers={"content-type": content_type} if content_type else {})
+    _answered(r)
+
+
+@_FUZZ
+@given(doc=profiles(), data=st.data())
+def test_fuzz_service_spliced_json(doc, data):
+    text = data.draw(spliced(json.dumps(doc)))
+    r = _CLIENT.post("/v1/assessments?explain=false", content=text.encode("utf-8", "surrogatepass"),
+                     headers={"content-type": "application/json"})
+    _answered(r)
