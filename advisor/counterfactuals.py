@@ -29,6 +29,7 @@ from .scoring import CompiledPack, evaluate
 
 PRECISION = 1.01  # bisection stops when the bracket's ratio is within 1%
 GRID = 240
+DEPTH = 5  # bisection steps evaluated per engine call (2^DEPTH - 1 probes per bracket)
 
 NUMERIC: dict[str, tuple[str, float, float]] = {
     # field: (column, lowest value, highest value)
@@ -158,21 +159,42 @@ def numeric_moves(
             s.lo = float(s.grid[i - 1]) if i > 0 else s.v
             bracketed.append(s)
 
-    def wide(s: _Scan) -> bool:
-        return s.lo > 0 and s.hi > 0 and max(s.lo, s.hi) / min(s.lo, s.hi) > PRECISION
+    def wide(lo: float, hi: float) -> bool:
+        return lo > 0 and hi > 0 and max(lo, hi) / min(lo, hi) > PRECISION
 
-    while active := [s for s in bracketed if wide(s)]:
-        mids = [math.sqrt(s.lo * s.hi) for s in active]
-        probe = []
-        for s, mid in zip(active, mids, strict=True):
+    # Bisection, several steps per engine call: every midpoint the next DEPTH steps could probe
+    # (the tree of brackets below the current one) is evaluated at once, then the steps are
+    # taken one by one as plain bisection would take them, so the result is exactly its result.
+    while active := [s for s in bracketed if wide(s.lo, s.hi)]:
+        probes: list[tuple[_Scan, float, float]] = []  # (scan, lo, hi) of each bracket probed
+        for s in active:
+            level = [(s.lo, s.hi)]
+            for _ in range(DEPTH):
+                level = [b for b in level if wide(*b)]
+                nxt = []
+                for lo, hi in level:
+                    mid = math.sqrt(lo * hi)
+                    probes.append((s, lo, hi))
+                    nxt += [(lo, mid), (mid, hi)]
+                level = nxt
+        rows = []
+        for s, lo, hi in probes:
             row = x.copy()
-            row[s.col] = _transform(s.field, mid)
-            probe.append(row)
-        for s, mid, c in zip(active, mids, _choices(probe, cp), strict=True):
-            if c != current:
-                s.hi = mid
-            else:
-                s.lo = mid
+            row[s.col] = _transform(s.field, math.sqrt(lo * hi))
+            rows.append(row)
+        flipped = {
+            (id(s), lo, hi): bool(c != current)
+            for (s, lo, hi), c in zip(probes, _choices(rows, cp), strict=True)
+        }
+        for s in active:
+            for _ in range(DEPTH):
+                if not wide(s.lo, s.hi):
+                    break
+                mid = math.sqrt(s.lo * s.hi)
+                if flipped[(id(s), s.lo, s.hi)]:
+                    s.hi = mid
+                else:
+                    s.lo = mid
     candidates = []
     for s in bracketed:
         paired = s.field == "data.paired_examples"

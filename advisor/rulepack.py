@@ -322,7 +322,7 @@ class ExplainabilityPack(_Strict):
         # What keeps "a stricter explainability requirement never raises end-to-end" true for
         # every pack: each level asks at least what the one below asks, and end-to-end is never
         # better explained than modular, whatever modality or method adjusts it.
-        levels = ("none", "low", "medium", "high")
+        levels: tuple[LevelName, ...] = ("none", "low", "medium", "high")
         for lower, upper in zip(levels, levels[1:], strict=False):
             a, b = self.requirements[lower], self.requirements[upper]
             if (
