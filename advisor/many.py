@@ -5,7 +5,8 @@ input order, the same as calling `recommend` on each. With `jobs` above 1 the wo
 worker processes started by fork, after this process has assessed the first project: the workers
 then inherit the loaded pack, its compiled arrays and shap's compiled explainer instead of
 building them again (compiling shap's loops alone takes about 8 s per process). Where fork does
-not exist, or while this process runs other threads (forking then is unsafe), it runs here.
+not exist, while this process runs other threads (forking then is unsafe) or inside a daemonic
+worker (which may not have children), it runs here.
 """
 
 from __future__ import annotations
@@ -68,7 +69,12 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
 def _fork_context() -> Any:
     import multiprocessing
 
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+    # A daemonic process (a multiprocessing.Pool worker) may not have children.
+    if (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not multiprocessing.current_process().daemon
+    ):
         return multiprocessing.get_context("fork")
     return None
 

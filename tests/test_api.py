@@ -232,3 +232,19 @@ def test_recommend_many_refuses_bad_items_before_assessing_any():
     assert all(p.startswith(("<item 1>: ", "<item 2>: ")) for p in e.value.problems)
     with pytest.raises(ValueError, match="jobs"):
         advisor.recommend_many([profile()], jobs=-1)
+
+
+def _many_in_a_pool_worker(_: int) -> list[str]:
+    return [a.recommendation for a in advisor.recommend_many(
+        [profile(name="a"), profile(name="b"), profile(name="c")], explain=False, jobs=2)]
+
+
+def test_recommend_many_inside_a_daemonic_pool_worker_works_in_process():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.map(_many_in_a_pool_worker, [0])
+    expected = advisor.recommend(profile(), explain=False).recommendation
+    assert got == [[expected] * 3]

@@ -503,3 +503,29 @@ def test_compare_bad_input_is_exit_2(tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["compare", str(bad), str(good)])
     assert e.value.code == 2
+
+
+def test_template_cache_changes_nothing_and_stays_private(tmp_path):
+    # The report rendered by a fresh process with Jinja's bytecode cache (in a private folder of
+    # the temporary directory) is byte-identical to one rendered without it, and the cache
+    # folder is readable by its owner only.
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from advisor import load_requirements, recommend, render; "
+        f"a = recommend(load_requirements({str(EXAMPLES[0])!r}), explain=False); "
+        "sys.stdout.write(render(a, format='html'))"
+    )
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+    cached = list(tmp_path.glob("_jinja2-cache-*/*.cache"))
+    assert cached, list(tmp_path.iterdir())
+    assert stat.S_IMODE(cached[0].parent.stat().st_mode) == 0o700
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
+                         env=dict(env, ADVISOR_NO_TEMPLATE_CACHE="1"))
+    assert first.stdout == again.stdout == off.stdout
+    assert b"<html" in first.stdout
