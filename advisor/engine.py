@@ -151,7 +151,7 @@ def assess(
         scores={o: round(float(ev.raw[0, i]), 9) + 0.0 for i, o in enumerate(OPTIONS)},
         vetoes=parts.vetoes(cp, ev),
         dimensions=parts.dimensions(req, cp, ev),
-        rules_fired=[r.model_copy(deep=True) for r in rule_results if r.fired],
+        rules_fired=[r for r in rule_results if r.fired],  # the same entries, not copies
         rules_evaluated=rule_results,
         attributions=attributions,
         attribution_base=base,
