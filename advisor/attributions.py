@@ -88,8 +88,10 @@ class Game:
 
 @lru_cache(maxsize=len(PLAYERS) + 1)
 def _subsets(k: int) -> np.ndarray:
-    # All 2^k subsets of k players as bool rows; row i holds bit j of i.
-    return ((np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    # All 2^k subsets of k players as bool rows; row i holds bit j of i. Shared: read-only.
+    subsets = ((np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    subsets.flags.writeable = False
+    return subsets
 
 
 @lru_cache(maxsize=64)
@@ -97,6 +99,7 @@ def _column_player(width: int) -> np.ndarray:
     owner = np.empty(width, dtype=np.intp)
     for p, cols in enumerate(_player_columns(width)):
         owner[cols] = p
+    owner.flags.writeable = False
     return owner
 
 
