@@ -4,14 +4,15 @@ Takes an iterable of requirements (models or mappings) and a rule pack; gives th
 input order, the same as calling `recommend` on each. With `jobs` above 1 the work is spread over
 worker processes started by fork, after this process has assessed the first project: the workers
 then inherit the loaded pack, its compiled arrays and shap's compiled explainer instead of
-building them again (compiling shap's loops alone takes about 8 s per process). Where fork does
-not exist, while this process runs other threads (forking then is unsafe) or inside a daemonic
-worker (which may not have children), it runs here.
+building them again (compiling shap's loops alone takes about 8 s per process). Off Linux, while
+this process runs other threads (forking then is unsafe) or inside a daemonic worker (which may
+not have children), it runs here.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -69,9 +70,11 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
 def _fork_context() -> Any:
     import multiprocessing
 
-    # A daemonic process (a multiprocessing.Pool worker) may not have children.
+    # A daemonic process (a multiprocessing.Pool worker) may not have children; macOS offers
+    # fork but its system libraries are not fork-safe (Python defaults to spawn there).
     if (
-        "fork" in multiprocessing.get_all_start_methods()
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
         and threading.active_count() == 1
         and not multiprocessing.current_process().daemon
     ):
