@@ -190,14 +190,9 @@ def _index(library: Sequence[Precedent]) -> _Index:
 
 
 def _pairs(log10: float) -> str:
-    n = 10.0**log10 if log10 > 0 else 0.0
-    if n < 999.5:
-        return f"{n:,.0f}"
-    for unit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
-        v = float(f"{n / unit:.3g}")
-        if v < 1000 or suffix == "B":
-            return f"{v:g}{suffix}"
-    return f"{n:.3g}"  # pragma: no cover
+    from .charts import count
+
+    return count(10.0**log10 if log10 > 0 else 0.0)
 
 
 def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:

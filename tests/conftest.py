@@ -47,3 +47,28 @@ def profile(**over):
         else:
             base[section] = values
     return base
+
+
+class Result:
+    """What a run of the CLI gave: exit code, stdout and stderr (and both together)."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+        self.output = stdout + stderr
+
+
+def run_cli(args, input=None, env=None) -> Result:
+    """Run `advisor ARGS` through `advisor.cli.main`, exit codes mapped as a user sees them,
+    capturing stdout and stderr (CliRunner's isolation: `input` is stdin, `env` is added)."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    with CliRunner().isolation(input=input, env=env) as (out, err, _):
+        try:
+            main(args)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        else:
+            code = 0
+        return Result(code, out.getvalue().decode(), err.getvalue().decode())

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from conftest import run_cli
 
 from advisor import ask as core
-from advisor.cli import main
 from advisor.units import parse_number_or_range, parse_quantity
 
 # --------------------------------------------------------------------------------------------
@@ -205,27 +204,13 @@ def test_prefill_reports_invalid_values_and_refuses_unknown_fields():
 # The command, through `main` with scripted input
 
 
-class Result:
-    def __init__(self, exit_code, stdout, stderr):
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
 def run(args, input=None, interactive=True):
     """Run `advisor ARGS` through `main` (exit codes as a user sees them), in the current folder.
 
     `interactive` sets the documented testing hook ADVISOR_ASK_INTERACTIVE (CliRunner's stdin
     is not a terminal).
     """
-    env = {"ADVISOR_ASK_INTERACTIVE": "1" if interactive else "0"}
-    with CliRunner().isolation(input=input, env=env) as (out, err, _):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        else:
-            code = 0
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
+    return run_cli(args, input=input, env={"ADVISOR_ASK_INTERACTIVE": "1" if interactive else "0"})
 
 
 def typed(answers: dict, summary=("",), given=()) -> str:

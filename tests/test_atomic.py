@@ -18,10 +18,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, run_cli
 
-from advisor.cli import main
 from advisor.errors import OutputError
 from advisor.output import write_atomic
 
@@ -113,14 +111,8 @@ def test_batch_results_killed_before_the_rename_leave_the_previous_file(tmp_path
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:
-    with CliRunner().isolation() as (out, err, _):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        else:
-            code = 0
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    r = run_cli(args)
+    return r.exit_code, r.stdout, r.stderr
 
 
 # ---------------------------------------------------------------------------------------------

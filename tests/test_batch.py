@@ -11,35 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from conftest import EXAMPLES, ROOT
+from conftest import run_cli as run
 
 from advisor import load_requirements, recommend
-from advisor.cli import main
 
 HEADER = ["id", "name", "task.modality", "data.paired_examples", "latency.budget_ms",
           "regulation.criticality", "regulation.regimes", "data.paired_examples.low",
           "data.paired_examples.high"]
-
-
-class Result:
-    """Exit code, stdout and stderr of one CLI run."""
-
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
-def run(args, input=None):
-    """Run the CLI through `main`, as a user would (exit codes mapped), capturing output."""
-    with CliRunner().isolation(input=input) as (out, err, _):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        else:
-            code = 0
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def write_csv(path: Path, rows, header=HEADER) -> Path:

@@ -10,32 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
+from conftest import run_cli as run
 
-from advisor.cli import cli, main
+from advisor.cli import cli
 
 VOICE = ROOT / "examples" / "realtime-voice-agent.yaml"
 GOOD = "name: t\ndata: {paired_examples: 1000}\nlatency: {budget_ms: 300}\n"
-
-
-class Result:
-    """What a run of `main` gave: exit code, stdout and stderr."""
-
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
-def run(args, input=None):
-    """Run the CLI through `main` (so exit codes are mapped as for a user), capturing output."""
-    runner = CliRunner()
-    with runner.isolation(input=input) as (out, err, _):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        else:
-            code = 0
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def test_recommend_json_stdout():

@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, Result
+from conftest import run_cli as run
 
 from advisor import load_requirements, load_rulepack
-from advisor.cli import main
 from advisor.errors import AdvisorError, InputError
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -38,26 +37,6 @@ PACK_EXPECTED: dict[str, dict[str, str]] = yaml.safe_load(
     (BAD_RULEPACKS / "EXPECTED.yaml").read_text()
 )
 GOOD = "name: t\ndata: {paired_examples: 1000}\nlatency: {budget_ms: 300}\n"
-
-
-class Result:
-    """Exit code, stdout and stderr of one CLI run."""
-
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
-def run(args: list[str], input: bytes | str | None = None) -> Result:
-    """Run the CLI through `main`, as a user would (exit codes mapped), capturing output."""
-    with CliRunner().isolation(input=input) as (out, err, _):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        else:
-            code = 0
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def assert_refused(r: Result, shown: str, expected: str) -> None:

@@ -7,34 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from conftest import ROOT, profile
+from conftest import run_cli as run
 
 from advisor import load_rulepack, recommend
-from advisor.cli import main
 from advisor.errors import RulePackError
 
 BANK = ROOT / "examples" / "org-pack-bank"
-
-
-class Result:
-    """Exit code, stdout and stderr of one CLI run."""
-
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
-def run(args):
-    """Run the CLI through `main`, as a user would, capturing output."""
-    with CliRunner().isolation() as (out, err, _):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        else:
-            code = 0
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def make_pack(folder: Path, files: dict[str, object], extends: str | None = "default") -> Path:
