@@ -162,7 +162,6 @@ class CompiledPack:
     curve_u: np.ndarray
     crit_adj: np.ndarray
     expl_adj: np.ndarray
-    regime_floor: np.ndarray
     floor_steps: np.ndarray  # regimes x levels-1: the regime's floor reaches level l+1
     rule_preds: tuple[Predicate, ...]
     rule_veto: np.ndarray
@@ -238,7 +237,6 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         curve_u=np.array([p[1] for p in dims.latency.curve]),
         crit_adj=_lookup(dims.regulation.criticality, CRITICALITY_ORDER),
         expl_adj=_lookup(dims.regulation.explainability, levels),
-        regime_floor=np.array([levels.index(r.explainability_floor) for r in pack.regimes], float),
         floor_steps=np.array(
             [[levels.index(r.explainability_floor) >= step for step in range(1, len(levels))]
              for r in pack.regimes], dtype=float,
