@@ -369,7 +369,7 @@ def feature_matrix(reqs: Sequence[Requirements], regimes: tuple[str, ...]) -> np
         d, reg, task, dep = r.data, r.regulation, r.task, r.deployment
         stated = reg.explainability
         level = str(stated) if stated is not None else DEFAULT_EXPLAINABILITY[str(reg.criticality)]
-        x[i, :11] = (
+        x[i, : len(BASE_COLUMNS)] = (
             log_pairs(point(d.paired_examples)),
             log_ms(point(r.latency.budget_ms)),
             _LEVEL3[str(d.stage_labels)],
@@ -381,6 +381,7 @@ def feature_matrix(reqs: Sequence[Requirements], regimes: tuple[str, ...]) -> np
             _MATURITY[str(r.team.ml_maturity)],
             1.0 if dep.independent_updates else 0.0,
             _TARGET[str(dep.target)],
+            1.0 if task.foundation_model else 0.0,
         )
         for name in reg.regimes:
             j = pos.get(name)

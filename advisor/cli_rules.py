@@ -119,3 +119,90 @@ def show(folder: str | None) -> None:
 
     pack = load_rulepack(folder)
     click.echo(effective_yaml(pack, folder or str(default_rules_dir())), nl=False)
+
+
+def _printable(text: str) -> str:
+    # Labelled ids come from the user's file: never let them drive the terminal.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def backtest_text(bt: Any, source: str, pack: Any) -> str:
+    """Give the back-test as the text `advisor rules backtest` prints."""
+    from .fields import OPTIONS
+
+    n = bt.cases
+    ok = round(bt.accepted * n)
+    first = round(bt.primary * n)
+    lines = [
+        f"{_printable(source)}: {n} labelled cases, rule pack {pack.name} {pack.version}",
+        f"accepted: {_pct(bt.accepted)} ({ok}/{n})   primary: {_pct(bt.primary)} ({first}/{n})"
+        f"   unsafe answers: {bt.unsafe}",
+        "answer mix: " + ", ".join(f"{o} {_pct(bt.mix[o])}" for o in OPTIONS),
+    ]
+    for kind, k in bt.by_kind.items():
+        lines.append(f"  {_printable(kind)}: {int(k['cases'])} cases, accepted "
+                     f"{_pct(k['accepted'])}, primary {_pct(k['primary'])}")
+    lines.append("confusion (rows: expected primary; columns: the pack's answer):")
+    lines.append("  " + " " * 12 + "".join(f"{o:>12}" for o in OPTIONS))
+    for o in OPTIONS:
+        lines.append(f"  {o:<12}" + "".join(f"{bt.confusion[o][g]:>12}" for g in OPTIONS))
+    lines.append(f"confidence: Brier score {bt.brier:.3f} (0 is perfect; as a forecast that "
+                 "the answer is accepted)")
+    for b in bt.reliability:
+        lines.append(f"  confidence {b.low:.2f}-{b.high:.2f}: {b.count} answers, mean "
+                     f"{b.mean_confidence:.2f}, accepted {_pct(b.accepted_share)}")
+    if bt.disagreements:
+        lines.append(f"disagreements with the primary answer ({len(bt.disagreements)}):")
+    for r in bt.disagreements:
+        mark = "not accepted" if not r.accepted else "accepted"
+        lines.append(
+            f"  {_printable(r.id)}: expected {r.accept[0]} (accepts {', '.join(r.accept)}), "
+            f"got {r.got} at {_pct(r.confidence)} ({mark}); rules: "
+            + (", ".join(_printable(x) for x in r.rules_fired) or "none")
+        )
+    return "\n".join(lines) + "\n"
+
+
+@rules.command("backtest")
+@click.argument("labelled", metavar="LABELLED.yaml")
+@click.option("--rules", "rules_dir", metavar="DIR", default=None,
+              help="The rule pack to test (default: the bundled pack).")
+@click.option("-o", "--output", metavar="FILE", default=None,
+              help="Also write the full back-test as JSON to FILE.")
+def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> None:
+    """Run a rule pack over labelled decisions and report where it and the reviewers part.
+
+    \b
+    LABELLED.yaml holds a list `labelled:` of entries, each with an id, `accept` (the answers a
+    reviewer accepts, the expected primary first), a `source` and an `input` requirements
+    profile. Prints agreement (accepted, primary), the answer mix, a confusion matrix, the
+    reliability of the stated confidence (with the Brier score) and every disagreement with the
+    rules that fired.
+
+    \b
+    Example:
+      advisor rules backtest rules/precedents-labelled.yaml
+      advisor rules backtest my-adrs-labelled.yaml --rules my-pack -o backtest.json
+    """
+    from .api import load_rulepack, read_limited, recommend
+    from .backtest import backtest, parse_labelled
+    from .loading import parse_text
+    from .output import write_atomic
+
+    pack = load_rulepack(rules_dir)
+    path = Path(labelled)
+    from .errors import InputError
+
+    try:
+        doc = parse_text(read_limited(path), labelled)
+    except ValueError as e:
+        raise InputError(f"{labelled}: {e}") from None
+    cases = parse_labelled(doc, labelled)
+    bt = backtest(cases, pack, lambda req, p: recommend(req, rulepack=p, explain=False))
+    click.echo(backtest_text(bt, labelled, pack), nl=False)
+    if output:
+        write_atomic(Path(output), bt.model_dump_json(indent=2) + "\n")

@@ -60,6 +60,7 @@ class FeatureSpace:
             MATURITY_ORDER.index(str(req.team.ml_maturity)),
             1.0 if req.deployment.independent_updates else 0.0,
             TARGETS.index(str(req.deployment.target)),
+            1.0 if req.task.foundation_model else 0.0,
         ]
         bits = [1.0 if r in reg.regimes else 0.0 for r in self.regimes]
         return np.array(row + bits, dtype=float)

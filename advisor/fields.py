@@ -36,6 +36,7 @@ BASE_COLUMNS = (
     "ml_maturity",
     "independent_updates",
     "target",
+    "foundation",
 )
 
 
@@ -88,6 +89,7 @@ CONDITION_FIELDS: dict[str, FieldKind] = {
     "data.labeling_cost": FieldKind("ordinal", "labeling_cost", tuple(COST_ORDER)),
     "task.modality": FieldKind("nominal", "modality", tuple(MODALITIES)),
     "task.pretrained_available": FieldKind("bool", "pretrained"),
+    "task.foundation_model": FieldKind("bool", "foundation"),
     "regulation.criticality": FieldKind("ordinal", "criticality", tuple(CRITICALITY_ORDER)),
     "regulation.explainability": FieldKind(
         "ordinal", "explainability", tuple(EXPLAINABILITY_ORDER)

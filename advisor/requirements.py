@@ -173,9 +173,24 @@ class Task(_Section):
         description="A pretrained model for this input/output can be fine-tuned end to end.",
         json_schema_extra=_q(
             "Is there a pretrained model you can fine-tune end to end for this task?",
-            "Transfer learning cuts the paired data end-to-end needs (seed 001: 10k pairs "
-            "instead of 50k).",
+            "Transfer learning cuts the paired data end-to-end needs (10k pairs instead of "
+            "50k in low-resource translation).",
             "yes",
+        ),
+    )
+    foundation_model: bool = Field(
+        default=False,
+        description=(
+            "A pretrained foundation model already performs this task zero- or few-shot (a "
+            "general LLM for text, a speech foundation model for recognition), so an "
+            "end-to-end system adapts it rather than training one."
+        ),
+        json_schema_extra=_q(
+            "Does a pretrained foundation model already do this task (e.g. a general LLM or a "
+            "speech foundation model), needing only prompting or light adaptation?",
+            "A model that already covers the task cuts the paired data end-to-end needs far "
+            "more than a backbone to fine-tune: a few thousand examples can be enough.",
+            "no",
         ),
     )
 

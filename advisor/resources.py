@@ -44,7 +44,12 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
         raise RulePackError(f"{folder}: rule pack folder not found")
     if not folder.is_dir():
         raise RulePackError(f"{folder}: a rule pack is a folder of YAML files, not a file")
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    # A labelled set (`*-labelled.yaml`, read by `advisor rules backtest`) may sit beside the
+    # pack it tests; it is not part of the pack, nor of its sha256.
+    files = sorted(
+        p for p in folder.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.stem.endswith("-labelled")
+    )
     if not files:
         raise RulePackError(f"{folder}: no .yaml files in the rule pack folder")
     bundled = folder.resolve() == default_rules_dir().resolve()

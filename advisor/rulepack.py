@@ -117,6 +117,9 @@ class DataDimension(_Strict):
     stage_labels: dict[Literal["none", "partial", "full"], float]
     labeling_cost: dict[Literal["low", "medium", "high"], float]
     pretrained_shift_decades: float = Field(ge=0, le=3)
+    # A pretrained model that already performs the task (task.foundation_model) cuts the pairs
+    # needed further than a backbone to fine-tune; the larger of the two shifts applies.
+    foundation_shift_decades: float = Field(default=0.0, ge=0, le=4)
     rationale: str = ""
     evidence: list[str] = []
 
@@ -191,12 +194,15 @@ class Effect(_Strict):
 
     veto: Option | None = None
     add: dict[Option, float] | None = None
+    # A reason that weighs like a dimension: > 0 for a learned core, < 0 for traditional modules
+    # (it adds to the `learned` or `traditional` pull, so it can make a real conflict).
+    lean: float | None = Field(default=None, ge=-1, le=1)
     advice: str | None = None
 
     @model_validator(mode="after")
     def _some(self) -> Effect:
-        if self.veto is None and not self.add and self.advice is None:
-            raise ValueError("an effect needs veto, add or advice")
+        if self.veto is None and not self.add and self.advice is None and not self.lean:
+            raise ValueError("an effect needs veto, add, lean or advice")
         return self
 
 
@@ -430,9 +436,17 @@ class Uncertainty(_Strict):
 
 
 class HybridScore(_Strict):
-    partial_credit: float = Field(ge=0, le=1)
-    complexity_cost: float = Field(ge=0, le=1)
-    conflict_bonus: float = Field(ge=0, le=2)
+    """The hybrid option's score: 0.5 - complexity_cost + conflict_gain * conflict - shortage.
+
+    conflict = max(min(learned, traditional) - conflict_floor, 0): a reason for a learned core
+    and a reason for traditional modules, both stronger than the floor. A shortage of paired
+    data costs hybrid `shortage_cost` per unit, since its learned core needs data too.
+    """
+
+    complexity_cost: float = Field(ge=0, le=0.5)
+    conflict_gain: float = Field(ge=0, le=3)
+    conflict_floor: float = Field(ge=0, le=1)
+    shortage_cost: float = Field(ge=0, le=2)
     rationale: str = ""
 
 

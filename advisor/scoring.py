@@ -158,6 +158,7 @@ class CompiledPack:
     stage_adj: np.ndarray
     cost_adj: np.ndarray
     pretrained_shift: float
+    foundation_shift: float
     curve_x: np.ndarray
     curve_u: np.ndarray
     crit_adj: np.ndarray
@@ -166,6 +167,7 @@ class CompiledPack:
     rule_preds: tuple[Predicate, ...]
     rule_veto: np.ndarray
     rule_add: np.ndarray
+    rule_lean: np.ndarray  # R x 2: what each rule adds to the learned and traditional pulls
     prior_e2e: float
     prior_mod: float
     trace_e2e: bool
@@ -217,11 +219,14 @@ def compile_pack(pack: RulePack) -> CompiledPack:
     prior_e2e += sum(a.delta for a in ex.method_deltas())
     rule_veto = np.zeros((len(pack.rules), 3))
     rule_add = np.zeros((len(pack.rules), 3))
+    rule_lean = np.zeros((len(pack.rules), 2))
     for i, rule in enumerate(pack.rules):
         if rule.effect.veto:
             rule_veto[i, OPTIONS.index(rule.effect.veto)] = 1.0
         for opt, v in (rule.effect.add or {}).items():
             rule_add[i, OPTIONS.index(opt)] = v
+        lean = rule.effect.lean or 0.0
+        rule_lean[i] = (max(lean, 0.0), max(-lean, 0.0))
     levels = EXPLAINABILITY_ORDER
     required: Mapping[Any, Any] = ex.requirements  # keyed by level name
     return CompiledPack(
@@ -233,6 +238,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         stage_adj=_lookup(dims.data.stage_labels, LEVEL3_ORDER),
         cost_adj=_lookup(dims.data.labeling_cost, COST_ORDER),
         pretrained_shift=dims.data.pretrained_shift_decades,
+        foundation_shift=dims.data.foundation_shift_decades,
         curve_x=np.log10([p[0] for p in dims.latency.curve]),
         curve_u=np.array([p[1] for p in dims.latency.curve]),
         crit_adj=_lookup(dims.regulation.criticality, CRITICALITY_ORDER),
@@ -244,6 +250,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
         rule_veto=rule_veto,
         rule_add=rule_add,
+        rule_lean=rule_lean,
         prior_e2e=prior_e2e,
         prior_mod=ex.priors["modular"].fidelity,
         trace_e2e=ex.priors["end_to_end"].traceable,
@@ -270,6 +277,7 @@ class Evaluation:
     """The engine's arrays for n profiles (options in `fields.OPTIONS` order)."""
 
     utilities: np.ndarray  # n x 3: data, latency, regulation in [-1, 1]
+    pulls: np.ndarray  # n x 3: learned, traditional, shortage (see `evaluate`)
     required: np.ndarray  # n: effective explainability level index
     fired: np.ndarray  # n x R rules fired
     base: np.ndarray  # n x 3 option scores from the dimensions alone
@@ -322,10 +330,12 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     crit = x[:, sp.col("criticality")].astype(int)
     stated = x[:, sp.col("explainability")]
     pretrained = x[:, sp.col("pretrained")]
+    foundation = x[:, sp.col("foundation")]
     bits = x[:, len(BASE_COLUMNS):]
 
-    # Data: linear in log10(pairs) between the modality's scarce and ample thresholds.
-    shift = pretrained * cp.pretrained_shift
+    # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
+    # pretrained backbone or a foundation model that already does the task lowers.
+    shift = np.maximum(pretrained * cp.pretrained_shift, foundation * cp.foundation_shift)
     lo = cp.scarce_log[modality] - shift
     hi = cp.ample_log[modality] - shift
     u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
@@ -341,17 +351,6 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
     u = np.stack([u_data, u_lat, u_reg], axis=1)
 
-    w = cp.weights
-    hp = cp.pack.hybrid_score
-    s_e2e = ((1.0 + u) / 2.0) @ w
-    s_mod = ((1.0 - u) / 2.0) @ w
-    top = np.maximum(np.maximum(u_data, u_lat), u_reg)
-    bottom = np.minimum(np.minimum(u_data, u_lat), u_reg)
-    conflict = np.minimum(np.maximum(top, 0.0), np.maximum(-bottom, 0.0))
-    s_hyb = (0.5 + hp.partial_credit * np.abs(u) / 2.0) @ w - hp.complexity_cost
-    s_hyb = s_hyb + hp.conflict_bonus * conflict
-    base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
-
     cols = columns(x, cp, required)
     # One row per rule, filled in place (a stack of columns then a cast cost twice as much).
     f = np.empty((len(cp.rule_preds), n))
@@ -360,6 +359,32 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     fired = f.T > 0.5
     rule_adjust = f.T @ cp.rule_add
     rule_veto = (f.T @ cp.rule_veto) > 0.5
+    lean = f.T @ cp.rule_lean
+
+    # Three pulls, each a weighted sum of the dimensions' arguments (weights sum to 1):
+    #   learned      the reasons for a learned core (ample data, a tight budget, rule leans);
+    #   traditional  the reasons for traditional modules other than data (regulation,
+    #                explanations, safety, stages updated or certified on their own);
+    #   shortage     the shortage of paired data, which argues against any learned core.
+    # End-to-end and modular split one unit by the net pull, so end-to-end's margin over
+    # modular is sum_d weight_d * u_d plus the leans: monotone in every input. Hybrid answers a
+    # real conflict only: it scores below both pure options' midpoint unless both a learned and
+    # a traditional pull exceed the floor.
+    w = cp.weights
+    hp = cp.pack.hybrid_score
+    pos = np.maximum(u, 0.0) * w
+    neg = np.maximum(-u, 0.0) * w
+    learned = pos.sum(axis=1) + lean[:, 0]
+    traditional = neg[:, 1] + neg[:, 2] + lean[:, 1]
+    shortage = neg[:, 0]
+    net = learned - traditional - shortage
+    s_e2e = np.clip((1.0 + net) / 2.0, 0.0, 1.0)
+    s_mod = np.clip((1.0 - net) / 2.0, 0.0, 1.0)
+    conflict = np.maximum(np.minimum(learned, traditional) - hp.conflict_floor, 0.0)
+    s_hyb = 0.5 - hp.complexity_cost + hp.conflict_gain * conflict - hp.shortage_cost * shortage
+    s_hyb = np.clip(s_hyb, 0.0, 1.0)
+    pulls = np.stack([learned, traditional, shortage], axis=1)
+    base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
 
     # Explainability depends on the row only through (modality, required level, pattern): look
     # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
@@ -391,6 +416,7 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     )
     return Evaluation(
         utilities=u,
+        pulls=pulls,
         required=required,
         fired=fired,
         base=base,
