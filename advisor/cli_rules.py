@@ -80,14 +80,20 @@ def check(folder: str, samples: int | None) -> None:
         )
         passed = sum(1 for s in report.scenarios if s.passed)
         failed = len(report.scenarios) - passed
-        click.echo(f"scenarios: {passed} passed, {failed} failed")
+        primary = sum(1 for s in report.scenarios if s.primary)
+        click.echo(f"scenarios: {passed} passed, {failed} failed; {primary} of "
+                   f"{len(report.scenarios)} give the expected primary answer")
         for s in report.scenarios:
-            if s.passed:
+            if s.passed and not s.primary:
+                click.echo(f"  pass  {s.id}: {s.got} (accepted; the expected primary is "
+                           f"{s.expect})")
+            elif s.passed:
                 click.echo(f"  pass  {s.id}: {s.got}")
             elif s.problem:
                 click.echo(f"  FAIL  {s.id}: invalid input: {s.problem} ({s.file})")
             else:
-                click.echo(f"  FAIL  {s.id}: expected {s.expect}, got {s.got} ({s.file})")
+                click.echo(f"  FAIL  {s.id}: expected {' or '.join(s.accept)}, got {s.got} "
+                           f"({s.file})")
     problems = len(report.findings) + sum(1 for s in report.scenarios if not s.passed)
     if report.clean:
         click.echo("clean")

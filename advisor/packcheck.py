@@ -57,11 +57,17 @@ class ScenarioResult:
     expect: str
     got: str | None
     problem: str = ""
+    accept: tuple[str, ...] = ()  # every accepted answer, `expect` first
 
     @property
     def passed(self) -> bool:
-        """Tell whether the pack gives what the scenario expects."""
-        return self.got == self.expect and not self.problem
+        """Tell whether the pack gives an answer the scenario accepts."""
+        return not self.problem and (self.got == self.expect or self.got in self.accept)
+
+    @property
+    def primary(self) -> bool:
+        """Tell whether the pack gives the scenario's expected primary answer."""
+        return not self.problem and self.got == self.expect
 
 
 @dataclass
@@ -361,8 +367,9 @@ def run_scenarios(pack: RulePack, origin: dict[str, str] | None = None) -> list[
         try:
             req = parse_requirements(dict(sc.input), f"scenario {sc.id}: input")
         except InputError as e:
-            results.append(ScenarioResult(sc.id, fname, sc.expect, None, "; ".join(e.problems)))
+            results.append(ScenarioResult(sc.id, fname, sc.expect, None, "; ".join(e.problems),
+                                          tuple(sc.accepted())))
             continue
         got = assess(req, pack, given=dict(sc.input), explain=False).recommendation
-        results.append(ScenarioResult(sc.id, fname, sc.expect, got))
+        results.append(ScenarioResult(sc.id, fname, sc.expect, got, "", tuple(sc.accepted())))
     return results

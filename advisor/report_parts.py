@@ -82,16 +82,25 @@ def favours(cp: CompiledPack, u: float) -> str:
 
 
 def latency_thresholds(cp: CompiledPack) -> tuple[float, float]:
-    """Give the budgets (ms) under which latency favours end-to-end and from which modular."""
+    """Give the budget (ms) under which latency favours end-to-end, and the one from which it
+    argues for neither side (a pipeline is tolerated; the curve has reached 0 or below)."""
     th = cp.pack.favour_threshold
     xs, us = cp.curve_x[::-1], cp.curve_u[::-1]
-    return float(10 ** np.interp(th, us, xs)), float(10 ** np.interp(-th, us, xs))
+    return float(10 ** np.interp(th, us, xs)), float(10 ** np.interp(0.0, us, xs))
+
+
+def pretraining_shift(req: Requirements, cp: CompiledPack) -> float:
+    """Give how many decades of pairs a pretrained backbone or foundation model saves."""
+    return max(
+        cp.pretrained_shift if req.task.pretrained_available else 0.0,
+        cp.foundation_shift if req.task.foundation_model else 0.0,
+    )
 
 
 def data_thresholds(req: Requirements, cp: CompiledPack) -> tuple[float, float]:
     """Give this modality's scarce and ample pair counts, after any pretrained shift."""
     m = MODALITIES.index(str(req.task.modality))
-    shift = cp.pretrained_shift if req.task.pretrained_available else 0.0
+    shift = pretraining_shift(req, cp)
     return float(10 ** (cp.scarce_log[m] - shift)), float(10 ** (cp.ample_log[m] - shift))
 
 
@@ -126,9 +135,7 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
             {
                 "scarce_pairs": _r(scarce, 2),
                 "ample_pairs": _r(ample, 2),
-                "pretrained_shift_decades": d.data.pretrained_shift_decades
-                if req.task.pretrained_available
-                else 0.0,
+                "pretrained_shift_decades": pretraining_shift(req, cp),
                 **_data_favour_bounds(req, cp, scarce, ample),
                 "probe_shift": _r(cp.data_shift),
             },

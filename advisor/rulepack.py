@@ -422,10 +422,19 @@ class Regime(_Strict):
 
 
 class Scenario(_Strict):
+    """A pack self-test: an input, the expected primary answer and the others accepted."""
+
     id: str
     input: dict[str, Any]
     expect: Option
+    # Further answers a reviewer accepts: the scenario passes with any of them, and
+    # `rules check` says when the answer is accepted but not the expected primary.
+    accept: list[Option] = []
     why: str = ""
+
+    def accepted(self) -> list[str]:
+        """Give every accepted answer, the expected primary first."""
+        return [self.expect, *(a for a in self.accept if a != self.expect)]
 
 
 class Uncertainty(_Strict):

@@ -176,9 +176,10 @@ def pack_variation(base: dict[str, Any], i: int) -> dict[str, Any]:
     d["favour_threshold"] = rnd.uniform(0.02, 0.6)
     d["tie_break"] = rnd.sample(["end_to_end", "modular", "hybrid"], 3)
     hs = d["hybrid_score"]
-    hs["partial_credit"] = rnd.random()
     hs["complexity_cost"] = rnd.uniform(0, 0.3)
-    hs["conflict_bonus"] = rnd.uniform(0, 1.5)
+    hs["conflict_gain"] = rnd.uniform(0, 2.5)
+    hs["conflict_floor"] = rnd.uniform(0, 0.5)
+    hs["shortage_cost"] = rnd.uniform(0, 1.5)
     dims = d["dimensions"]
     for name in ("data", "latency", "regulation"):
         dims[name]["weight"] = rnd.choice([0.0, 1.0, rnd.random()])
@@ -189,6 +190,7 @@ def pack_variation(base: dict[str, Any], i: int) -> dict[str, Any]:
     data["stage_labels"] = {k: rnd.uniform(-0.4, 0.4) for k in LEVEL3_ORDER}
     data["labeling_cost"] = {k: rnd.uniform(-0.4, 0.4) for k in COST_ORDER}
     data["pretrained_shift_decades"] = rnd.uniform(0, 3)
+    data["foundation_shift_decades"] = rnd.uniform(0, 4)
     xs = sorted({round(10 ** rnd.uniform(-1, 7.9), 3) for _ in range(rnd.randint(2, 6))})
     if len(xs) < 2:
         xs = [10.0, 1000.0]
@@ -220,6 +222,9 @@ def pack_variation(base: dict[str, Any], i: int) -> dict[str, Any]:
         if add:
             scale = rnd.uniform(0, 3)
             rule["effect"]["add"] = {k: v * scale for k, v in add.items()}
+        lean = rule["effect"].get("lean")
+        if lean:
+            rule["effect"]["lean"] = max(-1.0, min(1.0, lean * rnd.uniform(0, 2.5)))
         when = rule["when"]
         if when.get("field") == "latency.budget_ms" and "lt" in when:
             when["lt"] = round(10 ** rnd.uniform(0, 4), 3)

@@ -11,16 +11,26 @@ from advisor import load_requirements, recommend
 
 
 def test_pack_scenarios_pass(pack):
-    assert len(pack.scenarios) >= 8
-    failures = []
+    # Every scenario gets an answer it accepts; all but a few get the expected primary.
+    assert len(pack.scenarios) >= 36
+    failures, primary = [], 0
     for sc in pack.scenarios:
         got = recommend(sc.input, rulepack=pack, explain=False).recommendation
-        if got != sc.expect:
-            failures.append(f"{sc.id}: expected {sc.expect}, got {got}")
+        if got not in sc.accepted():
+            failures.append(f"{sc.id}: expected {sc.accepted()}, got {got}")
+        primary += got == sc.expect
     assert not failures, failures
+    assert primary >= len(pack.scenarios) - 3
+
+
+def test_scores_lie_on_one_zero_to_one_scale(pack):
+    for path in EXAMPLES:
+        a = recommend(load_requirements(path), rulepack=pack, explain=False)
+        assert all(0.0 <= v <= 1.0 for v in a.scores.values()), (path, a.scores)
 
 
 def test_corner_all_end_to_end(pack):
+    # Ample data and a tight budget argue for end-to-end; low stakes argue for neither.
     a = recommend(
         profile(
             task={"modality": "speech"}, data={"paired_examples": 1e7}, latency={"budget_ms": 20}
@@ -28,11 +38,12 @@ def test_corner_all_end_to_end(pack):
         rulepack=pack,
         explain=False,
     )
-    assert [d.favours for d in a.dimensions] == ["end_to_end"] * 3
+    assert [d.favours for d in a.dimensions] == ["end_to_end", "end_to_end", "neutral"]
     assert a.recommendation == "end_to_end"
 
 
 def test_corner_all_modular(pack):
+    # Scarce data and strict regulation argue for modular; a relaxed budget argues for neither.
     a = recommend(
         profile(
             task={"modality": "tabular"},
@@ -43,25 +54,101 @@ def test_corner_all_modular(pack):
         rulepack=pack,
         explain=False,
     )
-    assert [d.favours for d in a.dimensions] == ["modular"] * 3
+    assert [d.favours for d in a.dimensions] == ["modular", "neutral", "modular"]
     assert a.recommendation == "modular"
 
 
-def test_one_dimension_each_side_gives_hybrid(pack):
+@pytest.mark.parametrize("budget", [1000, 2000, 5000, 10_000, 60_000])
+def test_relaxed_budget_is_no_argument_for_modular(pack, budget):
+    # Issue 12: a non-critical text project with 100M cheap pairs stays end-to-end whatever
+    # relaxed budget it has.
     a = recommend(
         profile(
             task={"modality": "text"},
-            data={"paired_examples": 5e6},
-            latency={"budget_ms": 500},
-            regulation={"criticality": "regulated", "explainability": "medium"},
+            data={"paired_examples": 1e8, "stage_labels": "none", "labeling_cost": "low"},
+            latency={"budget_ms": budget},
+            regulation={"criticality": "non_critical"},
         ),
         rulepack=pack,
         explain=False,
     )
-    sides = {d.favours for d in a.dimensions}
-    assert {"end_to_end", "modular"} <= sides
-    assert a.recommendation == "hybrid"
-    assert a.hybrid_pattern is not None and a.hybrid_pattern.stages
+    assert a.recommendation == "end_to_end"
+    latency = next(d for d in a.dimensions if d.name == "latency")
+    assert latency.utility == 0.0 and latency.favours == "neutral"
+
+
+def test_low_stakes_with_scarce_data_are_modular(pack):
+    # Non-critical projects can be modular: low stakes are no evidence for end-to-end.
+    a = recommend(
+        profile(
+            task={"modality": "tabular"},
+            data={"paired_examples": 1000, "stage_labels": "full"},
+            latency={"budget_ms": 1000},
+            regulation={"criticality": "non_critical", "explainability": "none"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
+    assert a.recommendation == "modular"
+
+
+def test_real_conflict_gives_hybrid_and_mild_disagreement_does_not(pack):
+    conflict = recommend(
+        profile(
+            task={"modality": "text"},
+            data={"paired_examples": 5e7},
+            latency={"budget_ms": 500},
+            regulation={"criticality": "regulated", "explainability": "high"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
+    assert conflict.recommendation == "hybrid"
+    assert conflict.hybrid_pattern is not None and conflict.hybrid_pattern.stages
+    # Ample data against a business-critical system with a low explanation need: mild.
+    mild = recommend(
+        profile(
+            task={"modality": "text"},
+            data={"paired_examples": 5e7},
+            latency={"budget_ms": 500},
+            regulation={"criticality": "business_critical", "explainability": "low"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
+    assert mild.recommendation == "end_to_end"
+
+
+def test_independent_updates_can_change_the_answer(pack):
+    base = profile(
+        task={"modality": "vision"},
+        data={"paired_examples": 5e7},
+        latency={"budget_ms": 40},
+        regulation={"criticality": "business_critical"},
+    )
+    alone = recommend(base, rulepack=pack, explain=False)
+    base["deployment"] = {"independent_updates": True}
+    owned = recommend(base, rulepack=pack, explain=False)
+    assert alone.recommendation == "end_to_end"
+    assert owned.recommendation == "hybrid"
+
+
+def test_foundation_model_lowers_the_data_needed(pack):
+    base = profile(
+        task={"modality": "text"},
+        data={"paired_examples": 2000, "stage_labels": "none"},
+        latency={"budget_ms": 2000},
+    )
+    plain = recommend(base, rulepack=pack, explain=False)
+    base["task"]["pretrained_available"] = True
+    backbone = recommend(base, rulepack=pack, explain=False)
+    base["task"]["foundation_model"] = True
+    covered = recommend(base, rulepack=pack, explain=False)
+    u = [next(d.utility for d in a.dimensions if d.name == "data")
+         for a in (plain, backbone, covered)]
+    assert u[0] < u[1] < u[2]
+    assert plain.recommendation == "modular"
+    assert covered.recommendation == "end_to_end"
 
 
 def test_hard_explainability_vetoes_end_to_end(pack):
@@ -154,7 +241,7 @@ def test_examples_are_deterministic_and_additive(path, pack):
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_counterfactuals_really_flip(path, pack):
     a = recommend(load_requirements(path), rulepack=pack)
-    assert len(a.counterfactuals) == 12
+    assert len(a.counterfactuals) == 13
     found = [c for c in a.counterfactuals if c.found] + ([a.best_pair] if a.best_pair else [])
     assert found, "some change must flip every example"
     base = json.loads(json.dumps(a.requirements))

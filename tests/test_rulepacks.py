@@ -40,7 +40,7 @@ def test_bank_pack_checks_clean():
     r = run(["rules", "check", str(BANK)])
     assert r.exit_code == 0, r.output
     assert "clean" in r.stdout
-    assert "scenarios: 13 passed, 0 failed" in r.stdout
+    assert "scenarios: 49 passed, 0 failed" in r.stdout
     assert "replaces: advice:model-risk-validation, rules:model-risk-validation" in r.stdout
 
 
@@ -189,22 +189,24 @@ def test_failing_and_replaced_scenarios(tmp_path):
     ]}})
     r = run(["rules", "check", str(folder)])
     assert r.exit_code == 2
-    assert "FAIL  corner-all-end-to-end: expected end_to_end, got " in r.stdout
+    assert "FAIL  grid-light-ample-tight: expected end_to_end, got " in r.stdout
     assert "FAIL  recommender-auxiliary" in r.stdout
     # Replacing the parent's scenarios by id (saying why) is explicit, and reported.
     default = load_rulepack()
     replaced = []
     for sc in default.scenarios:
-        if sc.expect == "end_to_end":
+        # The scenarios the new veto (end-to-end under 100 ms) can touch.
+        if "end_to_end" in sc.accepted() and sc.input["latency"]["budget_ms"] < 100:
             d = sc.model_dump()
             d["expect"] = "hybrid"
+            d["accept"] = ["modular"]
             d["why"] = "This organisation never ships a pure end-to-end model."
             replaced.append(d)
     (folder / "scenarios.yaml").write_text(yaml.safe_dump({"scenarios": replaced}))
     r = run(["rules", "check", str(folder)])
     assert r.exit_code == 0, r.output
     assert "replaces: rules" not in r.stdout
-    assert "scenarios:corner-all-end-to-end" in r.stdout.split("replaces:")[1].splitlines()[0]
+    assert "scenarios:grid-light-ample-tight" in r.stdout.split("replaces:")[1].splitlines()[0]
     assert f"scenarios: {len(default.scenarios)} passed, 0 failed" in r.stdout
 
 
