@@ -188,6 +188,23 @@ class Uncertainty(_Out):
     seed: int
     inputs: dict[str, str]
     note: str
+    # Each option's share of the samples from the project's inputs alone (the pack as it is)
+    # and from the pack's assumptions alone (the inputs at their point values).
+    from_inputs: dict[str, float] = {}
+    from_pack: dict[str, float] = {}
+    pack_variants: int = 1
+
+
+class InformationValue(_Out):
+    """What learning one uncertain input (or the pack's assumptions) is worth."""
+
+    input: str
+    label: str
+    kind: str  # input | pack
+    uncertainty: str
+    probability: float  # that learning its true value changes the recommendation
+    answers: dict[str, float]  # the answer's distribution over its possible values
+    text: str
 
 
 class DefaultApplied(_Out):
@@ -260,6 +277,7 @@ class Assessment(_Out):
     hybrid_pattern: HybridPattern | None
     plan: Plan
     uncertainty: Uncertainty
+    value_of_information: list[InformationValue] = []
     requirements: dict[str, Any]
     input: dict[str, Any]
     defaults_applied: list[DefaultApplied]

@@ -62,6 +62,7 @@ class ReliabilityBin(BaseModel):
     count: int
     mean_confidence: float
     accepted_share: float
+    primary_share: float
 
 
 class Backtest(BaseModel):
@@ -174,6 +175,7 @@ def backtest(
                 low=low, high=min(high, 1.0), count=len(rs),
                 mean_confidence=sum(r.confidence for r in rs) / len(rs),
                 accepted_share=sum(r.accepted for r in rs) / len(rs),
+                primary_share=sum(r.primary for r in rs) / len(rs),
             ))
     return Backtest(
         cases=n,

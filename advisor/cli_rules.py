@@ -160,7 +160,8 @@ def backtest_text(bt: Any, source: str, pack: Any) -> str:
                  "the answer is accepted)")
     for b in bt.reliability:
         lines.append(f"  confidence {b.low:.2f}-{b.high:.2f}: {b.count} answers, mean "
-                     f"{b.mean_confidence:.2f}, accepted {_pct(b.accepted_share)}")
+                     f"{b.mean_confidence:.2f}, accepted {_pct(b.accepted_share)}, primary "
+                     f"{_pct(b.primary_share)}")
     if bt.disagreements:
         lines.append(f"disagreements with the primary answer ({len(bt.disagreements)}):")
     for r in bt.disagreements:

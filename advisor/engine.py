@@ -28,7 +28,13 @@ from .precedents import nearest
 from .requirements import Requirements, point
 from .rulepack import RulePack
 from .scoring import CompiledPack, compile_pack, evaluate
-from .uncertainty import describe_inputs, probabilities
+from .uncertainty import (
+    describe_inputs,
+    probe_sensitivity,
+    split,
+    value_of_information,
+    variants,
+)
 
 if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
     from .probe import ProbeResult
@@ -107,7 +113,10 @@ def assess(
     ev = evaluate(x[None, :], cp)
     rec = int(ev.choice[0])
     runner = _runner_up(ev, cp, rec)
-    probs = probabilities(req, x, cp)
+    shares = split(req, x, cp)
+    probs = shares["joint"]
+    voi = value_of_information(req, given, x, cp, rec)
+    voi += probe_sensitivity(x, cp, rec)
     warnings = parts.warnings(req, cp, ev, probs, OPTIONS[rec]) + probe_warnings(req, cp, probe)
 
     attributions: list[Any] = []
@@ -165,7 +174,10 @@ def assess(
         else None,
         hybrid_pattern=parts.hybrid_pattern(cp, ev) if OPTIONS[rec] == "hybrid" else None,
         plan=parts.plan(cp, ev, rec),
-        uncertainty=parts.uncertainty(cp, describe_inputs(req, cp)),
+        uncertainty=parts.uncertainty(cp, describe_inputs(req, cp), shares, len(variants(cp))),
+        value_of_information=parts.value_of_information(
+            sorted(voi, key=lambda d: (-d["probability"], d["input"])), rec
+        ),
         requirements=parts.understood(req),
         input=given,
         defaults_applied=parts.defaults_applied(req, given),

@@ -20,6 +20,7 @@ from .assessment import (
     EvidenceRef,
     ExplainabilityEstimate,
     HybridPattern,
+    InformationValue,
     MonitorItem,
     PatternStage,
     Plan,
@@ -490,18 +491,59 @@ def risks(cp: CompiledPack, x: np.ndarray, ev: Evaluation) -> list[RiskItem]:
     return out
 
 
-def uncertainty(cp: CompiledPack, inputs: dict[str, str]) -> Uncertainty:
-    """Give how confidence was estimated."""
+def uncertainty(
+    cp: CompiledPack, inputs: dict[str, str], shares: dict[str, dict[str, float]], variants: int
+) -> Uncertainty:
+    """Give how confidence was estimated, with the inputs' and the pack's parts."""
     u = cp.pack.uncertainty
+    pack_part = (
+        f" Each sample also draws one of {variants} variants of the rule pack, whose assumed "
+        "numbers (weights, curve points, regulation utilities, hybrid terms, the end-to-end "
+        "explainability prior) are drawn from the intervals the pack states."
+        if variants > 1 else ""
+    )
     return Uncertainty(
         samples=u.samples,
         seed=u.seed,
         inputs=inputs,
         note=(
-            f"Confidence is the share of {u.samples} Monte Carlo samples (seed {u.seed}) of the "
-            "numeric inputs that end in the recommended option. " + u.rationale.strip()
+            f"Confidence is the share of {u.samples} Monte Carlo samples (seed {u.seed}) that "
+            "end in the recommended option. The samples draw the numeric inputs and any unsure "
+            "answer." + pack_part + " " + u.rationale.strip()
         ),
+        from_inputs=shares["inputs"],
+        from_pack=shares["pack"],
+        pack_variants=variants,
     )
+
+
+def value_of_information(items: list[dict[str, Any]], rec: int) -> list[InformationValue]:
+    """Give the value-of-information items with their labels and sentences."""
+    out = []
+    for item in items:
+        field = item["input"]
+        p = float(item["probability"])
+        if item["kind"] == "pack":
+            label = "the rule pack's assumptions"
+            what = "Pinning down the rule pack's assumed numbers (for example with your own " \
+                "labelled decisions and `advisor rules backtest`)"
+        elif item["kind"] == "probe":
+            label = "the end-to-end explainability estimate"
+            what = "Measuring end-to-end explainability on your own data with `advisor probe`"
+        else:
+            label = FIELD_LABELS.get(field, field)
+            what = {
+                "a range": f"Narrowing the {label} range to its true value",
+                "a figure with the default spread": f"An exact figure for the {label}",
+                "an unsure answer": f"Settling the unsure {label}",
+            }.get(item["uncertainty"], f"Stating the {label} (left to its default)")
+        text = (f"{what} has a {p:.0%} chance of changing the answer from "
+                f"{option_label(OPTIONS[rec])}.")
+        out.append(InformationValue(
+            input=field, label=label, kind=item["kind"], uncertainty=item["uncertainty"],
+            probability=p, answers=item["answers"], text=text,
+        ))
+    return out
 
 
 def understood(req: Requirements) -> dict[str, Any]:

@@ -11,7 +11,16 @@ import math
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class Modality(str, Enum):
@@ -403,6 +412,40 @@ class Requirements(BaseModel):
     team: Team = Field(default_factory=Team)
     deployment: Deployment = Field(default_factory=Deployment)
 
+    # Unsure answers: field path -> {value: probability}, taken from `{one_of: ...}` forms. The
+    # field itself holds the most likely value; the Monte Carlo samples the rest.
+    _unsure: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _take_unsure(cls, data: Any, handler: Any) -> Any:
+        unsure: dict[str, dict[str, Any]] = {}
+        if isinstance(data, dict):
+            data = dict(data)
+            for section, values in list(data.items()):
+                if not isinstance(values, dict):
+                    continue
+                values = dict(values)
+                for key, value in values.items():
+                    if isinstance(value, dict) and set(value) == {"one_of"}:
+                        path = f"{section}.{key}"
+                        choices = _one_of(path, value["one_of"])
+                        # The most likely value stands for the field; ties: the first listed.
+                        values[key] = _most_likely(choices)
+                        unsure[path] = {k: w for k, (w, _) in choices.items()}
+                data[section] = values
+        model = handler(data)
+        # Keys are the values as the model stores them (enum values, booleans).
+        model._unsure = {
+            path: {_stored(model, path, k): w for k, w in dist.items()}
+            for path, dist in unsure.items()
+        }
+        return model
+
+    def unsure(self) -> dict[str, dict[str, Any]]:
+        """Give the unsure answers: field path -> {value: probability} (empty: none)."""
+        return self._unsure
+
     def explainability_given(self) -> bool:
         """Tell whether the user stated `regulation.explainability` (else it is derived)."""
         return self.regulation.explainability is not None
@@ -412,6 +455,50 @@ class Requirements(BaseModel):
         if self.regulation.explainability is not None:
             return str(self.regulation.explainability)
         return DEFAULT_EXPLAINABILITY[str(self.regulation.criticality)]
+
+
+def _one_of(path: str, raw: Any) -> dict[Any, tuple[float, Any]]:
+    # {one_of: [a, b]} (equally likely) or {one_of: {a: 0.7, b: 0.3}}: key -> (weight, value).
+    if isinstance(raw, list) and raw:
+        items = [(v, 1.0) for v in raw]
+    elif isinstance(raw, dict) and raw:
+        items = list(raw.items())
+    else:
+        raise ValueError(f"{path}: one_of needs a non-empty list of choices or a mapping of "
+                         "choice to weight")
+    out: dict[Any, tuple[float, Any]] = {}
+    for v, w in items:
+        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w <= 0:
+            raise ValueError(f"{path}: one_of weights must be positive numbers (got {w!r})")
+        if not isinstance(v, str | bool) or (isinstance(v, str) and len(v) > 100):
+            raise ValueError(f"{path}: one_of choices must be names (got {v!r})")
+        out[v] = (out.get(v, (0.0, v))[0] + float(w), v)
+    total = sum(w for w, _ in out.values())
+    return {k: (w / total, v) for k, (w, v) in out.items()}
+
+
+def _most_likely(choices: dict[Any, tuple[float, Any]]) -> Any:
+    best = max(w for w, _ in choices.values())
+    return next(v for w, v in choices.values() if w == best)
+
+
+def _stored(model: BaseModel, path: str, raw: Any) -> Any:
+    # Validate one unsure choice the way the field itself is validated (a bad one raises).
+    section, key = path.split(".", 1)
+    sub = getattr(model, section, None)
+    if not isinstance(sub, BaseModel) or key not in type(sub).model_fields:
+        raise ValueError(f"{path}: one_of is only for choice fields")
+    annotation = type(sub).model_fields[key].annotation
+    assert annotation is not None
+    try:
+        value = TypeAdapter(annotation).validate_python(raw)
+    except ValidationError:
+        raise ValueError(f"{path}: one_of: {raw!r} is not one of its choices") from None
+    if isinstance(value, Enum):
+        value = value.value
+    if not isinstance(value, str | bool):
+        raise ValueError(f"{path}: one_of is only for choice fields")
+    return value
 
 
 #: Numeric fields that may be ranges, by dotted path.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -437,11 +438,43 @@ class Scenario(_Strict):
         return [self.expect, *(a for a in self.accept if a != self.expect)]
 
 
+#: The pack numbers that may carry an interval in `uncertainty.parameters`.
+PACK_PARAMETER = (
+    r"^(weights\.(data|latency|regulation)"
+    r"|latency\.curve\.[0-9]+"
+    r"|regulation\.criticality\.(non_critical|business_critical|regulated|safety_critical)"
+    r"|regulation\.explainability\.(none|low|medium|high)"
+    r"|data\.stage_labels\.(none|partial|full)"
+    r"|data\.labeling_cost\.(low|medium|high)"
+    r"|data\.(thresholds_shift|pretrained_shift_decades|foundation_shift_decades)"
+    r"|hybrid\.(complexity_cost|conflict_gain|conflict_floor|shortage_cost)"
+    r"|explainability\.end_to_end_fidelity"
+    r"|rules\.[a-z0-9][a-z0-9_.-]*\.lean)$"
+)
+
+
 class Uncertainty(_Strict):
     samples: int = Field(ge=100, le=100_000)
     seed: int = Field(ge=0)
     default_spread: dict[Literal["data.paired_examples", "latency.budget_ms"], float]
+    # The pack's own judgement: each named number is drawn uniformly from its interval in
+    # `pack_variants` variants of the pack, sampled jointly with the inputs.
+    pack_variants: int = Field(default=24, ge=1, le=200)
+    parameters: dict[str, tuple[float, float]] = {}
     rationale: str = ""
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Uncertainty:
+        import re
+
+        for name, (low, high) in self.parameters.items():
+            if not re.match(PACK_PARAMETER, name):
+                raise ValueError(f"parameters: unknown pack parameter {name!r}")
+            if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+                raise ValueError(f"parameters: {name}: needs a finite interval [low, high]")
+            if abs(low) > 10 or abs(high) > 10:
+                raise ValueError(f"parameters: {name}: interval must lie within [-10, 10]")
+        return self
 
 
 class HybridScore(_Strict):

@@ -181,6 +181,7 @@ class CompiledPack:
     pattern_share: np.ndarray
     pattern_trace: np.ndarray
     tie_order: np.ndarray
+    hybrid_terms: tuple[float, float, float, float]  # complexity, gain, floor, shortage
     data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
     evidence: Mapping[str, Any] = field(default_factory=dict)  # the pack's evidence by id
     expl_tables: ExplainabilityTables = field(init=False)
@@ -267,9 +268,66 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         pattern_share=np.array([p.interpretable_share for p in pack.patterns]),
         pattern_trace=np.array([p.traceable for p in pack.patterns]),
         tie_order=np.array([OPTIONS.index(o) for o in pack.tie_break]),
+        hybrid_terms=(
+            pack.hybrid_score.complexity_cost,
+            pack.hybrid_score.conflict_gain,
+            pack.hybrid_score.conflict_floor,
+            pack.hybrid_score.shortage_cost,
+        ),
         data_shift=data_shift,
         evidence=pack.evidence_by_id(),
     )
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The numbers of K variants of one compiled pack, stacked (K first), for `evaluate` to
+    score each row under its own variant in one call. Variants share the pack's structure
+    (rules, conditions, patterns, regimes); only numbers differ."""
+
+    weights: np.ndarray  # K x 3
+    scarce_log: np.ndarray  # K x modalities
+    ample_log: np.ndarray
+    stage_adj: np.ndarray  # K x 3
+    cost_adj: np.ndarray  # K x 3
+    shifts: np.ndarray  # K x 2: pretrained, foundation (decades)
+    curve_u: np.ndarray  # K x curve points (the budgets `curve_x` are shared)
+    crit_adj: np.ndarray  # K x 4
+    expl_adj: np.ndarray  # K x 4
+    rule_lean: np.ndarray  # K x R x 2
+    hybrid: np.ndarray  # K x 4: complexity, gain, floor, shortage
+    meets_pattern: np.ndarray  # K x keys x patterns
+    numbers: np.ndarray  # K x (keys * patterns) x 3 x 3
+    flags: np.ndarray  # K x (keys * patterns) x 3 x 3
+
+
+def stack(packs: tuple[CompiledPack, ...]) -> Stack:
+    """Give the stacked numbers of a pack's variants (`packs[0]` is any of them)."""
+    return Stack(
+        weights=np.stack([p.weights for p in packs]),
+        scarce_log=np.stack([p.scarce_log for p in packs]),
+        ample_log=np.stack([p.ample_log for p in packs]),
+        stage_adj=np.stack([p.stage_adj for p in packs]),
+        cost_adj=np.stack([p.cost_adj for p in packs]),
+        shifts=np.array([[p.pretrained_shift, p.foundation_shift] for p in packs]),
+        curve_u=np.stack([p.curve_u for p in packs]),
+        crit_adj=np.stack([p.crit_adj for p in packs]),
+        expl_adj=np.stack([p.expl_adj for p in packs]),
+        rule_lean=np.stack([p.rule_lean for p in packs]),
+        hybrid=np.array([p.hybrid_terms for p in packs]),
+        meets_pattern=np.stack([p.expl_tables.meets_pattern for p in packs]),
+        numbers=np.stack([p.expl_tables.numbers for p in packs]),
+        flags=np.stack([p.expl_tables.flags for p in packs]),
+    )
+
+
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    # np.interp with one curve (fp) per row: piecewise linear in x, flat beyond the ends.
+    j = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
+    x0, x1 = xp[j - 1], xp[j]
+    t = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
+    rows = np.arange(len(x))
+    return np.asarray(fp[rows, j - 1] * (1.0 - t) + fp[rows, j] * t)
 
 
 @dataclass(frozen=True)
@@ -309,12 +367,17 @@ def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
     return cols
 
 
-def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
+def evaluate(
+    x: np.ndarray, cp: CompiledPack, variants: Stack | None = None,
+    variant: np.ndarray | None = None,
+) -> Evaluation:
     """Score every row of a feature matrix.
 
     Args:
         x: n x width feature matrix (see `FeatureSpace`).
         cp: the compiled rule pack.
+        variants: the stacked numbers of the pack's variants (`stack`); None: the pack's own.
+        variant: with `variants`, the variant each row is scored under (n indices).
 
     Returns:
         The `Evaluation` of all rows.
@@ -335,12 +398,27 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
 
     # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
     # pretrained backbone or a foundation model that already does the task lowers.
-    shift = np.maximum(pretrained * cp.pretrained_shift, foundation * cp.foundation_shift)
-    lo = cp.scarce_log[modality] - shift
-    hi = cp.ample_log[modality] - shift
+    # Every number below is the pack's own or, with `variants`, each row's variant's.
+    v = variant if variants is not None and variant is not None else None
+    if v is None:
+        shift = np.maximum(pretrained * cp.pretrained_shift, foundation * cp.foundation_shift)
+        lo = cp.scarce_log[modality] - shift
+        hi = cp.ample_log[modality] - shift
+        labels = cp.stage_adj[stage] + cp.cost_adj[cost]
+    else:
+        assert variants is not None
+        sh = variants.shifts[v]
+        shift = np.maximum(pretrained * sh[:, 0], foundation * sh[:, 1])
+        lo = variants.scarce_log[v, modality] - shift
+        hi = variants.ample_log[v, modality] - shift
+        labels = variants.stage_adj[v, stage] + variants.cost_adj[v, cost]
     u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
-    u_data = np.clip(u_data + cp.stage_adj[stage] + cp.cost_adj[cost] + cp.data_shift, -1.0, 1.0)
-    u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
+    u_data = np.clip(u_data + labels + cp.data_shift, -1.0, 1.0)
+    if v is None:
+        u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
+    else:
+        assert variants is not None
+        u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u[v])
     # The highest floor among the regimes present, as a count of the level steps some present
     # regime reaches (matrix-vector products: a max along a short axis is slow in numpy).
     floor = np.zeros(n)
@@ -348,7 +426,11 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
         floor += bits @ step > 0.5
     required = np.maximum(stated, floor)
     req = required.astype(int)
-    u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
+    if v is None:
+        u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
+    else:
+        assert variants is not None
+        u_reg = np.clip(variants.crit_adj[v, crit] + variants.expl_adj[v, req], -1.0, 1.0)
     u = np.stack([u_data, u_lat, u_reg], axis=1)
 
     cols = columns(x, cp, required)
@@ -359,7 +441,11 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     fired = f.T > 0.5
     rule_adjust = f.T @ cp.rule_add
     rule_veto = (f.T @ cp.rule_veto) > 0.5
-    lean = f.T @ cp.rule_lean
+    if v is None:
+        lean = f.T @ cp.rule_lean
+    else:
+        assert variants is not None
+        lean = np.einsum("nr,nrk->nk", f.T, variants.rule_lean[v])
 
     # Three pulls, each a weighted sum of the dimensions' arguments (weights sum to 1):
     #   learned      the reasons for a learned core (ample data, a tight budget, rule leans);
@@ -370,8 +456,13 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     # modular is sum_d weight_d * u_d plus the leans: monotone in every input. Hybrid answers a
     # real conflict only: it scores below both pure options' midpoint unless both a learned and
     # a traditional pull exceed the floor.
-    w = cp.weights
-    hp = cp.pack.hybrid_score
+    if v is None:
+        w: np.ndarray = cp.weights
+        complexity, gain, floor_, short = cp.hybrid_terms
+    else:
+        assert variants is not None
+        w = variants.weights[v]
+        complexity, gain, floor_, short = variants.hybrid[v].T
     pos = np.maximum(u, 0.0) * w
     neg = np.maximum(-u, 0.0) * w
     learned = pos.sum(axis=1) + lean[:, 0]
@@ -380,8 +471,8 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     net = learned - traditional - shortage
     s_e2e = np.clip((1.0 + net) / 2.0, 0.0, 1.0)
     s_mod = np.clip((1.0 - net) / 2.0, 0.0, 1.0)
-    conflict = np.maximum(np.minimum(learned, traditional) - hp.conflict_floor, 0.0)
-    s_hyb = 0.5 - hp.complexity_cost + hp.conflict_gain * conflict - hp.shortage_cost * shortage
+    conflict = np.maximum(np.minimum(learned, traditional) - floor_, 0.0)
+    s_hyb = 0.5 - complexity + gain * conflict - short * shortage
     s_hyb = np.clip(s_hyb, 0.0, 1.0)
     pulls = np.stack([learned, traditional, shortage], axis=1)
     base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
@@ -393,7 +484,9 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
     applicable = np.stack(
         [p(cols) if p is not None else np.ones(n, dtype=bool) for p in cp.pattern_preds], axis=1
     )
-    good = applicable & et.meets_pattern[key]
+    vt = variants if v is not None else None
+    meets_pattern = et.meets_pattern[key] if vt is None else vt.meets_pattern[v, key]
+    good = applicable & meets_pattern
     # The first applicable pattern that meets the requirement, else the first applicable one:
     # walked from the last pattern back, so the first match is written last.
     first_good = np.full(n, -1)
@@ -403,8 +496,10 @@ def evaluate(x: np.ndarray, cp: CompiledPack) -> Evaluation:
         first_applicable[applicable[:, j]] = j
     pattern = np.where(first_good >= 0, first_good, first_applicable)
     full_key = key * et.patterns + pattern
-    fid, gap, expl_penalty = et.numbers[full_key].transpose(1, 0, 2)
-    traceable, meets, expl_veto = et.flags[full_key].transpose(1, 0, 2)
+    numbers = et.numbers[full_key] if vt is None else vt.numbers[v, full_key]
+    flags = et.flags[full_key] if vt is None else vt.flags[v, full_key]
+    fid, gap, expl_penalty = numbers.transpose(1, 0, 2)
+    traceable, meets, expl_veto = flags.transpose(1, 0, 2)
 
     raw = np.maximum(base + rule_adjust - expl_penalty, _RAW_FLOOR)
     vetoed = expl_veto | rule_veto

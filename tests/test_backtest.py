@@ -39,6 +39,12 @@ def test_shipped_development_set_figures_are_pinned():
                 and r.got == "end_to_end"]
     assert sum(bt.confusion[o][g] for o in OPTIONS for g in OPTIONS) == 78
     assert all(r.id in {d.id for d in bt.disagreements} for r in bt.results if not r.primary)
+    # The confidence (inputs and pack sampled jointly) as a forecast of acceptance.
+    assert bt.brier < 0.08
+    assert sum(b.count for b in bt.reliability) == 78
+    top = bt.reliability[-1]
+    assert top.low == 0.95 and top.accepted_share == 1.0 and top.primary_share >= 0.85
+    assert len(bt.reliability) == 5  # every band of confidence is used
 
 
 def test_answer_mix_on_random_profiles_is_balanced():

@@ -213,11 +213,30 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--bootstrap", type=int, default=0, metavar="B",
+                    help="Also refit on B bootstrap resamples of the labelled set and print "
+                         "each parameter's 10th-90th percentile (the pack's intervals).")
+    ap.add_argument("--intervals", action="store_true",
+                    help="Print, per parameter, the values (on a fine grid across its candidate "
+                         "range, the others at their current values) whose objective stays "
+                         "within two labelled cases of the current one: the fit's own "
+                         "uncertainty, which the pack's uncertainty.parameters state.")
     args = ap.parse_args()
     base = load_rulepack()
     prob = Problem(base, ROOT / "rules" / "precedents-labelled.yaml", args.seed)
     start = {name: _get(prob.base, path) for name, (path, _) in PARAMS.items()}
     print("current:", prob.score(start))
+    if args.intervals:
+        best = prob.score(start)["objective"]
+        tol = 2.0 / len(prob.x) * (2.0 + PRIMARY_WEIGHT) / 2
+        print(f"intervals (objective within {tol:.3f} of {best:.3f}):")
+        for name, (_, cands) in PARAMS.items():
+            grid = np.linspace(min(cands), max(cands), 21)
+            ok = [float(v) for v in grid
+                  if prob.score({**start, name: float(v)})["objective"] >= best - tol]
+            if ok:
+                print(f"  {name}: current {start[name]:g}, interval [{min(ok):.3g}, {max(ok):.3g}]")
+        return
     fitted = prob.fit(start, None, args.rounds, args.seed)
     print("fitted (in sample):", prob.score(fitted))
     for name in PARAMS:
@@ -237,6 +256,17 @@ def main() -> None:
     print(f"cross-validated ({args.folds} folds): accepted {acc / total:.3f}, "
           f"primary {prim / total:.3f}")
     print(yaml.safe_dump({"fitted": fitted}, sort_keys=False))
+    if args.bootstrap:
+        rng = np.random.default_rng(args.seed)
+        fits = []
+        for b in range(args.bootstrap):
+            rows = rng.integers(0, len(prob.x), len(prob.x))
+            fits.append(prob.fit(fitted, rows, args.rounds, args.seed + 100 + b))
+        print(f"bootstrap ({args.bootstrap} resamples): 10th-90th percentile per parameter")
+        for name in PARAMS:
+            vals = np.array([f[name] for f in fits])
+            lo, hi = np.percentile(vals, [10, 90])
+            print(f"  {name}: fitted {fitted[name]:g}, interval [{lo:g}, {hi:g}]")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,149 @@
+"""Confidence from the inputs and the pack's own assumptions; unsure answers; what to find out
+next (value of information), re-checked by resolving each input to each of its values."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES, profile
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
+from strategies import examples
+
+from advisor import load_requirements, load_rulepack, recommend
+from advisor.engine import prepare
+from advisor.errors import InputError
+from advisor.requirements import Requirements
+from advisor.scoring import evaluate
+from advisor.uncertainty import NUMERIC_POINTS, stacked, variants
+
+PACK = load_rulepack()
+
+
+def test_stacked_variants_score_as_each_variant_alone():
+    cp = prepare(PACK).compiled
+    packs = variants(cp)
+    assert len(packs) == PACK.uncertainty.pack_variants
+    rng = np.random.default_rng(3)
+    base = cp.space.vector(Requirements.model_validate(profile()))
+    x = np.repeat(base[None, :], 400, axis=0)
+    x[:, cp.space.col("paired_log")] = rng.uniform(0, 10, 400)
+    x[:, cp.space.col("latency_log")] = rng.uniform(-1, 5, 400)
+    x[:, cp.space.col("criticality")] = rng.integers(0, 4, 400)
+    x[:, cp.space.col("explainability")] = rng.integers(0, 4, 400)
+    x[:, cp.space.col("independent_updates")] = rng.integers(0, 2, 400)
+    v = rng.integers(0, len(packs), 400)
+    joint = evaluate(x, cp, stacked(cp), v)
+    for k, vp in enumerate(packs):
+        rows = v == k
+        alone = evaluate(x[rows], vp)
+        assert np.allclose(joint.effective[rows], alone.effective, atol=1e-12)
+        assert np.array_equal(joint.choice[rows], alone.choice)
+
+
+def test_confidence_parts_and_examples_not_all_certain():
+    confidences = []
+    for path in EXAMPLES:
+        a = recommend(load_requirements(path), rulepack=PACK, explain=False)
+        u = a.uncertainty
+        assert u.pack_variants == PACK.uncertainty.pack_variants
+        for shares in (a.probabilities, u.from_inputs, u.from_pack):
+            assert math.isclose(sum(shares.values()), 1.0, abs_tol=1e-3)
+        confidences.append(a.confidence)
+    assert min(confidences) < 0.9, confidences
+    assert len(set(confidences)) >= 3, confidences
+
+
+def test_a_pack_without_intervals_has_no_pack_uncertainty():
+    doc = PACK.model_dump(mode="json", by_alias=True, exclude_none=True)
+    doc["uncertainty"]["parameters"] = {}
+    bare = type(PACK).model_validate(doc)
+    a = recommend(profile(), rulepack=bare, explain=False)
+    assert a.uncertainty.pack_variants == 1
+    assert a.uncertainty.from_pack[a.recommendation] == 1.0
+    assert not [v for v in a.value_of_information if v.kind == "pack"]
+
+
+def test_unsure_answer_forms():
+    base = profile(regulation={"criticality": "regulated"})
+    base["regulation"]["explainability"] = {"one_of": {"medium": 0.7, "high": 0.3}}
+    req = Requirements.model_validate(base)
+    assert req.regulation.explainability == "medium"
+    assert req.unsure() == {"regulation.explainability": {"medium": 0.7, "high": 0.3}}
+    base["task"]["pretrained_available"] = {"one_of": [True, False]}
+    req = Requirements.model_validate(base)
+    assert req.task.pretrained_available is True  # a tie: the first listed stands
+    assert req.unsure()["task.pretrained_available"] == {True: 0.5, False: 0.5}
+    for bad in ({"one_of": []}, {"one_of": {"medium": -1}}, {"one_of": ["medium", "bogus"]},
+                {"one_of": {"medium": float("nan")}}):
+        doc = copy.deepcopy(base)
+        doc["regulation"]["explainability"] = bad
+        with pytest.raises(InputError) as e:
+            recommend(doc, rulepack=PACK, explain=False)
+        assert any("regulation.explainability" in p for p in e.value.problems)
+
+
+def test_unsure_answer_is_sampled_and_explained_at_its_most_likely_value():
+    # Ample data and a tight budget: no explanation need -> end-to-end; high -> hybrid.
+    doc = profile(task={"modality": "text"}, data={"paired_examples": 5e7},
+                  latency={"budget_ms": 40})
+    doc["regulation"]["explainability"] = {"one_of": {"none": 0.75, "high": 0.25}}
+    a = recommend(doc, rulepack=PACK)
+    assert a.recommendation == "end_to_end"
+    assert 0.6 < a.confidence < 0.9  # about three quarters of the samples
+    assert "unsure answer" in a.uncertainty.inputs["regulation.explainability"]
+    assert a.attributions  # explanations still work, at the most likely value
+    top = next(v for v in a.value_of_information if v.input == "regulation.explainability")
+    assert top.probability == 0.25 and top.answers == {"end_to_end": 0.75, "hybrid": 0.25}
+    assert "Settling the unsure explainability requirement" in top.text
+
+
+def _resolved(doc: dict, field: str, value: object) -> dict:
+    out = copy.deepcopy(doc)
+    section, key = field.split(".")
+    out.setdefault(section, {})[key] = value
+    return out
+
+
+_LEVELS = st.sampled_from(["none", "low", "medium", "high"])
+_CRITS = st.sampled_from(["non_critical", "business_critical", "regulated", "safety_critical"])
+
+
+@examples(25, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pairs=st.floats(1e2, 1e9), budget=st.floats(5, 20000),
+    expl=st.lists(_LEVELS, min_size=2, max_size=4, unique=True),
+    crit=_CRITS, modality=st.sampled_from(["text", "speech", "vision", "tabular"]),
+)
+def test_value_of_information_matches_resolving_each_value(pairs, budget, expl, crit, modality):
+    # Every stated probability equals the weighted share of its values whose re-run (the input
+    # set to that value, everything else as given) gives another recommendation.
+    doc = profile(task={"modality": modality}, data={"paired_examples": pairs},
+                  latency={"budget_ms": budget}, regulation={"criticality": crit})
+    doc["regulation"]["explainability"] = {"one_of": expl}
+    a = recommend(doc, rulepack=PACK, explain=False)
+    items = {v.input: v for v in a.value_of_information}
+    unsure = items["regulation.explainability"]
+    changed = sum(1.0 / len(expl) for level in expl
+                  if recommend(_resolved(doc, "regulation.explainability", level),
+                               rulepack=PACK, explain=False).recommendation
+                  != a.recommendation)
+    assert unsure.probability == pytest.approx(changed, abs=1e-4)
+    # A plain number with the default spread: resolved to its bins' midpoints.
+    spread = PACK.uncertainty.default_spread["data.paired_examples"]
+    lo, hi = math.log10(1 + pairs / spread), math.log10(1 + pairs * spread)
+    changed = 0.0
+    for i in range(NUMERIC_POINTS):
+        exact = 10 ** (lo + (hi - lo) * (i + 0.5) / NUMERIC_POINTS) - 1
+        # The pack treats a plain number as uncertain; the re-run fixes it with a zero-width
+        # range, which the engine reads at exactly that value.
+        again = recommend(_resolved(doc, "data.paired_examples", {"low": exact, "high": exact}),
+                          rulepack=PACK, explain=False)
+        changed += (again.recommendation != a.recommendation) / NUMERIC_POINTS
+    assert items["data.paired_examples"].probability == pytest.approx(changed, abs=1e-4)
+    # Ranked, largest first.
+    probs = [v.probability for v in a.value_of_information]
+    assert probs == sorted(probs, reverse=True)
