@@ -35,7 +35,6 @@ from .requirements import (
     MODALITIES,
     NUMERIC_FIELDS,
     TARGETS,
-    Range,
     Requirements,
     field_paths,
     point,
@@ -394,59 +393,15 @@ def feature_matrix(reqs: Sequence[Requirements], regimes: tuple[str, ...]) -> np
 # Monte Carlo confidence, vectorised over projects and samples.
 
 
-@lru_cache(maxsize=8)
-def _uniforms(seed: int, total: int) -> np.ndarray:
-    # The pack's sample stream as `uncertainty.sample_matrix` draws it: `total` uniforms for the
-    # paired data, then `total` for the budget (Generator.uniform is low + (high-low) * U).
-    u = np.random.default_rng(seed).random(2 * total)
-    u.setflags(write=False)
-    return u
-
-
-def _bounds(value: float | Range, spread: float) -> tuple[float, float]:
-    if isinstance(value, Range):
-        return value.low, value.high
-    return value / spread, value * spread
-
-
 def probabilities(
     reqs: Sequence[Requirements], x: np.ndarray, cp: Any, samples: int
 ) -> np.ndarray:
-    """Give each row's share of Monte Carlo samples per option (n x 3, rounded to 4 decimals).
+    """Give each row's share of Monte Carlo samples per option (n x 3, rounded to 4 decimals):
+    the single assessment's sampling (`uncertainty.probabilities_many`), the first `samples`
+    of its stream."""
+    from .uncertainty import probabilities_many
 
-    The samples are the first `samples` of the stream `uncertainty.probabilities` uses, so with
-    the pack's full count the result equals a single assessment's exactly.
-    """
-    from .scoring import evaluate
-
-    unc = cp.pack.uncertainty
-    total = unc.samples
-    k = max(1, min(samples, total))
-    u = _uniforms(unc.seed, total)
-    u1, u2 = u[:k], u[total : total + k]
-    sp_pairs = unc.default_spread["data.paired_examples"]
-    sp_lat = unc.default_spread["latency.budget_ms"]
-    n = len(reqs)
-    lo = np.empty((n, 2))
-    hi = np.empty((n, 2))
-    for i, r in enumerate(reqs):
-        plo, phi = _bounds(r.data.paired_examples, sp_pairs)
-        llo, lhi = _bounds(r.latency.budget_ms, sp_lat)
-        lo[i] = log_pairs(plo), log_ms(llo)
-        hi[i] = log_pairs(phi), log_ms(lhi)
-    span = hi - lo
-    counts = np.zeros((n, 3))
-    c_pairs, c_lat = cp.space.col("paired_log"), cp.space.col("latency_log")
-    step = max(1, _BLOCK_ROWS // k)
-    for a in range(0, n, step):
-        b = min(n, a + step)
-        xs = np.repeat(x[a:b], k, axis=0)
-        xs[:, c_pairs] = (lo[a:b, 0:1] + span[a:b, 0:1] * u1[None, :]).ravel()
-        xs[:, c_lat] = (lo[a:b, 1:2] + span[a:b, 1:2] * u2[None, :]).ravel()
-        choice = evaluate(xs, cp).choice.reshape(b - a, k)
-        for o in range(3):
-            counts[a:b, o] = (choice == o).sum(axis=1)
-    return np.round(counts / float(k), 4)
+    return probabilities_many(reqs, x, cp, samples)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -272,11 +272,14 @@ def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
     calls = []
     real = scoring.evaluate
 
-    def counting(x, cp):
+    def counting(x, cp, *rest):
         calls.append(len(x))
-        return real(x, cp)
+        return real(x, cp, *rest)
+
+    import advisor.uncertainty as uncertainty
 
     monkeypatch.setattr(scoring, "evaluate", counting)
+    monkeypatch.setattr(uncertainty, "evaluate", counting)
     rnd = random.Random(1)
     items = [Item(i + 1, f"t:{i}", random_profile(rnd, i)) for i in range(600)]
     res = assess_chunk(items, prep, samples=32)

@@ -216,7 +216,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_examples_in_chromium(browser: Browser, reports: list[Path]) -> None:
     """Each report renders (non-blank), logs no error, fetches nothing and prints to PDF."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
     for path in reports:
         target = browser.call("Target.createTarget", url="about:blank")["targetId"]
         session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
@@ -273,8 +272,8 @@ def test_examples_in_chromium(browser: Browser, reports: list[Path]) -> None:
         ]
         assert requests == [], f"{path.name}: network requests {requests}"
         browser.call("Target.closeTarget", targetId=target)
-    # About 30 s for the eight examples on two cores; the guard leaves room for a busy machine.
-    assert time.monotonic() - started < 120, "the browser checks took over two minutes"
+    # No wall-clock assertion: speed is measured by bench/, never by a timed test (a busy
+    # machine failed this suite's two-minute guard).
 
 
 def _filter_row(ftype: int, row: bytes, prev: bytes, bpp: int) -> bytes:
