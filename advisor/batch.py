@@ -3,8 +3,9 @@
 Takes input rows (CSV lines with dotted column names, JSON lines, or parsed documents) and a
 rule pack; gives, per row, either a result (recommendation, confidence, scores, rules fired and,
 when asked, exact Shapley attributions) or the validation problems that name the row and the
-field. The engine runs vectorised over all the rows of a chunk at once (`scoring.evaluate` on an
-n-row feature matrix); the Monte Carlo confidence and the Shapley values are vectorised too.
+field. The rows of a chunk are decided together by the one decision path (`decide.decide`, which
+a single assessment uses with one row): the same encoding, engine, Monte Carlo stream and exact
+Shapley values, vectorised over the rows; this module holds no decision maths of its own.
 Pure: no files, no printing (the CLI, `cli_batch`, reads and writes).
 """
 
@@ -23,18 +24,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from .errors import InputError
-from .fields import OPTIONS, log_ms, log_pairs
+from .fields import OPTIONS
 from .loading import MAX_BYTES, parse_text, strict_json, validation_problems
 from .requirements import (
-    COST_ORDER,
-    CRITICALITY_ORDER,
-    DEFAULT_EXPLAINABILITY,
     EXPLAINABILITY_ORDER,
-    LEVEL3_ORDER,
-    MATURITY_ORDER,
-    MODALITIES,
     NUMERIC_FIELDS,
-    TARGETS,
     Requirements,
     field_paths,
     point,
@@ -49,8 +43,6 @@ EXPLAIN_CHUNK_ROWS = 100
 #: `--samples` equal to the pack's count (2,000 by default) reproduces `advisor recommend`'s
 #: confidence exactly, at about 20 times the cost.
 DEFAULT_SAMPLES = 32
-#: Evaluated rows per engine call inside the Monte Carlo and Shapley passes (bounds memory).
-_BLOCK_ROWS = 1 << 13
 
 #: An optional CSV column / JSON key that identifies a project; echoed, never validated.
 ID_KEY = "id"
@@ -345,162 +337,6 @@ def validate(item: Item) -> Requirements | tuple[tuple[str, str], ...]:
     return item.problems if item.invalid else req
 
 
-_LEVEL3 = {v: i for i, v in enumerate(LEVEL3_ORDER)}
-_COST = {v: i for i, v in enumerate(COST_ORDER)}
-_MODALITY = {v: i for i, v in enumerate(MODALITIES)}
-_CRIT = {v: i for i, v in enumerate(CRITICALITY_ORDER)}
-_EXPL = {v: i for i, v in enumerate(EXPLAINABILITY_ORDER)}
-_MATURITY = {v: i for i, v in enumerate(MATURITY_ORDER)}
-_TARGET = {v: i for i, v in enumerate(TARGETS)}
-
-
-def feature_matrix(reqs: Sequence[Requirements], regimes: tuple[str, ...]) -> np.ndarray:
-    """Give the n-row feature matrix of many requirements (`FeatureSpace.vector`, stacked).
-
-    Column by column rather than row by row; a test pins it to `FeatureSpace.vector`.
-    """
-    from .fields import BASE_COLUMNS
-
-    n = len(reqs)
-    x = np.zeros((n, len(BASE_COLUMNS) + len(regimes)))
-    pos = {r: len(BASE_COLUMNS) + i for i, r in enumerate(regimes)}
-    for i, r in enumerate(reqs):
-        d, reg, task, dep = r.data, r.regulation, r.task, r.deployment
-        stated = reg.explainability
-        level = str(stated) if stated is not None else DEFAULT_EXPLAINABILITY[str(reg.criticality)]
-        x[i, : len(BASE_COLUMNS)] = (
-            log_pairs(point(d.paired_examples)),
-            log_ms(point(r.latency.budget_ms)),
-            _LEVEL3[str(d.stage_labels)],
-            _COST[str(d.labeling_cost)],
-            _MODALITY[str(task.modality)],
-            _CRIT[str(reg.criticality)],
-            _EXPL[level],
-            1.0 if task.pretrained_available else 0.0,
-            _MATURITY[str(r.team.ml_maturity)],
-            1.0 if dep.independent_updates else 0.0,
-            _TARGET[str(dep.target)],
-            1.0 if task.foundation_model else 0.0,
-        )
-        for name in reg.regimes:
-            j = pos.get(name)
-            if j is not None:
-                x[i, j] = 1.0
-    return x
-
-
-# ---------------------------------------------------------------------------------------------
-# Monte Carlo confidence, vectorised over projects and samples.
-
-
-def probabilities(
-    reqs: Sequence[Requirements], x: np.ndarray, cp: Any, samples: int
-) -> np.ndarray:
-    """Give each row's share of Monte Carlo samples per option (n x 3, rounded to 4 decimals):
-    the single assessment's sampling (`uncertainty.probabilities_many`), the first `samples`
-    of its stream."""
-    from .uncertainty import probabilities_many
-
-    return probabilities_many(reqs, x, cp, samples)
-
-
-# ---------------------------------------------------------------------------------------------
-# Exact Shapley values, vectorised.
-
-
-@lru_cache(maxsize=16)
-def _coalitions(k: int) -> tuple[np.ndarray, np.ndarray]:
-    # All 2^k coalitions of k players as bit rows, and the Shapley weight matrix W (2^k x k):
-    # phi_j = sum_S W[S, j] v(S), with W = +w(|S|-1) when j is in S and -w(|S|) otherwise,
-    # w(s) = s! (k-s-1)! / k!.
-    bits = ((np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
-    size = bits.sum(axis=1)
-    w = np.array([math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
-                  for s in range(k)] + [0.0])
-    weights = np.where(bits, w[np.maximum(size - 1, 0)][:, None], -w[size][:, None])
-    return bits, weights
-
-
-def shapley_values(
-    x: np.ndarray,
-    background: np.ndarray,
-    cp: Any,
-    first: np.ndarray,
-    second: np.ndarray,
-    player_columns: list[list[int]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact interventional Shapley values of many profiles at once.
-
-    The same game as `attributions.shapley` (shap's Exact explainer with an Independent masker):
-    v(S) = mean over background rows b of f(x on S, b elsewhere), f = effective score of option
-    `first` minus option `second`. By linearity it is the mean of one game per background row,
-    and in the game of row b every player on which x and b agree is a null player; so each pair
-    (profile, b) needs only the 2^k coalitions of the k players where they differ, not 2^11.
-
-    Args:
-        x: n x width feature rows.
-        background: B x width reference rows.
-        cp: the compiled pack.
-        first: n option indices explained.
-        second: n option indices subtracted.
-        player_columns: the feature columns of each player (`attributions.PLAYERS`).
-
-    Returns:
-        (base, values, explained): n bases, n x players contributions and n explained margins,
-        with base + values.sum(1) == explained up to rounding.
-    """
-    from .scoring import evaluate
-
-    n, width = x.shape
-    nb = background.shape[0]
-    m = len(player_columns)
-    rows = np.arange(n)
-
-    def f(full: np.ndarray, which: np.ndarray) -> np.ndarray:
-        eff = evaluate(full, cp).effective
-        idx = np.arange(len(which))
-        return eff[idx, first[which]] - eff[idx, second[which]]  # type: ignore[no-any-return]
-
-    explained = f(x, rows)
-    base_vals = np.empty((n, nb))
-    for b in range(nb):
-        base_vals[:, b] = f(np.repeat(background[b : b + 1], n, axis=0), rows)
-    base = base_vals.mean(axis=1)
-
-    differs = np.zeros((n, nb, m), dtype=bool)
-    diff_cols = x[:, None, :] != background[None, :, :]
-    for p, cols in enumerate(player_columns):
-        differs[:, :, p] = diff_cols[:, :, cols].any(axis=2)
-    ks = differs.sum(axis=2)
-    values = np.zeros((n, m))
-    col_player = np.empty(width, dtype=int)
-    for p, cols in enumerate(player_columns):
-        col_player[cols] = p
-    for k in range(1, m + 1):
-        pi, pb = np.nonzero(ks == k)
-        if len(pi) == 0:
-            continue
-        bits, weights = _coalitions(k)
-        ncoal = bits.shape[0]
-        # The k differing players of each pair, in player order.
-        players = np.nonzero(differs[pi, pb])[1].reshape(-1, k)
-        step = max(1, _BLOCK_ROWS // ncoal)
-        for a in range(0, len(pi), step):
-            sl = slice(a, min(len(pi), a + step))
-            ii, bb, pl = pi[sl], pb[sl], players[sl]
-            npair = len(ii)
-            # take_x[pair, coalition, player] for the pair's own players.
-            take = np.zeros((npair, ncoal, m), dtype=bool)
-            take[np.arange(npair)[:, None, None], np.arange(ncoal)[None, :, None],
-                 pl[:, None, :]] = bits[None, :, :]
-            take_cols = take[:, :, col_player]
-            full = np.where(take_cols, x[ii][:, None, :], background[bb][:, None, :])
-            v = f(full.reshape(npair * ncoal, width), np.repeat(ii, ncoal)).reshape(npair, ncoal)
-            contrib = v @ weights  # npair x k
-            np.add.at(values, (ii[:, None], pl), contrib / nb)
-    return base, values, explained
-
-
 # ---------------------------------------------------------------------------------------------
 # A chunk of rows -> result records.
 
@@ -532,51 +368,27 @@ class ChunkResult:
 def _evaluate_groups(
     reqs: Sequence[Requirements], prep: Any, *, samples: int, explain: bool
 ) -> dict[str, np.ndarray]:
-    # The engine's arrays for every row. Rows that state an explanation method are assessed with
-    # the pack as it applies to that method (`estimates.specialise`, as `engine.assess` does), so
-    # rows are evaluated in groups, one per effective pack, each group vectorised.
-    from .engine import prepare
-    from .estimates import specialise
-    from .scoring import evaluate
+    # The engine's arrays for every row, from the one decision path (`decide.decide`: each row
+    # with the pack as it applies to it, as a single assessment decides it).
+    from .decide import decide
 
-    pack = prep.compiled.pack
-    groups: dict[int, tuple[Any, list[int]]] = {}
-    for j, r in enumerate(reqs):
-        sp = specialise(pack, r)
-        groups.setdefault(id(sp), (sp, []))[1].append(j)
     n = len(reqs)
     out: dict[str, np.ndarray] = {}
-    for sp, rows in groups.values():
-        gp = prep if sp is pack else prepare(sp)
-        cp = gp.compiled
-        sub = [reqs[j] for j in rows]
-        x = feature_matrix(sub, cp.space.regimes)
-        ev = evaluate(x, cp)
-        runner = _runner_up(ev.effective, ev.choice, cp.tie_order)
+    for d in decide(reqs, prep.compiled.pack, samples=samples, explain=explain):
+        ev = d.ev
         parts = {
-            "choice": ev.choice, "runner": runner,
-            "probs": probabilities(sub, x, cp, samples), "raw": ev.raw,
+            "choice": ev.choice, "runner": d.runner, "probs": d.probabilities, "raw": ev.raw,
             "utilities": ev.utilities, "vetoed": ev.vetoed, "fired": ev.fired,
             "required": ev.required,
         }
-        if explain:
-            from .attributions import _player_columns
-
-            base, values, _ = shapley_values(x, gp.background, cp, ev.choice, runner,
-                                             _player_columns(x.shape[1]))
-            parts["base"], parts["values"] = base, values
+        if d.margin is not None:
+            parts["base"], parts["values"] = d.margin.base, d.margin.values
         for key, arr in parts.items():
+            assert arr is not None
             if key not in out:
                 out[key] = np.zeros((n, *arr.shape[1:]), dtype=arr.dtype)
-            out[key][rows] = arr
+            out[key][d.rows] = arr
     return out
-
-
-def _runner_up(effective: np.ndarray, rec: np.ndarray, tie_order: np.ndarray) -> np.ndarray:
-    # The best other option, ties broken by the pack's tie-break order (as engine._runner_up).
-    masked = effective.copy()
-    masked[np.arange(len(rec)), rec] = -np.inf
-    return tie_order[masked[:, tie_order].argmax(axis=1)]  # type: ignore[no-any-return]
 
 
 def _dumps(obj: dict[str, Any]) -> str:

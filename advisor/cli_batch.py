@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -156,7 +155,7 @@ _worker_prep: Any = None
 
 def _init_worker(pack: Any) -> None:
     global _worker_prep
-    from .engine import prepare
+    from .decide import prepare
 
     _worker_prep = prepare(pack)
     gc.freeze()
@@ -172,12 +171,11 @@ def _work(chunk: list[Any], header: list[str], explain: bool, samples: int, poin
 def _context() -> Any:
     import multiprocessing
 
-    # fork shares the loaded pack and starts at once; it is safe only while this process has
-    # no other threads. Otherwise (or where fork does not exist) spawn.
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    from .many import fork_context
+
+    # The same fork policy as recommend_many (fork shares the loaded pack and starts at once;
+    # only on Linux, while this process has no other threads); otherwise spawn.
+    return fork_context() or multiprocessing.get_context("spawn")
 
 
 @click.command("batch")
@@ -221,7 +219,7 @@ def batch(
     """
     from .api import load_rulepack
     from .batch import CHUNK_ROWS, DEFAULT_SAMPLES, EXPLAIN_CHUNK_ROWS, csv_records, jsonl_records
-    from .engine import prepare
+    from .decide import prepare
     from .output import check_target, write_atomic
 
     kind = _input_kind(input_path, input_format)

@@ -9,7 +9,6 @@ Pure: no files, no printing.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -257,6 +256,10 @@ def attribute(
 ) -> tuple[float, float, list[float]]:
     """Split the change of a margin among changed inputs with exact Shapley values.
 
+    Every mix of old and new inputs is decided by the one decision path (`decide.decide`), so
+    each mix is scored with the pack as it applies to it (its `regulation.explanation_method`),
+    as an assessment of it would be; the game's ends are then the two assessments' margins.
+
     Args:
         old, new: the assessments (their `input` mappings are mixed field by field).
         pack: the rule pack both were assessed with.
@@ -269,14 +272,13 @@ def attribute(
     """
     import numpy as np
 
-    from .engine import prepare
+    from .attributions import shapley_of_values
+    from .decide import decide
     from .fields import OPTIONS
     from .requirements import Requirements
-    from .scoring import evaluate
 
-    cp = prepare(pack).compiled
     k = len(players)
-    rows = []
+    reqs = []
     for mask in range(1 << k):
         doc: dict[str, Any] = _copy(old.input)
         for i, field in enumerate(players):
@@ -286,21 +288,13 @@ def attribute(
                     _delete(doc, field)
                 else:
                     set_path(doc, field, _copy(value))
-        rows.append(cp.space.vector(Requirements.model_validate(doc)))
-    ev = evaluate(np.stack(rows), cp)
+        reqs.append(Requirements.model_validate(doc))
     i1, i2 = OPTIONS.index(first), OPTIONS.index(second)
-    v = ev.effective[:, i1] - ev.effective[:, i2]
-    phi = [0.0] * k
-    weights = [math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) for s in range(k)]
-    for i in range(k):
-        bit = 1 << i
-        total = 0.0
-        for mask in range(1 << k):
-            if mask & bit:
-                continue
-            total += weights[bin(mask).count("1")] * (v[mask | bit] - v[mask])
-        phi[i] = float(total)
-    return float(v[0]), float(v[-1]), phi
+    v = np.empty(1 << k)
+    for d in decide(reqs, pack, confidence=False):
+        v[d.rows] = d.ev.effective[:, i1] - d.ev.effective[:, i2]
+    phi = shapley_of_values(v[None, :])[0]
+    return float(v[0]), float(v[-1]), [float(p) for p in phi]
 
 
 def _copy(value: Any) -> Any:

@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from . import report_parts as parts
 from ._version import __version__
 from .assessment import Assessment, RulePackInfo
-from .attributions import coalition_table
+from .attributions import Shapley
 from .attributions import explain as explain_game
 from .counterfactuals import best_pair, single_moves
-from .estimates import probe_summary, probe_warnings, specialise
+from .decide import Decisions, decide, take
+from .decide import Prepared as Prepared  # re-exported: `engine.prepare` is used widely
+from .decide import prepare as prepare
+from .estimates import probe_summary, probe_warnings
 from .fields import OPTIONS
 from .precedents import nearest
 from .requirements import Requirements, point
 from .rulepack import RulePack
-from .scoring import CompiledPack, compile_pack, evaluate
 from .uncertainty import (
     describe_inputs,
     probe_sensitivity,
@@ -38,38 +37,6 @@ from .uncertainty import (
 
 if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
     from .probe import ProbeResult
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A pack compiled once, with its background rows and hash."""
-
-    pack: RulePack
-    compiled: CompiledPack
-    background: np.ndarray
-    sha256: str
-
-
-_prepared: dict[int, Prepared] = {}
-_lock = threading.Lock()
-
-
-def prepare(pack: RulePack) -> Prepared:
-    """Give the compiled form of a pack, built once per pack object (thread-safe)."""
-    with _lock:
-        hit = _prepared.get(id(pack))
-        if hit is not None and hit.pack is pack:
-            return hit
-        cp = compile_pack(pack)
-        rows = []
-        for i, profile in enumerate(pack.background):
-            data = {"name": f"background-{i}", **profile}
-            rows.append(cp.space.vector(Requirements.model_validate(data)))
-        prep = Prepared(pack, cp, np.stack(rows), pack.sha256())
-        _prepared[id(pack)] = prep
-        while len(_prepared) > 64:  # packs derived per assessment (estimates.specialise)
-            del _prepared[next(iter(_prepared))]
-        return prep
 
 
 def input_sha256(req: Requirements) -> str:
@@ -102,17 +69,57 @@ def assess(
     Returns:
         The full `Assessment`.
     """
-    pack_sha256 = prepare(pack).sha256
-    # The explanation method and any measured figures apply to every stage below.
-    pack = specialise(pack, req, probe)
-    prep = prepare(pack)
+    # The explanation method and any measured figures apply to every stage (`decide`).
+    d = decide([req], pack, probe=probe, confidence=False, explain=explain or explain_scores)[0]
+    return _assemble(req, given, prepare(pack).sha256, d, 0, explain, explain_scores, probe)
+
+
+def assess_many(
+    reqs: Sequence[Requirements],
+    givens: Sequence[dict[str, Any] | None],
+    pack: RulePack,
+    *,
+    probe: ProbeResult | None = None,
+) -> list[Assessment]:
+    """Assess many projects without explanations, deciding them all in one vectorised pass.
+
+    Args:
+        reqs: validated requirements.
+        givens: per project, the mapping as the user gave it, or None (see `assess`).
+        pack: the rule pack.
+        probe: figures measured by `advisor probe`, applied to every project.
+
+    Returns:
+        The Assessments in input order, equal to `assess(..., explain=False)` of each.
+    """
+    sha = prepare(pack).sha256
+    out: list[Assessment | None] = [None] * len(reqs)
+    for d in decide(reqs, pack, probe=probe, confidence=False):
+        for j, i in enumerate(d.rows.tolist()):
+            out[i] = _assemble(reqs[i], givens[i], sha, d, j, False, False, probe)
+    return [a for a in out if a is not None]
+
+
+def _assemble(
+    req: Requirements,
+    given: dict[str, Any] | None,
+    pack_sha256: str,
+    d: Decisions,
+    j: int,
+    explain: bool,
+    explain_scores: bool,
+    probe: ProbeResult | None,
+) -> Assessment:
+    # Row j of a group of decisions -> the Assessment (the facts, then the prose).
+    prep: Prepared = d.prep
+    pack = prep.pack
     cp = prep.compiled
     if given is None:
         given = req.model_dump(mode="json", exclude_unset=True)
-    x = cp.space.vector(req)
-    ev = evaluate(x[None, :], cp)
+    x = d.x[j]
+    ev = take(d.ev, slice(j, j + 1)) if len(d.rows) > 1 else d.ev
     rec = int(ev.choice[0])
-    runner = _runner_up(ev, cp, rec)
+    runner = int(d.runner[j])
     shares = split(req, x, cp)
     probs = shares["joint"]
     voi = value_of_information(req, given, x, cp, rec)
@@ -123,9 +130,11 @@ def assess(
     base: float | None = None
     cfs: list[Any] = []
     pair = None
-    game = coalition_table(x, prep.background, cp) if explain or explain_scores else None
+    game = d.game
     if game is not None and explain:
-        sv = explain_game(game, rec, runner)
+        assert d.margin is not None and len(d.rows) == 1
+        m = d.margin
+        sv = Shapley(base=float(m.base[0]), values=m.values[0], explained=float(m.explained[0]))
         base = round(sv.base, 9)
         attributions = parts.attributions(req, given, sv, rec, runner)
         numbers = {
@@ -186,15 +195,3 @@ def assess(
         # Context only: found after the decision, never part of it.
         precedents=nearest(req, pack.precedents),
     )
-
-
-def _runner_up(ev: Any, cp: CompiledPack, rec: int) -> int:
-    # The best other option; ties broken by the pack's tie-break order.
-    best = None
-    for i in (int(j) for j in cp.tie_order):
-        if i == rec:
-            continue
-        if best is None or ev.effective[0, i] > ev.effective[0, best]:
-            best = i
-    assert best is not None
-    return best

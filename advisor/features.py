@@ -7,6 +7,7 @@ regime. Categories are stored as their index in the field's choices, numbers on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,12 @@ class FeatureSpace:
         ]
         bits = [1.0 if r in reg.regimes else 0.0 for r in self.regimes]
         return np.array(row + bits, dtype=float)
+
+    def matrix(self, reqs: Sequence[Requirements]) -> np.ndarray:
+        """Give the n-row feature matrix of many requirements: `vector` of each, stacked."""
+        if not reqs:
+            return np.zeros((0, self.width))
+        return np.stack([self.vector(r) for r in reqs])
 
     def unknown_regimes(self, req: Requirements) -> list[str]:
         """Give the regimes of `req` that the pack does not know."""

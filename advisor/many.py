@@ -1,12 +1,12 @@
 """Many assessments at once, over worker processes: `recommend_many`.
 
 Takes an iterable of requirements (models or mappings) and a rule pack; gives the Assessments in
-input order, the same as calling `recommend` on each. With `jobs` above 1 the work is spread over
-worker processes started by fork, after this process has assessed the first project: the workers
-then inherit the loaded pack, its compiled arrays and shap's compiled explainer instead of
-building them again (compiling shap's loops alone takes about 8 s per process). Off Linux, while
-this process runs other threads (forking then is unsafe) or inside a daemonic worker (which may
-not have children), it runs here.
+input order, the same as calling `recommend` on each. Without explanations the projects are
+decided together, in one vectorised pass (`engine.assess_many`). With `jobs` above 1 the work is
+spread over worker processes started by fork, after this process has assessed the first project:
+the workers then inherit the loaded pack and its compiled arrays instead of building them again.
+Off Linux, while this process runs other threads (forking then is unsafe) or inside a daemonic
+worker (which may not have children), it runs here.
 """
 
 from __future__ import annotations
@@ -42,9 +42,20 @@ def _assess(item: Item, job: dict[str, Any]) -> Assessment:
     )
 
 
+def _assess_items(items: list[Item], job: dict[str, Any]) -> list[Assessment]:
+    # Without explanations, the projects are decided together (one vectorised pass over all of
+    # them, `engine.assess_many`); with them, one assessment at a time.
+    if job["explain"] or job["explain_scores"]:
+        return [_assess(item, job) for item in items]
+    from .engine import assess_many
+
+    return assess_many([r for r, _ in items], [g for _, g in items], job["pack"],
+                       probe=job["probe"])
+
+
 def _assess_chunk(items: list[Item]) -> list[str]:
     # JSON travels faster than a pickled model and reads back to an equal Assessment.
-    return [_assess(item, _job).to_json() for item in items]
+    return [a.to_json() for a in _assess_items(items, _job)]
 
 
 def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Item]:
@@ -67,7 +78,9 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
     return items
 
 
-def _fork_context() -> Any:
+def fork_context() -> Any:
+    """Give the fork start method where forking is safe here (Linux, one thread, not a daemonic
+    worker), else None."""
     import multiprocessing
 
     # A daemonic process (a multiprocessing.Pool worker) may not have children; macOS offers
@@ -120,17 +133,17 @@ def recommend_many(
         "pack": rulepack if rulepack is not None else load_rulepack(),
         "explain": explain, "explain_scores": explain_scores, "probe": probe,
     }
-    context = _fork_context() if workers > 1 else None
+    context = fork_context() if workers > 1 else None
     if context is None:
-        return [_assess(item, job) for item in items]
+        return _assess_items(items, job)
     from concurrent.futures import ProcessPoolExecutor
 
     # The first project here: it builds what the workers will inherit.
-    first = _assess(items[0], job)
+    first = _assess_items(items[:1], job)[0]
     _job.clear()
     _job.update(job)
     rest = items[1:]
-    size = max(1, min(32, len(rest) // (workers * 4)))
+    size = max(1, min(32 if explain or explain_scores else 500, len(rest) // (workers * 4)))
     chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         done = [Assessment.model_validate_json(text)

@@ -2,9 +2,9 @@
 
 Takes the pack's precedent entries (rules/precedents.yaml, built from PRECEDENTS.md) and a
 project's `Requirements`; gives the most similar precedents as `PrecedentMatch` objects, found
-with scikit-learn's k-d tree (`KDTree`, the index `NearestNeighbors` builds with
-algorithm="kd_tree", queried directly) over standardised features. Nothing here feeds the scores:
-the engine decides first, and the precedents are shown beside the decision as context.
+by an exact Euclidean search (numpy, brute force over a few dozen rows) over standardised
+features. Nothing here feeds the scores: the engine decides first, and the precedents are shown
+beside the decision as context.
 
 Features (one row per precedent, the project encoded the same way):
     - modality: one-hot, each column scaled by `MODALITY_WEIGHT / sqrt(2)`, so two different
@@ -12,7 +12,7 @@ Features (one row per precedent, the project encoded the same way):
     - log10(1 + paired examples), latency class (0 realtime .. 3 batch) and criticality
       (0 non-critical .. 3 safety-critical): standardised (z-scores over the library).
 
-scikit-learn is imported only when a search runs; the fitted index is cached per library.
+The standardised library is cached per library.
 """
 
 from __future__ import annotations
@@ -122,12 +122,10 @@ def project_features(req: Requirements) -> dict[str, Any]:
 
 
 class _Index:
-    """A fitted scaler and neighbour index over one library."""
+    """The standardised rows of one library, for an exact nearest-neighbour search in numpy."""
 
     def __init__(self, library: Sequence[Precedent]) -> None:
         import numpy as np
-        from sklearn.neighbors import KDTree
-        from sklearn.preprocessing import StandardScaler
 
         num = np.array(
             [
@@ -137,38 +135,30 @@ class _Index:
                 )
                 for p in library
             ]
-        )
-        self.scaler = StandardScaler().fit(num)
-        rows = np.hstack([self.scaler.transform(num), self._onehots(library)])
-        # A k-d tree: exact like brute force, but a single-threaded query. scikit-learn's
-        # default brute search ran its OpenMP distance reduction (~10-50 ms of CPU per
-        # assessment, most of it threads spinning, for a few dozen rows); and the tree is
-        # queried directly because NearestNeighbors.kneighbors spends ~0.5 ms per call checking
-        # its input, five times the search itself.
-        self.tree = KDTree(rows)
+        ).reshape(len(library), 3)
+        # z-scores over the library (population standard deviation; a constant column keeps
+        # scale 1, as scikit-learn's StandardScaler does).
+        self.mean = num.mean(axis=0)
+        std = num.std(axis=0)
+        self.scale = np.where(std < 10 * np.finfo(float).eps, 1.0, std)
+        onehots = np.array([_onehot(p.features.modality) for p in library])
+        self.rows = np.hstack([(num - self.mean) / self.scale, onehots.reshape(len(library), -1)])
         self.size = len(library)
 
-    @staticmethod
-    def _onehots(library: Sequence[Precedent]) -> Any:
-        import numpy as np
-
-        return np.array([_onehot(p.features.modality) for p in library])
-
     def distances(self, feats: dict[str, Any]) -> list[tuple[float, int]]:
-        """Give (distance, library index) for every precedent, nearest first."""
+        """Give (distance, library index) for every precedent, nearest first.
+
+        A brute-force Euclidean search: exact, and for a library of a few dozen rows cheaper
+        than building any index (scikit-learn's k-d tree cost a 1.4 s import).
+        """
         import numpy as np
 
-        num = np.array(
-            [_numeric(feats["modality"], feats["paired_log10"], feats["latency_class"],
-                      feats["criticality"])]
-        )
-        # The scaler's own arithmetic, without its per-call input checks (a validated row).
-        scaled = (num - self.scaler.mean_) / self.scaler.scale_
-        row = np.hstack([scaled, np.array([_onehot(feats["modality"])])])
-        dist, idx = self.tree.query(row, k=self.size)
+        num = np.array(_numeric(feats["modality"], feats["paired_log10"], feats["latency_class"],
+                                feats["criticality"]))
+        row = np.concatenate([(num - self.mean) / self.scale, _onehot(feats["modality"])])
+        dist = np.sqrt(((self.rows - row[None, :]) ** 2).sum(axis=1))
         # Round before sorting so that ties break on the library order, not on float noise.
-        pairs = zip(dist[0], idx[0], strict=True)
-        return sorted((round(float(d), 6) + 0.0, int(i)) for d, i in pairs)
+        return sorted((round(float(d), 6) + 0.0, i) for i, d in enumerate(dist.tolist()))
 
 
 _cache: dict[tuple[Any, ...], _Index] = {}

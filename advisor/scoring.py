@@ -533,3 +533,11 @@ def evaluate(
 def margin(ev: Evaluation, first: int, second: int) -> np.ndarray:
     """Give the effective score of option `first` minus option `second`, per row."""
     return np.asarray(ev.effective[:, first] - ev.effective[:, second])
+
+
+def runner_up(ev: Evaluation, cp: CompiledPack) -> np.ndarray:
+    """Give, per row, the best option other than the chosen one (ties: the pack's tie-break
+    order, as for the choice)."""
+    masked = ev.effective.copy()
+    masked[np.arange(len(ev.choice)), ev.choice] = -np.inf
+    return np.asarray(cp.tie_order[masked[:, cp.tie_order].argmax(axis=1)])

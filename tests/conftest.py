@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests run shap's exact explainer interpreted (no 8 s numba compile)."""
+"""Shared fixtures. The tests' shap oracle runs interpreted (no 8 s numba compile)."""
 
 from __future__ import annotations
 

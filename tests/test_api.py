@@ -209,7 +209,7 @@ def test_recommend_many_forks_workers_when_it_can(pack, monkeypatch, tmp_path):
 
     import advisor.many as many
 
-    if many._fork_context() is None:
+    if many.fork_context() is None:
         pytest.skip("no fork here, or other threads run: recommend_many works in-process")
     monkeypatch.setenv("PID_DIR", str(tmp_path))
     monkeypatch.setattr(many, "_real_chunk", many._assess_chunk, raising=False)

@@ -11,7 +11,6 @@ import shap
 from test_batch import random_profile
 
 from advisor.attributions import PLAYERS, _player_columns, coalition_table, explain
-from advisor.batch import feature_matrix
 from advisor.engine import prepare
 from advisor.requirements import Requirements
 from advisor.scoring import evaluate
@@ -43,7 +42,7 @@ def test_coalition_table_game_equals_shap_on_raw_rows(pack, seed):
     cp = prep.compiled
     rnd = random.Random(seed)
     reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(4)]
-    x = feature_matrix(reqs, cp.space.regimes)
+    x = cp.space.matrix(reqs)
     for row in x:
         game = coalition_table(row, prep.background, cp)
         for first, second in ((0, 1), (2, 0), (1, None)):
@@ -61,7 +60,7 @@ def test_players_equal_to_every_background_row_get_exactly_zero(pack):
     background = prep.background[3:4]  # one reference row, equal to the profile but in latency
     x[cp.space.col("latency_log")] += 1.0
     game = coalition_table(x, background, cp)
-    assert game.varying.tolist() == [p == "latency_log" for p in PLAYERS]
+    assert game.varying[0].tolist() == [p == "latency_log" for p in PLAYERS]
     sv = explain(game, 0, 1)
     latency = PLAYERS.index("latency_log")
     assert all(v == 0.0 for i, v in enumerate(sv.values) if i != latency)
@@ -77,3 +76,31 @@ def test_profile_equal_to_the_only_background_row_explains_nothing(pack):
     sv = explain(coalition_table(x, prep.background[:1], cp), 0, 2)
     assert not sv.values.any()
     assert sv.base == sv.explained
+
+
+def test_assessment_attributions_and_score_attributions_equal_shap(pack):
+    # What the report shows, end to end: the margin's attributions and each option's score
+    # attributions (explain_scores) equal shap's ExactExplainer over the engine's rows, to 1e-9.
+    from advisor import recommend
+    from advisor.fields import OPTIONS
+    from advisor.narrative import PLAYER_FIELDS
+
+    prep = prepare(pack)
+    cp = prep.compiled
+    rnd = random.Random(100)
+    for i in range(2):
+        doc = random_profile(rnd, i)
+        a = recommend(doc, rulepack=pack, explain_scores=True)
+        x = cp.space.vector(Requirements.model_validate(doc))
+        rec, runner = OPTIONS.index(a.recommendation), OPTIONS.index(a.runner_up)
+        base, want = shap_on_raw_rows(x, prep.background, cp, rec, runner)
+        got = {r.feature: r.contribution for r in a.attributions}
+        assert abs(a.attribution_base - base) < 1e-9
+        for p, w in zip(PLAYERS, want, strict=True):
+            assert abs(got[PLAYER_FIELDS[p]] - w) < 1e-9, (doc, p)
+        for o, sa in a.score_attributions.items():
+            base, want = shap_on_raw_rows(x, prep.background, cp, OPTIONS.index(o), None)
+            got = {r.feature: r.contribution for r in sa.attributions}
+            assert abs(sa.base - base) < 1e-9
+            for p, w in zip(PLAYERS, want, strict=True):
+                assert abs(got[PLAYER_FIELDS[p]] - w) < 1e-9, (doc, o, p)

@@ -179,27 +179,27 @@ def test_explain_gives_the_same_attributions_as_a_single_assessment(tmp_path):
             assert total == pytest.approx(margin, abs=1e-5)
 
 
-def test_vectorised_shapley_equals_shap_exact_explainer(pack):
-    from advisor.attributions import _player_columns, shapley
-    from advisor.batch import _runner_up, feature_matrix, shapley_values
-    from advisor.engine import prepare
+def test_many_profiles_at_once_equal_one_at_a_time(pack):
+    # The batch explains a chunk of profiles in one game; each equals its one-profile game
+    # (itself pinned to shap's Exact explainer in test_attributions).
+    from advisor.attributions import coalition_tables, explain_rows, shapley
+    from advisor.decide import prepare
     from advisor.requirements import Requirements
-    from advisor.scoring import evaluate
+    from advisor.scoring import evaluate, runner_up
 
     prep = prepare(pack)
     cp = prep.compiled
     rnd = random.Random(5)
     reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(6)]
-    x = feature_matrix(reqs, cp.space.regimes)
+    x = cp.space.matrix(reqs)
     ev = evaluate(x, cp)
-    runner = _runner_up(ev.effective, ev.choice, cp.tie_order)
-    base, vals, explained = shapley_values(x, prep.background, cp, ev.choice, runner,
-                                           _player_columns(x.shape[1]))
+    runner = runner_up(ev, cp)
+    sv_all = explain_rows(coalition_tables(x, prep.background, cp), ev.choice, runner)
     for j in range(len(reqs)):
         sv = shapley(x[j], prep.background, cp, int(ev.choice[j]), int(runner[j]))
-        assert abs(sv.base - base[j]) < 1e-9
-        assert np.abs(sv.values - vals[j]).max() < 1e-9
-        assert abs(base[j] + vals[j].sum() - explained[j]) < 1e-9
+        assert abs(sv.base - sv_all.base[j]) < 1e-12
+        assert np.abs(sv.values - sv_all.values[j]).max() < 1e-12
+        assert abs(sv_all.base[j] + sv_all.values[j].sum() - sv_all.explained[j]) < 1e-9
 
 
 def random_profile(rnd: random.Random, i: int) -> dict:
@@ -231,33 +231,20 @@ def random_profile(rnd: random.Random, i: int) -> dict:
     return doc
 
 
-def test_feature_matrix_equals_feature_space_rows(pack):
-    from advisor.batch import feature_matrix
-    from advisor.engine import prepare
-    from advisor.requirements import Requirements
-
-    cp = prepare(pack).compiled
-    rnd = random.Random(11)
-    reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(300)]
-    fast = feature_matrix(reqs, cp.space.regimes)
-    slow = np.stack([cp.space.vector(r) for r in reqs])
-    assert np.array_equal(fast, slow)
-
-
 def test_monte_carlo_is_the_single_assessments_stream(pack):
-    from advisor.batch import feature_matrix, probabilities
-    from advisor.engine import prepare
+    from advisor.decide import prepare
     from advisor.requirements import Requirements
     from advisor.uncertainty import probabilities as single
+    from advisor.uncertainty import probabilities_many
 
     cp = prepare(pack).compiled
     rnd = random.Random(12)
     reqs = [Requirements.model_validate(random_profile(rnd, i)) for i in range(40)]
-    x = feature_matrix(reqs, cp.space.regimes)
-    full = probabilities(reqs, x, cp, pack.uncertainty.samples)
+    x = cp.space.matrix(reqs)
+    full = probabilities_many(reqs, x, cp, pack.uncertainty.samples)
     for j, r in enumerate(reqs):
         assert tuple(single(r, x[j], cp).values()) == tuple(full[j])
-    few = probabilities(reqs, x, cp, 32)
+    few = probabilities_many(reqs, x, cp, 32)
     assert np.allclose(few.sum(axis=1), 1.0, atol=1e-3)
     assert np.allclose(few * 32, np.round(few * 32), atol=0.01)  # counts out of 32 samples
 
@@ -276,10 +263,11 @@ def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
         calls.append(len(x))
         return real(x, cp, *rest)
 
+    import advisor.decide as decide
     import advisor.uncertainty as uncertainty
 
-    monkeypatch.setattr(scoring, "evaluate", counting)
-    monkeypatch.setattr(uncertainty, "evaluate", counting)
+    for module in (scoring, decide, uncertainty):
+        monkeypatch.setattr(module, "evaluate", counting)
     rnd = random.Random(1)
     items = [Item(i + 1, f"t:{i}", random_profile(rnd, i)) for i in range(600)]
     res = assess_chunk(items, prep, samples=32)

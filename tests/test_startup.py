@@ -1,6 +1,8 @@
 """Fast start (issue 8): `advisor --help`, `advisor schema` and the first question of `advisor ask`
-import no numpy, scikit-learn, pandas or shap (nor scipy or numba). A fresh process runs each and
-reports the modules loaded at that moment. bench/bench_start.py prints the start times.
+import no numpy, scikit-learn, pandas or shap (nor scipy or numba). The commands that assess
+(`recommend`, `batch`, `compare`, `ask`) and the service's assessments import no shap,
+scikit-learn or scipy (issue 14). A fresh process runs each and reports the modules loaded at
+that moment. bench/bench_start.py prints the start times.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ PROBE = textwrap.dedent("""
         with open(os.environ["ADVISOR_MODULES_OUT"], "w") as fh:
             json.dump(sorted({m.split(".")[0] for m in sys.modules}), fh)
 
-    if sys.argv[1:2] == ["ask"]:
+    if sys.argv[1:2] == ["run"]:  # run the command to its end, `ask` included
+        atexit.register(record)
+        sys.argv[1:2] = []
+    elif sys.argv[1:2] == ["ask"]:
         import advisor.cli_ask as cli_ask
 
         def first_question(self, prompt):
@@ -40,9 +45,11 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def loaded_at(args: list[str], tmp_path: Path) -> tuple[set[str], subprocess.CompletedProcess]:
+def loaded_at(
+    args: list[str], tmp_path: Path, interactive: str = "1"
+) -> tuple[set[str], subprocess.CompletedProcess]:
     out = tmp_path / "modules.json"
-    env = {**os.environ, "ADVISOR_MODULES_OUT": str(out), "ADVISOR_ASK_INTERACTIVE": "1"}
+    env = {**os.environ, "ADVISOR_MODULES_OUT": str(out), "ADVISOR_ASK_INTERACTIVE": interactive}
     p = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.exists(), p.stderr
@@ -77,23 +84,105 @@ def test_the_probe_sees_heavy_modules_when_they_load(tmp_path):
     assert "numpy" in modules
 
 
-def test_precedent_search_is_exact_and_cheap():
-    """The nearest-precedent search (every assessment runs it) gives the exact Euclidean order of
-    a brute-force search, from a single-threaded k-d tree: scikit-learn's default brute search
-    spent 10-50 ms of CPU per assessment in OpenMP threads for a few dozen rows."""
+#: What an assessment needs none of: shap and scikit-learn (and scipy, numba under them) are for
+#: `advisor probe` only (and the tests' oracles).
+NOT_FOR_ASSESSMENTS = ("sklearn", "shap", "scipy", "numba")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _portfolio(tmp_path: Path) -> Path:
+    src = tmp_path / "portfolio.csv"
+    src.write_text("id,name,task.modality,data.paired_examples,latency.budget_ms,"
+                   "regulation.criticality,regulation.regimes,regulation.explanation_method\n"
+                   "a,A,text,20000,300,regulated,gdpr_art22,shap\n"
+                   "b,B,vision,2M,20,safety_critical,iso_26262,\n")
+    return src
+
+
+@pytest.mark.parametrize("name", ["recommend-html", "recommend-scores", "batch", "batch-explain",
+                                  "compare", "ask"])
+def test_assessing_commands_import_no_shap_sklearn_or_scipy(name, tmp_path):
+    card = str(ROOT / "examples" / "card-fraud.yaml")
+    voice = str(ROOT / "examples" / "realtime-voice-agent.yaml")
+    args = {
+        "recommend-html": ["recommend", card, "-o", str(tmp_path / "r.html")],
+        "recommend-scores": ["recommend", card, "--format", "json", "--explain-scores"],
+        "batch": ["batch", str(_portfolio(tmp_path)), "-o", str(tmp_path / "out.jsonl"),
+                  "--report", str(tmp_path / "portfolio.html")],
+        "batch-explain": ["batch", str(_portfolio(tmp_path)), "-o", str(tmp_path / "out.jsonl"),
+                          "--explain", "--samples", "2000"],
+        "compare": ["compare", card, voice, "-o", str(tmp_path / "c.html")],
+        "ask": ["ask", "--answers", str(tmp_path / "answers.yaml"), "--defaults", "-o",
+                str(tmp_path / "a.html")],
+    }[name]
+    (tmp_path / "answers.yaml").write_bytes(Path(card).read_bytes())
+    # Not interactive: `ask` takes the answers file and the defaults, then assesses.
+    modules, p = loaded_at(["run", *args] if name == "ask" else args, tmp_path, interactive="0")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "numpy" in modules  # it did assess
+    assert not modules & set(NOT_FOR_ASSESSMENTS), sorted(modules & set(NOT_FOR_ASSESSMENTS))
+
+
+SERVICE = textwrap.dedent("""
+    import json, sys, warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from advisor.server import create_app
+    doc = {"name": "svc", "task": {"modality": "text"}, "data": {"paired_examples": 20000},
+           "latency": {"budget_ms": 250}, "regulation": {"explanation_method": "shap"}}
+    with TestClient(create_app()) as client:
+        r = client.post("/v1/assessments", json=doc)
+        assert r.status_code == 200, r.text
+        assert r.json()["attributions"], r.text
+    print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+""")
+
+
+def test_the_services_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
+    pytest.importorskip("fastapi", reason="the server extra is not installed")
+    pytest.importorskip("httpx", reason="httpx (FastAPI's TestClient) is not installed")
+    p = subprocess.run([sys.executable, "-c", SERVICE], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    modules = set(json.loads(p.stdout.strip().splitlines()[-1]))
+    assert "numpy" in modules
+    assert not modules & set(NOT_FOR_ASSESSMENTS), sorted(modules & set(NOT_FOR_ASSESSMENTS))
+
+
+def test_precedent_search_is_exact():
+    """The nearest-precedent search (every assessment runs it, in plain numpy) gives the order
+    and distances of scikit-learn's standardisation and exact k-d tree search (the oracle)."""
     import numpy as np
+    from sklearn.neighbors import KDTree
+    from sklearn.preprocessing import StandardScaler
 
     from advisor import load_rulepack
-    from advisor.precedents import _index
+    from advisor.precedents import LATENCY_CLASSES, _index, _numeric, _onehot
 
     library = load_rulepack().precedents
     index = _index(library)
-    rows = np.asarray(index.tree.data)
-    assert len(rows) == len(library)
+    num = np.array([_numeric(p.features.modality, p.features.paired_log10,
+                             p.features.latency_class, p.features.criticality) for p in library])
+    scaler = StandardScaler().fit(num)
+    rows = np.hstack([scaler.transform(num), [_onehot(p.features.modality) for p in library]])
+    assert np.allclose(index.rows, rows, atol=1e-12)
+    tree = KDTree(rows)
     rng = np.random.default_rng(8)
-    queries = rows[rng.integers(0, len(rows), 300)] + rng.normal(0, 1, (300, rows.shape[1]))
-    for q in queries:
-        dist, idx = index.tree.query(q[None], k=index.size)
-        exact = np.sqrt(((rows - q) ** 2).sum(axis=1))
-        assert np.allclose(dist[0], exact[idx[0]], atol=1e-9)
-        assert np.all(np.diff(dist[0]) >= 0)
+    modalities = sorted({p.features.modality for p in library})
+    for _ in range(300):
+        feats = {
+            "modality": modalities[int(rng.integers(len(modalities)))],
+            "paired_log10": round(float(rng.uniform(0, 12)), 3),
+            "latency_class": LATENCY_CLASSES[int(rng.integers(4))][0],
+            "criticality": ["non_critical", "business_critical", "regulated",
+                            "safety_critical"][int(rng.integers(4))],
+        }
+        q = np.hstack([scaler.transform([_numeric(feats["modality"], feats["paired_log10"],
+                                                  feats["latency_class"],
+                                                  feats["criticality"])])[0],
+                       _onehot(feats["modality"])])
+        dist, idx = tree.query(q[None], k=len(library))
+        pairs = zip(dist[0], idx[0], strict=True)
+        want = sorted((round(float(d), 6) + 0.0, int(i)) for d, i in pairs)
+        assert index.distances(feats) == want

@@ -1,0 +1,97 @@
+"""One decision path (issue 13): the single assessment, batch, recommend_many and compare all
+decide through `decide.decide`, so they agree; compare explains the margin the assessments
+report, with the pack as it applies to each mix (its explanation method)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+from test_batch import random_profile
+
+from advisor import recommend, recommend_many
+from advisor.compare import compare
+from advisor.engine import prepare
+from advisor.fields import OPTIONS
+from advisor.requirements import Requirements
+from advisor.scoring import VETO_SCORE, evaluate
+
+
+def _explained(old, new):
+    if old.recommendation != new.recommendation:
+        return new.recommendation, old.recommendation
+    return new.recommendation, new.runner_up
+
+
+def _margin(a, first, second):
+    # The effective margin the game plays: a vetoed option scores VETO_SCORE.
+    vetoed = {v.option for v in a.vetoes}
+    eff = {o: VETO_SCORE if o in vetoed else a.scores[o] for o in OPTIONS}
+    return eff[first] - eff[second]
+
+
+def test_compare_explains_the_margin_the_assessments_report_with_an_explanation_method(pack):
+    rnd = random.Random(31)
+    checked = differs = 0
+    for i in range(60):
+        a = random_profile(rnd, i)
+        a["regulation"]["explanation_method"] = "shap"
+        b = json.loads(json.dumps(a))
+        b["latency"]["budget_ms"] = round(10 ** rnd.uniform(0, 4.7), 2)
+        if i % 3 == 0:  # the method itself changes too: each end keeps its own
+            b["regulation"]["explanation_method"] = "lime"
+        old, new = recommend(a, rulepack=pack, explain=False), recommend(b, rulepack=pack,
+                                                                          explain=False)
+        c = compare(old, new, pack)
+        assert c.attribution_old is not None, c.attribution_note
+        first, second = _explained(old, new)
+        assert abs(c.attribution_old - _margin(old, first, second)) < 1e-6, (i, a)
+        assert abs(c.attribution_new - _margin(new, first, second)) < 1e-6, (i, b)
+        total = sum(x.contribution for x in c.contributions)
+        assert abs(c.attribution_old + total - c.attribution_new) < 1e-5
+        checked += 1
+        # The check is live: the pack as it is, without the method, gives another margin here.
+        cp = prepare(pack).compiled
+        eff = evaluate(cp.space.vector(Requirements.model_validate(a))[None], cp).effective[0]
+        plain = eff[OPTIONS.index(first)] - eff[OPTIONS.index(second)]
+        differs += abs(plain - _margin(old, first, second)) > 1e-6
+    assert checked == 60
+    assert differs >= 1
+
+
+def test_recommend_many_without_explanations_equals_recommend_on_each(pack):
+    rnd = random.Random(4)
+    docs = [random_profile(rnd, i) for i in range(40)]
+    for i, d in enumerate(docs):
+        if i % 4 == 0:
+            d["regulation"]["explanation_method"] = ["shap", "lime"][i % 8 // 4]
+    many = recommend_many(docs, rulepack=pack, explain=False)
+    for d, a in zip(docs, many, strict=True):
+        assert a.to_json() == recommend(d, rulepack=pack, explain=False).to_json()
+    models = [Requirements.model_validate(d) for d in docs[:5]]
+    for m, a in zip(models, recommend_many(models, rulepack=pack, explain=False), strict=True):
+        assert a.to_json() == recommend(m, rulepack=pack, explain=False).to_json()
+
+
+def test_batch_rows_equal_single_assessments_decided_by_the_same_path(pack):
+    from advisor.batch import Item, assess_chunk
+
+    rnd = random.Random(6)
+    docs = [random_profile(rnd, i) for i in range(30)]
+    for i, d in enumerate(docs):
+        if i % 3 == 0:
+            d["regulation"]["explanation_method"] = "shap"
+    items = [Item(i + 1, f"t:{i}", d) for i, d in enumerate(docs)]
+    res = assess_chunk(items, prepare(pack), samples=pack.uncertainty.samples, explain=True)
+    for d, line in zip(docs, res.lines, strict=True):
+        got = json.loads(line)
+        a = recommend(d, rulepack=pack)
+        assert got["recommendation"] == a.recommendation
+        assert got["runner_up"] == a.runner_up
+        assert got["probabilities"] == a.probabilities
+        assert got["scores"] == a.scores
+        assert got["attribution_base"] == a.attribution_base
+        single = {x.feature: x.contribution for x in a.attributions}
+        assert np.allclose([got["attributions"][k] for k in single], list(single.values()),
+                           atol=1e-9, rtol=0)
