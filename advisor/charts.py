@@ -526,7 +526,7 @@ def explainability(a: Any) -> Markup:
     if not ests:
         return Markup("")
     need = float(ests[0].required_fidelity)
-    width, left, right, row = 880, 120, 300, 34
+    width, left, right, row = 880, 120, 390, 34
     lo = min([0.5, need - 0.05] + [float(e.low) - 0.05 for e in ests])
     lo = max(0.0, math.floor(lo * 10) / 10)
     span = width - left - right

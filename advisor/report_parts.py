@@ -367,11 +367,11 @@ def explainability(
             "Traceable: the pack's end-to-end prior says so."
             if e2e.traceable
             else "No rule path: one jointly trained model's decision can only be explained "
-            "after the fact (seed 001)."
+            "after the fact (the 2025 article on end-to-end trade-offs)."
         ),
         "modular": (
             "Each stage has its own output and the decision module a rule path a reviewer can "
-            'follow (seed 001: "income ratio > 3").'
+            'follow (the 2025 article on end-to-end trade-offs: "income ratio > 3").'
             if mod.traceable
             else "Not traceable: the pack's modular prior says so."
         ),
