@@ -84,6 +84,13 @@ class Condition(_Strict):
             raise ValueError(f"'{op}' applies only to regulation.regimes")
         if op in ORDER_OPS and kind.kind in ("nominal", "bool"):
             raise ValueError(f"'{self.field}' has no order: use eq, ne, in or not_in")
+        # One value for a comparison, a non-empty list for in / not_in: anything else would pass
+        # the loop below unchecked and fail later, when the pack compiles.
+        if op in ("in", "not_in"):
+            if not value:
+                raise ValueError(f"'{op}' needs at least one value")
+        elif isinstance(value, (list, dict)):
+            raise ValueError(f"'{op}' takes one value, not a list or mapping")
         for v in value if isinstance(value, list) else [value]:
             kind.encode(v)
         return self
