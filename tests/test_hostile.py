@@ -285,8 +285,9 @@ def _evil_pack(folder: Path) -> Path:
         # A bibliography entry whose every text is a payload (its URL must be http(s): the
         # schema refuses javascript: and anything with quotes or angle brackets).
         "sources.yaml": {"sources": [{
-            "id": "evil-source", "title": p, "original_title": p, "kind": "article",
-            "publisher": p, "url": "https://evil.example/?q=1&x=%3Cscript%3E"}]},
+            "id": "evil-source", "title": "javascript:alert(5)", "original_title": p,
+            "kind": "article",
+            "publisher": p, "url": "https://pack-source.example/?q=1&x=%3Cscript%3E"}]},
         "regimes.yaml": {"regimes": [{
             "id": "evil_regime", "title": p, "explainability_floor": "none", "summary": p,
             "source": "evil-evidence"}]},
