@@ -216,10 +216,22 @@ def test_precedents_of_other_domains_only_make_up_a_minimum(pack):
     assert all(p.same_modality or p.same_sector for p in full)
 
 
-def test_tabular_hybrids_get_a_pattern_named_for_records(assessed):
-    p = assessed["credit-scoring"].hybrid_pattern
-    assert p is not None and "perception" not in p.title.lower()
-    assert "risk score" in p.title.lower()
+def test_tabular_hybrids_get_a_pattern_named_for_records(pack):
+    # Ample tabular data and a tight budget against a high explainability requirement: a hybrid.
+    a = recommend(profile(task={"modality": "tabular"}, data={"paired_examples": 5e7},
+                          latency={"budget_ms": 30},
+                          regulation={"criticality": "regulated", "explainability": "high"}),
+                  rulepack=pack, explain=False)
+    assert a.recommendation == "hybrid" and a.hybrid_pattern is not None
+    assert "perception" not in a.hybrid_pattern.title.lower()
+    assert "risk score" in a.hybrid_pattern.title.lower()
+    # The raw-input pattern keeps its name where inputs are raw.
+    img = recommend(profile(task={"modality": "vision"}, data={"paired_examples": 5e7},
+                            latency={"budget_ms": 30},
+                            regulation={"criticality": "regulated", "explainability": "high"}),
+                    rulepack=pack, explain=False)
+    assert img.hybrid_pattern is not None
+    assert img.hybrid_pattern.title == "Learned perception with an interpretable decision layer"
 
 
 # --- Model security (seed article on models as a service) ----------------------------------------
