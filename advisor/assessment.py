@@ -1,4 +1,4 @@
-"""The output contract: an `Assessment`, as a pydantic model (DESIGN.md, output contract).
+"""The output contract: an `Assessment`, as a pydantic model (docs/architecture.md, "Output").
 
 Takes nothing; gives the models the engine fills and the renderers read. `Assessment.to_json()`
 is the canonical JSON: same input and pack, byte-identical output.
@@ -17,12 +17,38 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SourceRef(_Out):
+    """A bibliography entry as a report cites it (from the pack's sources section)."""
+
+    id: str
+    title: str
+    original_title: str
+    kind: str
+    publisher: str
+    date: str
+    url: str
+    citation: str
+
+
 class EvidenceRef(_Out):
+    """A figure or claim with its source, and whether it is direct evidence for this project.
+
+    `source` is the citation as text (title, publisher, date), `source_title` the title alone,
+    `source_id` the bibliography id, `url` the source's address ("" when it has none). `fits` is
+    False for evidence measured in another modality and sector; `analogy` then says so ("analogy
+    from speech synthesis").
+    """
+
     id: str
     claim: str
     figure: str
     source: str
+    source_title: str
+    source_id: str
+    url: str
     kind: str
+    fits: bool
+    analogy: str
 
 
 class RulePackInfo(_Out):
@@ -227,7 +253,6 @@ class PrecedentMatch(_Out):
     """A similar public system (context only: precedents never change a score)."""
 
     id: str
-    row: int
     domain: str
     system: str
     year: str
@@ -238,12 +263,14 @@ class PrecedentMatch(_Out):
     data: str
     latency: str
     regulatory: str
-    sources: list[str]
+    sources: list[SourceRef]
     secondary: bool
     unverified: bool
     distance: float
     similarity: str
     features: dict[str, Any]
+    same_modality: bool
+    same_sector: bool
 
 
 class Assessment(_Out):
@@ -284,6 +311,7 @@ class Assessment(_Out):
     warnings: list[str]
     risks: list[RiskItem] = []
     precedents: list[PrecedentMatch] = []
+    sources: list[SourceRef] = []
 
     def to_json(self) -> str:
         """Give the canonical JSON text (sorted keys, two-space indent, trailing newline)."""

@@ -219,6 +219,42 @@ def _log_scale(values: Iterable[float], lo_pad: float, hi_pad: float) -> tuple[f
     return math.floor(min(logs) - lo_pad), math.ceil(max(logs) + hi_pad)
 
 
+def points(gap: float) -> str:
+    """Give a difference of two shares in percentage points ("15 percentage points")."""
+    n = round(abs(gap) * 100)
+    return f"{n} percentage point{'' if n == 1 else 's'}"
+
+
+def threshold_words(d: Any) -> str:
+    """Give the thresholds of a data or latency dimension's chart in words ("" for others).
+
+    Args:
+        d: a `Dimension` of the assessment.
+    """
+    th = d.thresholds
+    if d.name == "data":
+        mod_upto = th.get("favours_modular_up_to_pairs")
+        e2e_from = th.get("favours_end_to_end_from_pairs")
+        parts = []
+        if mod_upto:
+            parts.append(f"≤ {count(mod_upto)}: up to {count(mod_upto)} paired examples the "
+                         "data favours modular")
+        if e2e_from:
+            parts.append(f"≥ {count(e2e_from)}: from {count(e2e_from)} pairs it favours "
+                         "end-to-end")
+        if not parts:
+            return ""
+        return ("; ".join(parts) + "; in between it is neutral. Both limits already include this "
+                "project's stage-label, labelling-cost and pretraining adjustments.")
+    if d.name == "latency":
+        fast = float(th["favours_end_to_end_below_ms"])
+        slow = float(th["tolerates_modular_from_ms"])
+        return (f"< {ms(fast)}: a p95 budget under {ms(fast)} favours end-to-end (a cascade of "
+                f"stages rarely fits); ≥ {ms(slow)}: from {ms(slow)} a modular pipeline's "
+                "extra hops fit the budget; in between the budget is neutral.")
+    return ""
+
+
 def dimension_grid(d: Any, project: dict[str, Any]) -> Markup:
     """Give one dimension's grid: thresholds in its own units, the project, and its push.
 
@@ -490,7 +526,7 @@ def explainability(a: Any) -> Markup:
     if not ests:
         return Markup("")
     need = float(ests[0].required_fidelity)
-    width, left, right, row = 880, 120, 300, 34
+    width, left, right, row = 880, 120, 390, 34
     lo = min([0.5, need - 0.05] + [float(e.low) - 0.05 for e in ests])
     lo = max(0.0, math.floor(lo * 10) / 10)
     span = width - left - right
@@ -523,7 +559,8 @@ def explainability(a: Any) -> Markup:
             f'height="10" class="fill-{CLS[opt]} interval"/>'
             f'<circle cx="{_f(sx(e.estimate))}" cy="{y + 10}" r="6" class="dot"/>'
         )
-        verdict = "✓ meets" if e.meets_requirement else f"✗ short by {float(e.gap):.0%}"
+        # The gap is a difference of two fidelities: percentage points, not a percentage.
+        verdict = "✓ meets" if e.meets_requirement else f"✗ {points(float(e.gap))} short"
         if not e.traceable:
             verdict += ", not traceable"
         parts.append(_text(width - right + 12, y + 14,

@@ -1,4 +1,4 @@
-"""The pipeline, end to end: requirements -> Assessment (DESIGN.md).
+"""The pipeline, end to end: requirements -> Assessment (docs/architecture.md).
 
 Takes a validated `Requirements`, the mapping the user gave (to tell given values from defaults)
 and a `RulePack`; gives an `Assessment`. Pure: no files, no printing. Each stage lives in its own
@@ -18,6 +18,7 @@ from ._version import __version__
 from .assessment import Assessment, RulePackInfo
 from .attributions import Shapley
 from .attributions import explain as explain_game
+from .citations import cited, project_fit
 from .counterfactuals import best_pair, single_moves
 from .decide import Decisions, decide, take
 from .decide import Prepared as Prepared  # re-exported: `engine.prepare` is used widely
@@ -153,7 +154,27 @@ def _assemble(
             for i, opt in enumerate(OPTIONS)
         }
 
-    rule_results = parts.rule_results(cp, ev)
+    fit = project_fit(req, pack)
+    rule_results = parts.rule_results(cp, ev, fit)
+    dims = parts.dimensions(req, cp, ev)
+    expl = parts.explainability(req, cp, ev)
+    pattern = parts.hybrid_pattern(cp, ev, fit) if OPTIONS[rec] == "hybrid" else None
+    plan = parts.plan(cp, ev, rec, fit)
+    risks = parts.risks(cp, x, ev, fit)
+    # Context only: found after the decision, never part of it.
+    precedents = nearest(
+        req, pack.precedents, sources=pack.sources_by_id(), sectors=fit.sectors
+    )
+    bibliography = cited(
+        [d.evidence for d in dims]
+        + [r.evidence for r in rule_results if r.fired]
+        + [e.evidence for e in expl.values()]
+        + ([pattern.evidence] if pattern is not None else [])
+        + [s.evidence for s in plan.steps]
+        + [r.evidence for r in risks],
+        [p.sources for p in precedents],
+        pack.sources_by_id(),
+    )
     return Assessment(
         advisor_version=__version__,
         rulepack=RulePackInfo(name=pack.name, version=pack.version, sha256=pack_sha256),
@@ -168,7 +189,7 @@ def _assemble(
         reasons=parts.reasons(req, cp, ev, rec),
         scores={o: round(float(ev.raw[0, i]), 9) + 0.0 for i, o in enumerate(OPTIONS)},
         vetoes=parts.vetoes(cp, ev),
-        dimensions=parts.dimensions(req, cp, ev),
+        dimensions=dims,
         rules_fired=[r for r in rule_results if r.fired],  # the same entries, not copies
         rules_evaluated=rule_results,
         attributions=attributions,
@@ -177,12 +198,12 @@ def _assemble(
         score_attributions=score_attributions,
         counterfactuals=cfs,
         best_pair=pair,
-        explainability=parts.explainability(req, cp, ev),
+        explainability=expl,
         probe=probe_summary(probe, cp.data_shift if cp.pack.explainability.probe else None)
         if probe is not None
         else None,
-        hybrid_pattern=parts.hybrid_pattern(cp, ev) if OPTIONS[rec] == "hybrid" else None,
-        plan=parts.plan(cp, ev, rec),
+        hybrid_pattern=pattern,
+        plan=plan,
         uncertainty=parts.uncertainty(cp, describe_inputs(req, cp), shares, len(variants(cp))),
         value_of_information=parts.value_of_information(
             sorted(voi, key=lambda d: (-d["probability"], d["input"])), rec
@@ -191,7 +212,7 @@ def _assemble(
         input=given,
         defaults_applied=parts.defaults_applied(req, given),
         warnings=warnings,
-        risks=parts.risks(cp, x, ev),
-        # Context only: found after the decision, never part of it.
-        precedents=nearest(req, pack.precedents),
+        risks=risks,
+        precedents=precedents,
+        sources=bibliography,
     )

@@ -23,9 +23,9 @@ from .rulepack import (
     Condition,
     RulePack,
     _pack_problems,
-    check_references,
     inherit,
     merge_documents,
+    reference_problems,
 )
 
 #: Profiles sampled to find rules that never fire and contradictory pairs.
@@ -136,9 +136,11 @@ def check_pack(
         report.findings.extend(_split(p) for p in _pack_problems(e, origin, merged))
         return report
     report.pack = pack
-    for p in check_references(pack):
+    for key, p in reference_problems(pack):
         head, _, msg = p.partition(": ")
-        report.findings.append(Finding("reference", f"{_file_of(head, origin)}: {head}", msg))
+        # The entry's own file where the merge recorded it, else the file its section names.
+        where = origin.get(key) or _file_of(head, origin)
+        report.findings.append(Finding("reference", f"{where}: {head}", msg))
     report.findings.extend(_nested_duplicates(pack, origin))
     report.findings.extend(_sampled_findings(pack, origin, samples, report))
     report.scenarios = run_scenarios(pack, origin)

@@ -1,16 +1,21 @@
 """The precedent library: public systems and the architecture they chose (context, not scoring).
 
-Takes the pack's precedent entries (rules/precedents.yaml, built from PRECEDENTS.md) and a
-project's `Requirements`; gives the most similar precedents as `PrecedentMatch` objects, found
-by an exact Euclidean search (numpy, brute force over a few dozen rows) over standardised
-features. Nothing here feeds the scores: the engine decides first, and the precedents are shown
-beside the decision as context.
+Takes the pack's precedent entries (rules/precedents.yaml, each citing its public sources by
+bibliography id) and a project's `Requirements`; gives the most similar precedents as
+`PrecedentMatch` objects, found by an exact Euclidean search (numpy, brute force over a few dozen
+rows) over standardised features. Nothing here feeds the scores: the engine decides first, and
+the precedents are shown beside the decision as context.
 
 Features (one row per precedent, the project encoded the same way):
     - modality: one-hot, each column scaled by `MODALITY_WEIGHT / sqrt(2)`, so two different
       modalities are exactly `MODALITY_WEIGHT` standard deviations apart;
     - log10(1 + paired examples), latency class (0 realtime .. 3 batch) and criticality
       (0 non-critical .. 3 safety-critical): standardised (z-scores over the library).
+
+Ranking: precedents of the project's modality, or of a sector one of its regimes belongs to,
+come before the others (nearest first within each tier); a precedent of another modality and
+sector is shown only to make up `MIN_SHOWN` matches when too few fit (a loan model is not
+compared with a self-driving stack while lending precedents exist).
 
 The standardised library is cached per library.
 """
@@ -19,13 +24,17 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .assessment import PrecedentMatch
+from .citations import ProjectFit, source_ref
 from .requirements import CRITICALITY_ORDER, MODALITIES, Requirements, point
+
+if TYPE_CHECKING:  # rulepack imports this module
+    from .rulepack import Source
 
 Option = Literal["end_to_end", "modular", "hybrid"]
 LatencyClass = Literal["realtime", "interactive", "seconds", "batch"]
@@ -43,7 +52,9 @@ LATENCY_CLASSES: tuple[tuple[str, float], ...] = (
 MODALITY_WEIGHT = 1.5
 #: How many precedents a report shows.
 DEFAULT_K = 5
-#: The text markers of PRECEDENTS.md that qualify a fact.
+#: Precedents of another modality and sector are shown only to reach this many matches.
+MIN_SHOWN = 3
+#: The text markers that qualify a fact of a precedent.
 SECONDARY = "(secondary)"
 UNVERIFIED = "(memory, unverified)"
 
@@ -60,14 +71,16 @@ class PrecedentFeatures(_Strict):
     latency_class: LatencyClass
     criticality: Criticality
     estimated: list[Literal["paired_log10", "latency_class", "criticality"]] = []
+    sectors: list[
+        Literal["finance", "insurance", "health", "automotive", "trading", "online_platforms"]
+    ] = []
     note: str = ""
 
 
 class Precedent(_Strict):
-    """One public system (a row of PRECEDENTS.md) and the architecture it chose."""
+    """One public system and the architecture it chose, with its sources' bibliography ids."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    row: int = Field(ge=1)
     domain: str
     system: str
     year: str
@@ -85,7 +98,7 @@ class Precedent(_Strict):
         """Give every free-text field, for the qualifying markers."""
         return [
             self.system, self.architecture_note, self.why, self.data, self.latency,
-            self.regulatory, self.features.note, *self.sources,
+            self.regulatory, self.features.note,
         ]
 
 
@@ -215,32 +228,56 @@ def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _tier(p: Precedent, fit: ProjectFit) -> int:
+    # 0: same modality and a shared sector; 1: one of the two; 2: neither.
+    same_mod = p.features.modality == fit.modality
+    same_sec = bool(fit.sectors.intersection(p.features.sectors))
+    return 2 - int(same_mod) - int(same_sec)
+
+
 def nearest(
-    req: Requirements, library: Sequence[Precedent], k: int = DEFAULT_K
+    req: Requirements,
+    library: Sequence[Precedent],
+    k: int = DEFAULT_K,
+    *,
+    sources: Mapping[str, Source] | None = None,
+    sectors: frozenset[str] = frozenset(),
 ) -> list[PrecedentMatch]:
-    """Give the k precedents most similar to a project, nearest first.
+    """Give up to k precedents most similar to a project, those of its modality or sector first.
 
     Args:
         req: the project's requirements.
         library: the pack's precedents.
-        k: how many to give (fewer when the library is smaller).
+        k: how many to give at most (fewer when the library is smaller, or when fewer than k
+            share the project's modality or sector: others only make up `MIN_SHOWN`).
+        sources: the pack's bibliography by id, to cite each precedent's sources (ids
+            without an entry are left out; the pack check refuses them).
+        sectors: the sectors of the project's regimes.
 
     Returns:
-        The matches with their distance (in standard deviations) and why they are similar;
-        an empty list for an empty library.
+        The matches, fitting tiers first and nearest first within a tier, with their distance
+        (in standard deviations) and why they are similar; an empty list for an empty library.
     """
     if not library or k <= 0:
         return []
     feats = project_features(req)
-    ranked = _index(library).distances(feats)[:k]
+    fit = ProjectFit(modality=feats["modality"], sectors=sectors)
+    ranked = sorted(
+        _index(library).distances(feats), key=lambda di: (_tier(library[di[1]], fit), di[0])
+    )
+    chosen = [di for di in ranked if _tier(library[di[1]], fit) < 2][:k]
+    if len(chosen) < min(MIN_SHOWN, k):
+        chosen += [di for di in ranked if _tier(library[di[1]], fit) == 2][
+            : min(MIN_SHOWN, k) - len(chosen)
+        ]
+    bib = sources or {}
     out = []
-    for dist, i in ranked:
+    for dist, i in chosen:
         p = library[i]
         texts = p.texts()
         out.append(
             PrecedentMatch(
                 id=p.id,
-                row=p.row,
                 domain=p.domain,
                 system=p.system,
                 year=p.year,
@@ -251,12 +288,14 @@ def nearest(
                 data=p.data,
                 latency=p.latency,
                 regulatory=p.regulatory,
-                sources=list(p.sources),
+                sources=[source_ref(bib[s]) for s in p.sources if s in bib],
                 secondary=any(SECONDARY in t for t in texts),
                 unverified=any(UNVERIFIED in t for t in texts),
                 distance=round(dist, 4) + 0.0,
                 similarity=_why_similar(p, feats),
                 features=p.features.model_dump(mode="json"),
+                same_modality=p.features.modality == fit.modality,
+                same_sector=bool(fit.sectors.intersection(p.features.sectors)),
             )
         )
     return out

@@ -54,6 +54,8 @@ def environment() -> Any:
             env.filters["words"] = lambda s: str(s).replace("_", " ")
             env.filters["kind"] = lambda k: charts.KIND_LABELS.get(str(k), str(k))
             env.filters["short"] = lambda s, n=12: str(s)[:n]
+            env.filters["url"] = _web_url
+            env.filters["cite"] = cite_text
             env.tests["contains"] = lambda seq, item: item in seq
             env.globals["charts"] = charts
             env.globals["option_case"] = option_case
@@ -86,6 +88,27 @@ def _bytecode_cache(jinja2: Any) -> Any:
         return Cache()
     except (OSError, RuntimeError):  # no usable temporary directory
         return None
+
+
+def cite_text(e: Any) -> str:
+    """Give an evidence entry's or a source's citation as plain text, with its URL and any analogy.
+
+    Args:
+        e: an `EvidenceRef` (citation in `source`) or a `SourceRef` (in `citation`).
+    """
+    text = str(getattr(e, "citation", None) or e.source)
+    url = _web_url(getattr(e, "url", ""))
+    if url:
+        text += f", {url}"
+    analogy = getattr(e, "analogy", "")
+    return f"{text}; {analogy}" if analogy else text
+
+
+def _web_url(url: Any) -> str:
+    """Give an http(s) URL unchanged, anything else as "" (a link never runs a script)."""
+    text = str(url or "")
+    ok = text.startswith(("https://", "http://")) and not any(c in text for c in " \t\n<>\"'`")
+    return text if ok else ""
 
 
 def _md_escape(text: Any) -> str:
@@ -161,7 +184,7 @@ def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
         if opt in risk.applies_to:
             ev = risk.evidence[0] if risk.evidence else None
             fig = f": {ev.figure}" if ev is not None and ev.figure else ""
-            src = f" ({ev.source})" if ev is not None else ""
+            src = f" ({cite_text(ev)})" if ev is not None else ""
             bad.append(f"{risk.title.lower()}{fig}{src}")
     if opt == "hybrid" and a.hybrid_pattern is not None:
         neutral.append(f"pattern: {a.hybrid_pattern.title}. {a.hybrid_pattern.summary}")

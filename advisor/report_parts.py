@@ -33,6 +33,8 @@ from .assessment import (
     Veto,
 )
 from .attributions import PLAYERS, Shapley
+from .citations import ANY_PROJECT, ProjectFit, project_fit
+from .citations import evidence_refs as _cite
 from .counterfactuals import Move
 from .fields import OPTIONS
 from .narrative import (
@@ -63,13 +65,11 @@ def _r(v: float, nd: int = 6) -> float:
     return round(float(v), nd) + 0.0  # + 0.0 turns -0.0 into 0.0 for stable JSON
 
 
-def evidence_refs(cp: CompiledPack, ids: list[str]) -> list[EvidenceRef]:
-    """Give the evidence entries for ids (unknown ids were rejected when the pack loaded)."""
-    ev = cp.evidence
-    return [
-        EvidenceRef(id=e.id, claim=e.claim, figure=e.figure, source=e.source, kind=e.kind)
-        for e in (ev[i] for i in ids if i in ev)
-    ]
+def evidence_refs(
+    cp: CompiledPack, ids: list[str], fit: ProjectFit = ANY_PROJECT
+) -> list[EvidenceRef]:
+    """Give the evidence entries for ids with their sources, those that fit the project first."""
+    return _cite(cp.evidence, cp.pack.sources_by_id(), ids, fit)
 
 
 def favours(cp: CompiledPack, u: float) -> str:
@@ -118,6 +118,7 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
     fast, slow = latency_thresholds(cp)
     crit = str(req.regulation.criticality).replace("_", " ")
     level = required_level(ev)
+    fit = project_fit(req, cp.pack)
     out = []
     specs: list[tuple[str, Any, str, dict[str, Any]]] = [
         (
@@ -172,7 +173,7 @@ def dimensions(req: Requirements, cp: CompiledPack, ev: Evaluation) -> list[Dime
                 weight=_r(spec.weight),
                 rationale=spec.rationale.strip(),
                 thresholds=thresholds,
-                evidence=evidence_refs(cp, spec.evidence),
+                evidence=evidence_refs(cp, spec.evidence, fit),
             )
         )
     return out
@@ -214,7 +215,9 @@ def _effect(rule: Any) -> dict[str, Any]:
     return effect
 
 
-def rule_results(cp: CompiledPack, ev: Evaluation) -> list[RuleResult]:
+def rule_results(
+    cp: CompiledPack, ev: Evaluation, fit: ProjectFit = ANY_PROJECT
+) -> list[RuleResult]:
     """Give every rule of the pack with whether it fired, then the explainability checks."""
     out = [
         RuleResult(
@@ -222,7 +225,7 @@ def rule_results(cp: CompiledPack, ev: Evaluation) -> list[RuleResult]:
             fired=bool(ev.fired[0, i]),
             effect=_effect(rule),
             rationale=rule.rationale.strip(),
-            evidence=evidence_refs(cp, rule.evidence),
+            evidence=evidence_refs(cp, rule.evidence, fit),
         )
         for i, rule in enumerate(cp.pack.rules)
     ]
@@ -250,7 +253,7 @@ def rule_results(cp: CompiledPack, ev: Evaluation) -> list[RuleResult]:
                     + (" with traceable decisions" if cp.req_trace[int(ev.required[0])] else "")
                     + (": met." if not missed else ": not met.")
                 ),
-                evidence=evidence_refs(cp, ex_ev),
+                evidence=evidence_refs(cp, ex_ev, fit),
             )
         )
     return out
@@ -364,11 +367,11 @@ def explainability(
             "Traceable: the pack's end-to-end prior says so."
             if e2e.traceable
             else "No rule path: one jointly trained model's decision can only be explained "
-            "after the fact (seed 001)."
+            "after the fact (the 2025 article on end-to-end trade-offs)."
         ),
         "modular": (
             "Each stage has its own output and the decision module a rule path a reviewer can "
-            'follow (seed 001: "income ratio > 3").'
+            'follow (the 2025 article on end-to-end trade-offs: "income ratio > 3").'
             if mod.traceable
             else "Not traceable: the pack's modular prior says so."
         ),
@@ -407,7 +410,7 @@ def explainability(
             gap=_r(ev.gap[0, i], 4),
             basis=basis[opt],
             adjustments=adj_text if opt != "modular" else [],
-            evidence=evidence_refs(cp, list(dict.fromkeys(ev_ids[opt]))),
+            evidence=evidence_refs(cp, list(dict.fromkeys(ev_ids[opt])), project_fit(req, cp.pack)),
             estimated=not (m is not None and opt == "end_to_end"),
             measured=m is not None and opt != "modular",
             prior=prior,
@@ -417,7 +420,9 @@ def explainability(
     return out
 
 
-def hybrid_pattern(cp: CompiledPack, ev: Evaluation) -> HybridPattern:
+def hybrid_pattern(
+    cp: CompiledPack, ev: Evaluation, fit: ProjectFit = ANY_PROJECT
+) -> HybridPattern:
     """Give the hybrid pattern the engine chose for this profile."""
     p = cp.pack.patterns[int(ev.pattern[0])]
     return HybridPattern(
@@ -428,11 +433,11 @@ def hybrid_pattern(cp: CompiledPack, ev: Evaluation) -> HybridPattern:
         learned=[s.name for s in p.stages if s.kind == "learned"],
         traditional=[s.name for s in p.stages if s.kind != "learned"],
         interpretable_share=p.interpretable_share,
-        evidence=evidence_refs(cp, p.evidence),
+        evidence=evidence_refs(cp, p.evidence, fit),
     )
 
 
-def plan(cp: CompiledPack, ev: Evaluation, rec: int) -> Plan:
+def plan(cp: CompiledPack, ev: Evaluation, rec: int, fit: ProjectFit = ANY_PROJECT) -> Plan:
     """Give the implementation plan: advice for the option and for rules that fired."""
     option = OPTIONS[rec]
     fired_advice = [
@@ -449,7 +454,7 @@ def plan(cp: CompiledPack, ev: Evaluation, rec: int) -> Plan:
                         title=a.title,
                         text=a.text.strip(),
                         steps=list(a.steps),
-                        evidence=evidence_refs(cp, a.evidence),
+                        evidence=evidence_refs(cp, a.evidence, fit),
                     )
                 )
             monitoring.extend(
@@ -468,7 +473,9 @@ def plan(cp: CompiledPack, ev: Evaluation, rec: int) -> Plan:
     return Plan(steps=items, keep_traditional=keep, monitoring=monitoring)
 
 
-def risks(cp: CompiledPack, x: np.ndarray, ev: Evaluation) -> list[RiskItem]:
+def risks(
+    cp: CompiledPack, x: np.ndarray, ev: Evaluation, fit: ProjectFit = ANY_PROJECT
+) -> list[RiskItem]:
     """Give the pack's risks whose condition holds for this profile, in pack order."""
     from .scoring import columns, compile_condition
 
@@ -485,7 +492,7 @@ def risks(cp: CompiledPack, x: np.ndarray, ev: Evaluation) -> list[RiskItem]:
                 text=risk.text.strip(),
                 mitigation=risk.mitigation.strip(),
                 applies_to=list(risk.applies_to),
-                evidence=evidence_refs(cp, risk.evidence),
+                evidence=evidence_refs(cp, risk.evidence, fit),
             )
         )
     return out
@@ -657,7 +664,7 @@ def reasons(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> li
         )
         if not helps:
             continue
-        src = d.evidence[0].source if d.evidence else ""
+        src = d.evidence[0].source_title if d.evidence else ""
         cands.append(
             (
                 abs(d.utility) * d.weight * 3,

@@ -384,7 +384,7 @@ class Deployment(_Section):
 
 
 class Requirements(BaseModel):
-    """A project's requirements: the advisor's input contract (DESIGN.md)."""
+    """A project's requirements: the advisor's input contract (docs/architecture.md)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_enum_values=True)
 

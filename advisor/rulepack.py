@@ -84,13 +84,45 @@ class Condition(_Strict):
             raise ValueError(f"'{op}' applies only to regulation.regimes")
         if op in ORDER_OPS and kind.kind in ("nominal", "bool"):
             raise ValueError(f"'{self.field}' has no order: use eq, ne, in or not_in")
+        # One value for a comparison, a non-empty list for in / not_in: anything else would pass
+        # the loop below unchecked and fail later, when the pack compiles.
+        if op in ("in", "not_in"):
+            if not value:
+                raise ValueError(f"'{op}' needs at least one value")
+        elif isinstance(value, (list, dict)):
+            raise ValueError(f"'{op}' takes one value, not a list or mapping")
         for v in value if isinstance(value, list) else [value]:
             kind.encode(v)
         return self
 
 
+Modality = Literal["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
+#: The sectors a regime or an evidence entry belongs to (how evidence is matched to a project).
+Sector = Literal["finance", "insurance", "health", "automotive", "trading", "online_platforms"]
+
+
+class Source(_Strict):
+    """One entry of the pack's bibliography (rules/sources.yaml), cited by id."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str = Field(min_length=1)
+    original_title: str = ""
+    kind: Literal[
+        "article", "paper", "documentation", "press", "regulation", "filing", "assumption"
+    ]
+    publisher: str = Field(min_length=1)
+    date: str = Field(default="", pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$")
+    url: str = Field(default="", pattern=r"^(https?://[^\s<>\"']+)?$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+
+
 class Evidence(_Strict):
-    """A figure or claim with its source."""
+    """A figure or claim, the id of its source, and the projects it is direct evidence for.
+
+    `modalities` and `sectors` say where the figure was measured: a project of another modality
+    and sector sees it labelled as an analogy from `domain`. Both empty: general evidence (the
+    selection framework, a regulation) that fits every project.
+    """
 
     id: str
     claim: str
@@ -98,6 +130,9 @@ class Evidence(_Strict):
     source: str
     section: str = ""
     kind: Literal["measured", "reported", "regulation", "precedent", "assumption"] = "reported"
+    domain: str = ""
+    modalities: list[Modality] = []
+    sectors: list[Sector] = []
 
 
 class Thresholds(_Strict):
@@ -405,6 +440,7 @@ class Risk(_Strict):
         "quality",
         "integration",
         "safety",
+        "security",
     ]
     title: str
     text: str
@@ -420,6 +456,7 @@ class Regime(_Strict):
     explainability_floor: LevelName
     summary: str
     source: str
+    sectors: list[Sector] = []
 
 
 class Scenario(_Strict):
@@ -515,6 +552,7 @@ class RulePack(_Strict):
     background: list[dict[str, Any]] = Field(min_length=2)
     risks: list[Risk] = []
     precedents: list[Precedent] = []
+    sources: list[Source] = []
 
     def sha256(self) -> str:
         """Give the sha256 of the pack's canonical JSON (independent of file layout)."""
@@ -524,6 +562,10 @@ class RulePack(_Strict):
     def evidence_by_id(self) -> dict[str, Evidence]:
         """Give the evidence entries keyed by id."""
         return {e.id: e for e in self.evidence}
+
+    def sources_by_id(self) -> dict[str, Source]:
+        """Give the bibliography keyed by id."""
+        return {s.id: s for s in self.sources}
 
 
 # Top-level keys that hold lists of id'd entries, merged across files.
@@ -537,6 +579,7 @@ LIST_SECTIONS = (
     "background",
     "risks",
     "precedents",
+    "sources",
 )
 
 
@@ -614,7 +657,7 @@ def _pack_problems(
 
 
 def reference_problems(pack: RulePack) -> list[tuple[str, str]]:
-    """Give problems with references between sections (unknown evidence or advice ids).
+    """Give problems with references between sections (unknown evidence, advice or source ids).
 
     Returns:
         (where, message) pairs; `where` is the `merge_documents` origin key of the entry at
@@ -653,6 +696,22 @@ def reference_problems(pack: RulePack) -> list[tuple[str, str]]:
         refs(f"regimes:{regime.id}", f"regime {regime.id}", [regime.source])
     for dim_name in ("data", "latency", "regulation"):
         refs("dimensions", f"dimensions.{dim_name}", getattr(pack.dimensions, dim_name).evidence)
+    # Every figure's source must be a bibliography entry a reader can look up.
+    bib = pack.sources_by_id()
+    for e in pack.evidence:
+        if e.source not in bib:
+            problems.append(
+                (f"evidence:{e.id}",
+                 f"evidence[id={e.id}].source: '{e.source}' is not defined in the sources section")
+            )
+    for prec in pack.precedents:
+        for i, sid in enumerate(prec.sources):
+            if sid not in bib:
+                problems.append(
+                    (f"precedents:{prec.id}",
+                     f"precedents[id={prec.id}].sources[{i}]: '{sid}' is not defined in the "
+                     "sources section")
+                )
     if set(pack.tie_break) != set(OPTIONS) or len(pack.tie_break) != 3:
         problems.append(
             ("tie_break", "tie_break: must list end_to_end, modular and hybrid once each")

@@ -231,7 +231,9 @@ def test_examples_in_chromium(browser: Browser, reports: list[Path]) -> None:
         browser.wait_for("Page.loadEventFired", session)
         metrics = browser.call("Page.getLayoutMetrics", session)
         height = int(metrics["cssContentSize"]["height"])
-        assert height > 2000, f"{path.name}: page only {height}px tall"
+        # The detail sections are closed <details> on screen: the summary page plus their
+        # headings is about 1,800-2,000 px at 1280 wide.
+        assert height > 1200, f"{path.name}: page only {height}px tall"
         shot = base64.b64decode(browser.call(
             "Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
             optimizeForSpeed=True,

@@ -280,8 +280,14 @@ def _evil_pack(folder: Path) -> Path:
             "monitoring": [{"metric": p, "kind": "performance", "threshold": p}],
             "evidence": ["evil-evidence"]}]},
         "evidence.yaml": {"evidence": [{
-            "id": "evil-evidence", "claim": p, "figure": p, "source": "javascript:alert(5)",
-            "kind": "reported"}]},
+            "id": "evil-evidence", "claim": p, "figure": p, "source": "evil-source",
+            "kind": "reported", "domain": p, "modalities": ["speech"]}]},
+        # A bibliography entry whose every text is a payload (its URL must be http(s): the
+        # schema refuses javascript: and anything with quotes or angle brackets).
+        "sources.yaml": {"sources": [{
+            "id": "evil-source", "title": "javascript:alert(5)", "original_title": p,
+            "kind": "article",
+            "publisher": p, "url": "https://pack-source.example/?q=1&x=%3Cscript%3E"}]},
         "regimes.yaml": {"regimes": [{
             "id": "evil_regime", "title": p, "explainability_floor": "none", "summary": p,
             "source": "evil-evidence"}]},

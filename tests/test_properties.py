@@ -1,4 +1,4 @@
-"""Properties over the whole input space (DESIGN.md, "What must always hold"; issue 8).
+"""Properties over the whole input space (docs/architecture.md, "Properties"; issue 8).
 
 Generated requirement profiles (tests/strategies.py) and valid variations of the default rule
 pack. Monotonicity, corners and vetoes evaluate many profiles per example through the vectorised
@@ -267,7 +267,7 @@ def test_an_added_regime_never_raises_end_to_end_margin(doc, pack, extra):
 
 
 # ---------------------------------------------------------------------------------------------
-# The matrix's corners and the vetoes (DESIGN.md).
+# The matrix's corners and the vetoes (docs/architecture.md, "Properties").
 
 
 def _corner_rows(doc: dict[str, Any], cp: CompiledPack) -> np.ndarray:
