@@ -303,7 +303,8 @@ def _depth(doc: Any) -> int:
     return deepest
 
 
-def _text_ok(s: str) -> bool:
+def text_ok(s: str) -> bool:
+    """Tell whether `s` is text UTF-8 can hold (no lone surrogates)."""
     # Lone surrogates (a JSON "\\ud800", undecodable bytes read with surrogateescape) are not
     # text: no UTF-8 output can hold them, so the HTML and Markdown reports would fail later.
     if s.isascii():
@@ -318,7 +319,7 @@ def _text_ok(s: str) -> bool:
 def shown_key(key: object) -> str:
     """Give a key as it may appear in a field path: lone surrogates escaped (`\\ud800`)."""
     text = str(key)
-    return text if _text_ok(text) else text.encode("utf-8", "backslashreplace").decode("ascii")
+    return text if text_ok(text) else text.encode("utf-8", "backslashreplace").decode("ascii")
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -353,13 +354,13 @@ def first_bad_value(
             if not math.isfinite(node):
                 return field_path(loc) or "value", loc, f"must be a finite number (got {node})"
         elif isinstance(node, str):
-            if not _text_ok(node):
+            if not text_ok(node):
                 return (field_path(loc) or "value", loc,
                         "is not valid Unicode text (it holds a lone surrogate, such as \\ud800)")
         elif isinstance(node, dict):
             children = []
             for k, v in node.items():
-                if isinstance(k, str) and not _text_ok(k):
+                if isinstance(k, str) and not text_ok(k):
                     where = (*loc, k)
                     return (field_path(where), where,
                             "this key is not valid Unicode text (it holds a lone surrogate)")
