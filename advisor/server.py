@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from fastapi.responses import Response
 
     from .errors import Problem
-
     from .rulepack import RulePack
 
 #: Request bodies above this many bytes are refused with 413 (the requirements file limit).
