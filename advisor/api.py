@@ -28,6 +28,12 @@ def parse_requirements(doc: Any, source: str) -> Requirements:
     Raises:
         InputError: one line per problem, naming `source` and the field path.
     """
+    return _validated(doc, source, parsed=False)
+
+
+def _validated(doc: Any, source: str, parsed: bool) -> Requirements:
+    # `parsed`: the document comes from `parse_text`, which refused non-finite numbers, lone
+    # surrogates and deep nesting already.
     if doc is None:
         raise InputError(Problem(source, "(top level)", "no fields (empty, only comments or null)"))
     if not isinstance(doc, dict):
@@ -35,7 +41,7 @@ def parse_requirements(doc: Any, source: str) -> Requirements:
         raise InputError(Problem(source, "(top level)", f"must be a mapping of fields, got {kind}"))
     # What a file's parser refuses, a mapping from the API or the service is refused for too:
     # NaN, lone surrogates, deep nesting.
-    bad = first_bad_value(doc)
+    bad = None if parsed else first_bad_value(doc)
     if bad is not None:
         raise InputError(Problem(source, bad[0], bad[2], bad[1]))
     try:
@@ -50,7 +56,7 @@ def read_requirements_bytes(data: bytes, source: str) -> tuple[Requirements, dic
         doc = parse_text(data, source)
     except ParseError as e:
         raise InputError(e.problem(source)) from None
-    return parse_requirements(doc, source), doc
+    return _validated(doc, source, parsed=True), doc
 
 
 def load_requirements(source: str | Path | Mapping[str, Any]) -> Requirements:

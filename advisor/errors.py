@@ -43,6 +43,13 @@ class Problem:
         return self.line()
 
 
+@dataclass(frozen=True)
+class _More(Problem):
+    """The last problem of a capped list: how many were left out."""
+
+    count: int = 0
+
+
 def capped(problems: Iterable[Problem], limit: int = MAX_PROBLEMS) -> list[Problem]:
     """Give at most `limit` problems; when there are more, the last says how many were left out.
 
@@ -53,13 +60,15 @@ def capped(problems: Iterable[Problem], limit: int = MAX_PROBLEMS) -> list[Probl
     out: list[Problem] = []
     more = 0
     for p in problems:
-        if len(out) < limit:
+        if isinstance(p, _More):  # capped already: its count carries over
+            more += p.count
+        elif len(out) < limit:
             out.append(p)
         else:
             more += 1
     if more:
-        last = out[-1]
-        out.append(Problem(last.source, "", f"... and {more} more problems (not listed)"))
+        source = out[-1].source if out else ""
+        out.append(_More(source, "", f"... and {more} more problems (not listed)", (), more))
     return out
 
 

@@ -87,6 +87,16 @@ class _Strict:
                 _misfit(node) if "node" in problem else f"cannot read this value ({problem})", line
             ) from None
 
+    def construct_scalar(self, node: Any) -> Any:
+        if not isinstance(node, yaml.ScalarNode):  # `!!str [a]`: a tag on the wrong node
+            raise _Refused(_misfit(node), node.start_mark.line + 1)
+        return super().construct_scalar(node)  # type: ignore[misc]
+
+    def construct_sequence(self, node: Any, deep: bool = False) -> Any:
+        if not isinstance(node, yaml.SequenceNode):  # `!!seq {a: 1}`
+            raise _Refused(_misfit(node), node.start_mark.line + 1)
+        return super().construct_sequence(node, deep=deep)  # type: ignore[misc]
+
     def construct_plain_timestamp(self, node: Any) -> str:
         # An unquoted date (`2024-05-01`) is kept as the text it is: the formats have no dates.
         return str(self.construct_scalar(node))  # type: ignore[attr-defined]
@@ -319,7 +329,7 @@ def text_ok(s: str) -> bool:
 def shown_key(key: object) -> str:
     """Give a key as it may appear in a field path: lone surrogates escaped (`\\ud800`)."""
     text = str(key)
-    return text if text_ok(text) else text.encode("utf-8", "backslashreplace").decode("ascii")
+    return text if text_ok(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -357,16 +367,26 @@ def first_bad_value(
             if not text_ok(node):
                 return (field_path(loc) or "value", loc,
                         "is not valid Unicode text (it holds a lone surrogate, such as \\ud800)")
+            if "\x00" in node:  # as in a file: no report format can show a NUL
+                return field_path(loc) or "value", loc, "contains a NUL character (U+0000)"
         elif isinstance(node, dict):
             children = []
             for k, v in node.items():
-                if isinstance(k, str) and not text_ok(k):
+                if not isinstance(k, str):  # `1:`, `true:` or `~:` in YAML; no format has them
+                    where = (*loc, str(k))
+                    return (field_path(where), where,
+                            f"a key must be text (got {type(k).__name__} {k!r}; quote it)")
+                if not text_ok(k):
                     where = (*loc, k)
                     return (field_path(where), where,
                             "this key is not valid Unicode text (it holds a lone surrogate)")
                 children.append((v, (*loc, k)))
             stack.extend(reversed(children))
         elif isinstance(node, list):
+            if all(type(v) is str for v in node):
+                joined = "".join(node)  # a long list of names: checked at once
+                if (joined.isascii() or text_ok(joined)) and "\x00" not in joined:
+                    continue
             stack.extend(reversed([(v, (*loc, i)) for i, v in enumerate(node)]))
     return None
 
@@ -399,21 +419,15 @@ def validation_details(
 ) -> list[Problem]:
     """Turn a pydantic ValidationError into one `Problem` per problem (at most `limit`, and a
     last one counting the rest), in linear time however many errors there are."""
-    entries: dict[tuple[str, str], tuple[tuple[str | int, ...], str]] = {}
-    known_at: dict[tuple[Any, ...], list[str]] = {}
+    entries: dict[tuple[str, str], tuple[tuple[str | int, ...], str, tuple[Any, ...] | None]] = {}
     for e in err.errors(include_url=False):
         loc = tuple(e["loc"])
         kind = e["type"]
+        unknown: tuple[Any, ...] | None = None
         if kind == "extra_forbidden":
-            name = shown_key(loc[-1])
-            parent = loc[:-1]
-            if parent not in known_at:
-                known_at[parent] = _fields_at(model, parent)
-            known = known_at[parent]
-            hint = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) < 99 else []
-            msg = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-            if known and not hint:
-                msg += f"; expected one of: {', '.join(known)}"
+            # The "did you mean" hint is worked out below, for the problems reported only: a
+            # close-match search per key is the costly part of 16,000 unknown keys.
+            msg, unknown = "unknown field", loc
         elif kind == "missing":
             msg = "required field is missing"
         elif kind in ("enum", "literal_error"):
@@ -427,10 +441,32 @@ def validation_details(
             msg = e["msg"]
             if "input" in e and not isinstance(e["input"], dict | list):
                 msg += f" (got {_shown(e['input'])})"
-        clean = _clean_loc(loc)
-        entries.setdefault((_loc(loc), msg), (clean, msg))
-    kept = _collapse_union([(path, loc, msg) for (path, _), (loc, msg) in entries.items()])
-    return capped((Problem(source, path, msg, loc) for path, loc, msg in kept), limit)
+        entries.setdefault((_loc(loc), msg), (_clean_loc(loc), msg, unknown))
+    kept = _collapse_union([(path, loc, msg) for (path, msg), (loc, _, _) in entries.items()])
+    out = []
+    known_at: dict[tuple[Any, ...], list[str]] = {}
+    for path, loc, msg in kept[: limit + 1]:
+        unknown = entries[(path, msg)][2]
+        if unknown is not None:
+            msg = _unknown_field(model, unknown, known_at)
+        out.append(Problem(source, path, msg, loc))
+    more = [Problem(source, path, msg, loc) for path, loc, msg in kept[limit + 1:]]
+    return capped(out + more, limit)
+
+
+def _unknown_field(
+    model: type[BaseModel], loc: tuple[Any, ...], known_at: dict[tuple[Any, ...], list[str]]
+) -> str:
+    name = shown_key(loc[-1])
+    parent = loc[:-1]
+    if parent not in known_at:
+        known_at[parent] = _fields_at(model, parent)
+    known = known_at[parent]
+    hint = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) < 99 else []
+    msg = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+    if known and not hint:
+        msg += f"; expected one of: {', '.join(known)}"
+    return msg
 
 
 def validation_problems(err: ValidationError, source: str, model: type[BaseModel]) -> list[str]:

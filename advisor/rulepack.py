@@ -669,6 +669,8 @@ def pack_problems(
             if isinstance(item_id, str):
                 fname = origin.get(f"{section}:{item_id}", fname)
                 field = field_path((f"{section}[id={shown_key(item_id)}]", *loc[2:]))
+            else:  # an entry without an id: merge_documents keyed it by its position
+                fname = origin.get(f"{section}[{loc[1]}]", fname)
         out.append(Problem(fname, field, p.message, loc))
     return out
 

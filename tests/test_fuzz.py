@@ -120,6 +120,19 @@ def _dump(doc: Any, as_json: bool) -> str:
     return json.dumps(doc) if as_json else yaml.safe_dump(doc, allow_unicode=True)
 
 
+def test_ci_runs_are_derandomised():
+    # A red CI run reproduces as it is; exploration is the "deep" profile's job (conftest.py).
+    import os
+
+    from hypothesis import settings
+
+    if os.environ.get("ADVISOR_HYPOTHESIS_PROFILE", "ci") != "ci":
+        pytest.skip("another hypothesis profile was chosen")
+    assert settings.get_current_profile_name() == "ci"
+    assert settings.default.derandomize and settings.default.database is None
+    assert examples(123).derandomize and examples(123).max_examples == 123
+
+
 # ---------------------------------------------------------------------------------------------
 # Requirements
 
