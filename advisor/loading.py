@@ -99,7 +99,7 @@ class _Strict:
 
     def construct_plain_timestamp(self, node: Any) -> str:
         # An unquoted date (`2024-05-01`) is kept as the text it is: the formats have no dates.
-        return str(self.construct_scalar(node))  # type: ignore[attr-defined]
+        return str(self.construct_scalar(node))
 
 
 def _misfit(node: Any) -> str:
