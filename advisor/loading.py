@@ -491,7 +491,9 @@ def _collapse_union(
     # part of it (`.low`) has a specific one, or when the field already has a line. Linear: the
     # paths with a specific line, and every dotted prefix of them, go into one set first.
     def generic(msg: str) -> bool:
-        return any(n in msg for n in _BRANCH_NOISE)
+        # The float branch's bare line (its input was a mapping or list, so no "(got ...)"), or
+        # the Range branch's "must be a mapping": a line naming the value is specific.
+        return msg == _BRANCH_NOISE[0] or msg.startswith(_BRANCH_NOISE[1])
 
     specific: set[str] = set()
     for path, _, msg in entries:

@@ -101,7 +101,10 @@ class Condition(_Strict):
         else:
             values = [value]
         for v in values:
-            kind.encode(v)
+            try:
+                kind.encode(v)
+            except OverflowError:  # a 400-digit integer: no float holds it
+                raise ValueError(f"'{op}': {str(v)[:20]}... is too large a number") from None
         return self
 
 
