@@ -457,7 +457,6 @@ def test_stdout_and_stderr_are_bytes_safe():
     assert os.fsencode(r.stderr)
 
 
-del ROOT  # imported for conftest's side effects only
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,6 +475,8 @@ def test_hostile_corpus_is_complete():
     kinds = {str(spec["run"]) for spec in CASES.values()}
     assert kinds == {"recommend", "pack", "batch", "compare", "probe", "args"}
     assert len(files) >= 100
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert f"`tests/data/hostile/`, {len(files)} files" in readme  # the count README gives
 
 
 def _clean_refusal(r: Result) -> list[str]:
