@@ -66,7 +66,10 @@ def check(folder: str, samples: int | None) -> None:
         by_kind.setdefault(f.kind, []).append(f)
     for f in report.findings:
         click.echo(f"problem: {f.line()}")
-    if pack is not None:
+    if pack is not None and not report.sampled:
+        # Invalid background profiles: nothing was sampled and no scenario run (packcheck).
+        click.echo("not sampled and no scenario run: the background profiles must be fixed first")
+    elif pack is not None:
         click.echo(
             f"sampled {report.sampled:,} profiles: "
             + ("every rule can fire" if "never-fires" not in by_kind else

@@ -483,6 +483,12 @@ def _shown(value: Any) -> str:
 _BRANCH_NOISE = ("Input should be a valid number", "must be a mapping (got")
 
 
+def _is_branch_noise(msg: str) -> bool:
+    # The float branch's bare line (its input was a mapping or list, so no "(got ...)"), or the
+    # Range branch's "must be a mapping": a line naming the value is specific.
+    return msg == _BRANCH_NOISE[0] or msg.startswith(_BRANCH_NOISE[1])
+
+
 def _collapse_union(
     entries: list[tuple[str, tuple[str | int, ...], str]],
 ) -> list[tuple[str, tuple[str | int, ...], str]]:
@@ -490,11 +496,7 @@ def _collapse_union(
     # "a mapping"); keep the most specific line: a branch's generic line goes when the field or a
     # part of it (`.low`) has a specific one, or when the field already has a line. Linear: the
     # paths with a specific line, and every dotted prefix of them, go into one set first.
-    def generic(msg: str) -> bool:
-        # The float branch's bare line (its input was a mapping or list, so no "(got ...)"), or
-        # the Range branch's "must be a mapping": a line naming the value is specific.
-        return msg == _BRANCH_NOISE[0] or msg.startswith(_BRANCH_NOISE[1])
-
+    generic = _is_branch_noise
     specific: set[str] = set()
     for path, _, msg in entries:
         if not generic(msg):
