@@ -284,9 +284,8 @@ def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> 
         text = cells[i].strip()
         if not text:
             continue
-        if not text_ok(text) or "\x00" in text:  # bytes that were not UTF-8, or a NUL
-            problem = "not valid UTF-8 text" if "\x00" not in text else "contains a NUL byte"
-            bad.append((".".join(parts[:2]) if kind != _ID else ID_KEY, problem))
+        if not text_ok(text):  # bytes that were not UTF-8 (read with surrogateescape)
+            bad.append((".".join(parts[:2]) if kind != _ID else ID_KEY, "not valid UTF-8 text"))
             continue
         if kind == _TEXT:
             value: Any = text

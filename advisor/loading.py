@@ -367,8 +367,6 @@ def first_bad_value(
             if not text_ok(node):
                 return (field_path(loc) or "value", loc,
                         "is not valid Unicode text (it holds a lone surrogate, such as \\ud800)")
-            if "\x00" in node:  # as in a file: no report format can show a NUL
-                return field_path(loc) or "value", loc, "contains a NUL character (U+0000)"
         elif isinstance(node, dict):
             children = []
             for k, v in node.items():
@@ -385,7 +383,7 @@ def first_bad_value(
         elif isinstance(node, list):
             if all(type(v) is str for v in node):
                 joined = "".join(node)  # a long list of names: checked at once
-                if (joined.isascii() or text_ok(joined)) and "\x00" not in joined:
+                if joined.isascii() or text_ok(joined):
                     continue
             stack.extend(reversed([(v, (*loc, i)) for i, v in enumerate(node)]))
     return None
