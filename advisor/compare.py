@@ -516,9 +516,17 @@ def assessment_problems(a: Assessment, source: str) -> list[Any]:
 def _effect_problem(
     effect: dict[str, Any], options: tuple[str, ...]
 ) -> tuple[tuple[str, ...], str] | None:
-    unknown = sorted(str(k) for k in effect if k not in ("add", "veto", "advice"))
+    from .rulepack import Effect
+
+    known = tuple(Effect.model_fields)  # what a rule's effect may hold, as the pack defines it
+    unknown = sorted(str(k) for k in effect if k not in known)
     if unknown:
-        return (), f"unknown keys {unknown} (an effect has add, veto and advice)"
+        return (), f"unknown keys {unknown} (an effect has {', '.join(known)})"
+    for k, v in effect.items():
+        if k not in ("add", "veto", "advice") and v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ):
+            return (k,), f"must be a finite number (got {v!r})"
     add = effect.get("add")
     if add is not None:
         if not isinstance(add, dict):
