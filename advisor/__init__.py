@@ -22,9 +22,11 @@ __all__ = [
     "Assessment",
     "InputError",
     "OutputError",
+    "Problem",
     "Requirements",
     "RulePack",
     "RulePackError",
+    "UsageError",
     "__version__",
     "load_requirements",
     "load_rulepack",
@@ -38,6 +40,8 @@ _LAZY = {
     "InputError": "errors",
     "OutputError": "errors",
     "RulePackError": "errors",
+    "Problem": "errors",
+    "UsageError": "errors",
     "Assessment": "assessment",
     "Requirements": "requirements",
     "RulePack": "rulepack",
@@ -51,7 +55,14 @@ _LAZY = {
 if TYPE_CHECKING:
     from .api import load_requirements, load_rulepack, recommend
     from .assessment import Assessment
-    from .errors import AdvisorError, InputError, OutputError, RulePackError
+    from .errors import (
+        AdvisorError,
+        InputError,
+        OutputError,
+        Problem,
+        RulePackError,
+        UsageError,
+    )
     from .many import recommend_many
     from .render import render
     from .requirements import Requirements

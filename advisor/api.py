@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .assessment import Assessment
-from .errors import InputError
-from .loading import MAX_BYTES, parse_text, validation_problems
+from .errors import InputError, Problem
+from .loading import MAX_BYTES, ParseError, first_bad_value, parse_text, validation_details
 from .requirements import Requirements
 from .rulepack import RulePack
 
@@ -28,24 +28,35 @@ def parse_requirements(doc: Any, source: str) -> Requirements:
     Raises:
         InputError: one line per problem, naming `source` and the field path.
     """
+    return _validated(doc, source, parsed=False)
+
+
+def _validated(doc: Any, source: str, parsed: bool) -> Requirements:
+    # `parsed`: the document comes from `parse_text`, which refused non-finite numbers, lone
+    # surrogates and deep nesting already.
     if doc is None:
-        raise InputError(f"{source}: (top level): no fields (empty, only comments or null)")
+        raise InputError(Problem(source, "(top level)", "no fields (empty, only comments or null)"))
     if not isinstance(doc, dict):
         kind = "a list" if isinstance(doc, list) else type(doc).__name__
-        raise InputError(f"{source}: (top level): must be a mapping of fields, got {kind}")
+        raise InputError(Problem(source, "(top level)", f"must be a mapping of fields, got {kind}"))
+    # What a file's parser refuses, a mapping from the API or the service is refused for too:
+    # NaN, lone surrogates, deep nesting.
+    bad = None if parsed else first_bad_value(doc)
+    if bad is not None:
+        raise InputError(Problem(source, bad[0], bad[2], bad[1]))
     try:
         return Requirements.model_validate(doc)
     except ValidationError as e:
-        raise InputError(validation_problems(e, source, Requirements)) from None
+        raise InputError(validation_details(e, source, Requirements)) from None
 
 
 def read_requirements_bytes(data: bytes, source: str) -> tuple[Requirements, dict[str, Any]]:
     """Parse and validate a requirements file's bytes; give the model and the raw mapping."""
     try:
         doc = parse_text(data, source)
-    except ValueError as e:
-        raise InputError(f"{source}: {e}") from None
-    return parse_requirements(doc, source), doc
+    except ParseError as e:
+        raise InputError(e.problem(source)) from None
+    return _validated(doc, source, parsed=True), doc
 
 
 def load_requirements(source: str | Path | Mapping[str, Any]) -> Requirements:
@@ -72,22 +83,26 @@ def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
     Raises:
         InputError: missing, a folder, unreadable or too large.
     """
+    shown = str(path)
     try:
         if path.is_dir():
-            raise InputError(f"{path}: is a folder, not a requirements file")
+            raise InputError(Problem(shown, "", "is a folder, not a requirements file"))
         size = path.stat().st_size
         if size > limit:
-            raise InputError(f"{path}: file is larger than {limit // 1_000_000} MB ({size} bytes)")
+            raise InputError(Problem(
+                shown, "", f"file is larger than {limit // 1_000_000} MB ({size} bytes)"))
         with path.open("rb") as fh:
             data = fh.read(limit + 1)
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(Problem(shown, "", "file not found")) from None
     except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
+        raise InputError(Problem(shown, "", "permission denied")) from None
+    except ValueError:  # a NUL byte in the name: no file can have it
+        raise InputError(Problem(shown, "", "not a valid file name (a NUL byte)")) from None
     except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+        raise InputError(Problem(shown, "", f"cannot be read ({e.strerror})")) from None
     if len(data) > limit:
-        raise InputError(f"{path}: file is larger than {limit // 1_000_000} MB")
+        raise InputError(Problem(shown, "", f"file is larger than {limit // 1_000_000} MB"))
     return data
 
 

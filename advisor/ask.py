@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import InputError
-from .loading import parse_text, validation_problems
+from .loading import parse_text, validation_details
 from .narrative import fmt_count, fmt_ms, get_path, set_path
 from .requirements import (
     DEFAULT_EXPLAINABILITY,
@@ -207,9 +207,9 @@ def check_value(path: str, value: Any) -> Any:
     try:
         req = Requirements.model_validate(doc)
     except ValidationError as e:
-        lines = validation_problems(e, "?", Requirements)
-        mine = [ln.split(": ", 2)[-1] for ln in lines if ln.startswith(f"?: {path}")]
-        raise ValueError("; ".join(mine or [ln.split(": ", 2)[-1] for ln in lines])) from None
+        found = validation_details(e, "?", Requirements)
+        mine = [p.message for p in found if p.field.startswith(path)]
+        raise ValueError("; ".join(mine or [p.message for p in found])) from None
     if path in NUMERIC_FIELDS:
         return value
     return get_path(req.model_dump(mode="json"), path)

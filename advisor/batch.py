@@ -23,9 +23,17 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
-from .errors import InputError
+from .errors import InputError, Problem
 from .fields import OPTIONS
-from .loading import MAX_BYTES, parse_text, strict_json, validation_problems
+from .loading import (
+    MAX_BYTES,
+    ParseError,
+    first_bad_value,
+    parse_text,
+    strict_json,
+    text_ok,
+    validation_details,
+)
 from .requirements import (
     EXPLAINABILITY_ORDER,
     NUMERIC_FIELDS,
@@ -133,19 +141,22 @@ def check_header(header: list[str], source: str) -> list[str]:
     """
     names = [h.strip() for h in header]
     allowed = _csv_columns()
-    problems: list[str] = []
+    problems: list[Problem] = []
     seen: set[str] = set()
     for i, name in enumerate(names, 1):
+        where = f"header column {i}"
         if not name:
-            problems.append(f"{source}: header column {i}: empty column name")
+            problems.append(Problem(source, where, "empty column name"))
+        elif not text_ok(name):
+            problems.append(Problem(source, where, "not valid UTF-8 text"))
         elif name in seen:
-            problems.append(f"{source}: header column {i}: duplicate column '{name}'")
+            problems.append(Problem(source, where, f"duplicate column '{name}'"))
         elif name != ID_KEY and name not in allowed:
             import difflib
 
             hint = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
             extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-            problems.append(f"{source}: header column {i}: unknown field '{name}'{extra}")
+            problems.append(Problem(source, where, f"unknown field '{name}'{extra}"))
         seen.add(name)
     if problems:
         raise InputError(problems)
@@ -180,9 +191,10 @@ def csv_records(lines: Iterable[str], source: str) -> tuple[list[str], Iterator[
     try:
         first = next(reader)
     except StopIteration:
-        raise InputError(f"{source}: the CSV file is empty (expected a header row)") from None
+        raise InputError(
+            Problem(source, "", "the CSV file is empty (expected a header row)")) from None
     except csv.Error as e:
-        raise InputError(f"{source}: line 1: not a valid CSV header ({e})") from None
+        raise InputError(Problem(source, "line 1", f"not a valid CSV header ({e})")) from None
     header = check_header(first, source)
 
     def rows() -> Iterator[Raw]:
@@ -233,10 +245,23 @@ def to_item(raw: Raw, header: Sequence[str] = ()) -> Item:
     if kind == "doc":
         try:
             doc = parse_text(payload, where)
-        except ValueError as e:
-            return Item(row, where, None, (("(file)", str(e)),))
+        except ParseError as e:
+            return Item(row, where, None, ((e.field or "(file)", e.message),))
         return _item_from_doc(row, where, doc)
     return Item(row, where, None, (tuple(payload),))
+
+
+def to_item_safely(raw: Raw | Item, header: Sequence[str] = ()) -> Item:
+    """`to_item`, except that a row no reader anticipated becomes that row's problem: one bad
+    row never stops a batch."""
+    if isinstance(raw, Item):
+        return raw
+    try:
+        return to_item(raw, header)
+    except Exception as e:  # noqa: BLE001 - isolates the row; the message says it is a bug
+        return Item(raw[0], raw[1], None, (
+            ("(row)", f"could not be read ({type(e).__name__}: {e}; a bug, please report it)"),
+        ))
 
 
 def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> Item:
@@ -251,6 +276,9 @@ def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> 
         text = cells[i].strip()
         if not text:
             continue
+        if not text_ok(text):  # bytes that were not UTF-8 (read with surrogateescape)
+            bad.append((".".join(parts[:2]) if kind != _ID else ID_KEY, "not valid UTF-8 text"))
+            continue
         if kind == _TEXT:
             value: Any = text
         elif kind == _ID:
@@ -259,7 +287,8 @@ def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> 
         elif kind == _REGIMES:
             value = [r for r in _SPLIT.split(text) if r]
         elif kind == _VERSION:
-            value = int(text) if text.isdigit() else text
+            # isdigit() is true for '²' too, which int() refuses; the model says what is wrong.
+            value = int(text) if text.isascii() and text.isdigit() else text
         else:
             try:
                 value = _number(name, text, kind == _NUMBER)
@@ -287,11 +316,18 @@ def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> 
 def _json_item(row: int, where: str, line: str) -> Item:
     if len(line) > MAX_BYTES:
         return Item(row, where, None, (("(row)", "line is larger than 1 MB"),))
+    if not text_ok(line):  # bytes that were not UTF-8 (read with surrogateescape)
+        return Item(row, where, None, (("(row)", "not valid UTF-8 text"),))
     try:
         doc = strict_json(line)
     except ValueError as e:
         msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
         return Item(row, where, None, (("(row)", f"not valid JSON ({msg})"),))
+    except RecursionError:
+        return Item(row, where, None, (("(row)", "nested too deeply to read"),))
+    bad = first_bad_value(doc)
+    if bad is not None:
+        return Item(row, where, None, ((bad[0], bad[2]),))
     return _item_from_doc(row, where, doc)
 
 
@@ -311,13 +347,7 @@ def _item_from_doc(row: int, where: str, doc: Any) -> Item:
 
 
 def _problems(err: ValidationError, source: str) -> tuple[tuple[str, str], ...]:
-    out = []
-    prefix = f"{source}: "
-    for line in validation_problems(err, source, Requirements):
-        body = line.removeprefix(prefix)
-        fld, _, msg = body.partition(": ")
-        out.append((fld, msg))
-    return tuple(out)
+    return tuple((p.field, p.message) for p in validation_details(err, source, Requirements))
 
 
 def validate(item: Item) -> Requirements | tuple[tuple[str, str], ...]:
@@ -425,7 +455,7 @@ def assess_chunk(
     cp = prep.compiled
     pack = cp.pack
     pack_tag = f"{pack.name} {pack.version}"
-    items = [r if isinstance(r, Item) else to_item(r, header) for r in rows]
+    items = [to_item_safely(r, header) for r in rows]
     checked = [validate(it) for it in items]
     good = [i for i, c in enumerate(checked) if isinstance(c, Requirements)]
     reqs: list[Requirements] = [checked[i] for i in good]  # type: ignore[misc]

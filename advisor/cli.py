@@ -196,16 +196,28 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
+    except OSError as e:
+        if e.filename is None or os.environ.get("ADVISOR_DEBUG"):
+            raise_bug(e)
+        # The system refused a path the user gave (a name too long, a folder in the way...):
+        # bad input, named with the path, whichever check missed it.
+        click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+        sys.exit(EXIT_INPUT)
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, exit 1
-        if os.environ.get("ADVISOR_DEBUG"):
-            raise
-        click.echo(
-            f"internal error: {type(e).__name__}: {e} (a bug; rerun with ADVISOR_DEBUG=1 for "
-            "the traceback and please report it)",
-            err=True,
-        )
-        sys.exit(EXIT_BUG)
+        raise_bug(e)
     sys.exit(EXIT_OK)
+
+
+def raise_bug(e: BaseException) -> NoReturn:
+    """Report an unexpected exception as a bug (exit 1); with ADVISOR_DEBUG set, re-raise it."""
+    if os.environ.get("ADVISOR_DEBUG"):
+        raise e
+    click.echo(
+        f"internal error: {type(e).__name__}: {e} (a bug; rerun with ADVISOR_DEBUG=1 for "
+        "the traceback and please report it)",
+        err=True,
+    )
+    sys.exit(EXIT_BUG)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,10 @@ def answers_target(source: Path | None) -> Path:
     answers.yaml."""
     if source is None:
         return Path(DEFAULT_ANSWERS)
+    if not source.name or source.is_dir():  # `.`, `..`, `/` or a folder: no file to write
+        from .errors import OutputError, Problem
+
+        raise OutputError(Problem(str(source), "--answers", "is a folder; give a file name"))
     return source.with_name(_DRAFT.sub("", source.stem) + source.suffix)
 
 

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, Problem
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -102,6 +102,15 @@ class _Counter:
             yield line
 
 
+def _stdin_text() -> IO[str]:
+    import io
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text-only stdin (an embedding program's): read it as it is
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
 def _input_kind(path: str, fmt: str | None) -> str:
     if fmt:
         return fmt
@@ -132,8 +141,7 @@ def _folder_records(folder: Path, counter: _Counter) -> Iterator[Any]:
         try:
             data = read_limited(path)
         except InputError as e:
-            msg = e.problems[0].removeprefix(f"{path}: ")
-            yield (row, str(path), "bad", ("(file)", msg))
+            yield (row, str(path), "bad", ("(file)", e.details[0].message))
             continue
         yield (row, str(path), "doc", data)
 
@@ -253,8 +261,11 @@ def batch(
         records: Iterator[Any] = _folder_records(in_path, counter)
     else:
         try:
-            fh = (sys.stdin if input_path == "-" else
-                  open(in_path, encoding="utf-8-sig", newline="", errors="strict"))  # noqa: SIM115
+            # surrogateescape: a byte that is not UTF-8 spoils only its own row (the reader
+            # reports that row as "not valid UTF-8 text"), never the whole batch.
+            fh = (_stdin_text() if input_path == "-" else
+                  open(in_path, encoding="utf-8-sig", newline="",  # noqa: SIM115
+                       errors="surrogateescape"))
         except OSError as e:
             raise InputError(f"{input_path}: cannot be read ({e.strerror})") from None
         if input_path != "-":
@@ -266,7 +277,7 @@ def batch(
             else:
                 records = jsonl_records(lines, "<stdin>" if input_path == "-" else input_path)
         except BaseException:
-            if fh is not sys.stdin:
+            if input_path != "-":
                 fh.close()
             raise
 
@@ -354,7 +365,7 @@ def batch(
             bar.__exit__(None, None, None)
         if pool is not None:
             pool.shutdown(wait=ok, cancel_futures=not ok)
-        if fh is not None and fh is not sys.stdin:
+        if fh is not None and input_path != "-":
             fh.close()
         gc.set_threshold(*threshold)
         gc.unfreeze()
@@ -392,8 +403,9 @@ def batch(
         click.echo(f"  ... and {errors - len(first_errors)} more (status \"error\" in the output)",
                    err=True)
     if errors:
-        raise InputError(
+        raise InputError(Problem(
+            "<stdin>" if input_path == "-" else input_path, "",
             f"{errors} of {rows} row{'s' if rows != 1 else ''} failed validation "
             f"(status \"error\" in {output if output != '-' else 'the output'}); "
             "every other row was assessed"
-        )
+        ))

@@ -39,14 +39,20 @@ def load_side(path: str, pack: Any) -> Any:
     except ValueError as e:
         raise InputError(f"{path}: {e}") from None
     if _looks_like_assessment(doc):
+        from .compare import assessment_problems
+
         try:
-            return Assessment.model_validate(doc)
+            assessment = Assessment.model_validate(doc)
         except ValidationError as e:
             lines = validation_problems(e, path, Assessment)
             raise InputError(
                 [f"{path}: not an assessment this advisor can read (written by advisor "
                  f"{doc.get('advisor_version')}?)"] + lines[:5]
             ) from None
+        problems = assessment_problems(assessment, path)
+        if problems:
+            raise InputError(problems)
+        return assessment
     req = parse_requirements(doc, path)
     return assess(req, pack, given=doc, explain=False)  # attributions are not compared
 

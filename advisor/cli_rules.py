@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .errors import RulePackError
+from .errors import Problem, RulePackError
 
 
 @click.group("rules")
@@ -48,7 +48,7 @@ def check(folder: str, samples: int | None) -> None:
     except RulePackError as e:
         for line in e.problems:
             click.echo(f"problem: {line}")
-        raise SystemExit(2) from None
+        raise RulePackError(Problem(folder, "", _count(len(e.details)))) from None
     report = check_pack(docs, folder, parent, samples=samples or SAMPLES)
     pack = report.pack
     if pack is not None:
@@ -66,7 +66,10 @@ def check(folder: str, samples: int | None) -> None:
         by_kind.setdefault(f.kind, []).append(f)
     for f in report.findings:
         click.echo(f"problem: {f.line()}")
-    if pack is not None:
+    if pack is not None and not report.sampled:
+        # Invalid background profiles: nothing was sampled and no scenario run (packcheck).
+        click.echo("not sampled and no scenario run: the background profiles must be fixed first")
+    elif pack is not None:
         click.echo(
             f"sampled {report.sampled:,} profiles: "
             + ("every rule can fire" if "never-fires" not in by_kind else
@@ -98,8 +101,12 @@ def check(folder: str, samples: int | None) -> None:
     if report.clean:
         click.echo("clean")
         return
-    click.echo(f"{problems} problem{'s' if problems != 1 else ''}")
-    raise SystemExit(2)
+    # The findings are the report (stdout); the error, which the CLI turns into exit 2, sums up.
+    raise RulePackError(Problem(folder, "", _count(problems)))
+
+
+def _count(problems: int) -> str:
+    return f"{problems} problem{'s' if problems != 1 else ''}"
 
 
 def effective_yaml(pack: Any, source: str) -> str:

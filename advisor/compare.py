@@ -9,6 +9,7 @@ Pure: no files, no printing.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -453,3 +454,87 @@ def _why(
             continue
         out.append(f"Rule {r.id} {r.change}.")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking an assessment read from a file (it may have been edited by hand).
+
+
+def assessment_problems(a: Assessment, source: str) -> list[Any]:
+    """Give what makes an assessment read from a file unusable for a comparison.
+
+    The model's own validation checks types; this checks what the comparison relies on
+    beyond them: every number finite, scores and probabilities for exactly the three options,
+    rule effects shaped as the engine writes them, and `input` valid requirements (mixes of the
+    two inputs are re-evaluated).
+
+    Args:
+        a: the validated assessment.
+        source: the file it came from, for messages.
+
+    Returns:
+        `errors.Problem`s, empty when the assessment can be compared.
+    """
+    from pydantic import ValidationError
+
+    from .errors import Problem
+    from .fields import OPTIONS
+    from .loading import field_path, first_bad_value, validation_details
+    from .requirements import Requirements
+
+    out: list[Problem] = []
+    bad = first_bad_value(a.model_dump(mode="python"), max_depth=64)
+    if bad is not None:
+        out.append(Problem(source, bad[0], bad[2], bad[1]))
+    for name in ("scores", "probabilities"):
+        keys = set(getattr(a, name))
+        if keys != set(OPTIONS):
+            missing = [o for o in OPTIONS if o not in keys]
+            unknown = sorted(str(k) for k in keys - set(OPTIONS))
+            out.append(Problem(source, name, "must give a value for each of end_to_end, modular "
+                               f"and hybrid (missing {missing}, unknown {unknown})", (name,)))
+    for where, results in (("rules_evaluated", a.rules_evaluated), ("rules_fired", a.rules_fired)):
+        for i, r in enumerate(results):
+            problem = _effect_problem(r.effect, OPTIONS)
+            if problem:
+                loc: tuple[str | int, ...] = (where, i, "effect", *problem[0])
+                out.append(Problem(source, field_path(loc), problem[1], loc))
+    try:
+        Requirements.model_validate(a.input)
+    except ValidationError as e:
+        for p in validation_details(e, source, Requirements, limit=5):
+            at: tuple[str | int, ...] = ("input", *p.loc)
+            out.append(Problem(source, field_path(at), p.message, at))
+    return out
+
+
+def _effect_problem(
+    effect: dict[str, Any], options: tuple[str, ...]
+) -> tuple[tuple[str, ...], str] | None:
+    from .rulepack import Effect
+
+    known = tuple(Effect.model_fields)  # what a rule's effect may hold, as the pack defines it
+    unknown = sorted(str(k) for k in effect if k not in known)
+    if unknown:
+        return (), f"unknown keys {unknown} (an effect has {', '.join(known)})"
+    for k, v in effect.items():
+        if k not in ("add", "veto", "advice") and v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ):
+            return (k,), f"must be a finite number (got {v!r})"
+    add = effect.get("add")
+    if add is not None:
+        if not isinstance(add, dict):
+            return ("add",), f"must be a mapping of option to number (got {type(add).__name__})"
+        for k, v in add.items():
+            if k not in options:
+                return ("add",), f"unknown option {k!r}"
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                return ("add", k), f"must be a finite number (got {v!r})"
+    veto = effect.get("veto")
+    if veto is not None and veto not in options:
+        return ("veto",), f"must be one of {', '.join(options)} (got {veto!r})"
+    advice = effect.get("advice")
+    if advice is not None and not isinstance(advice, str):
+        return ("advice",), f"must be an advice id (got {type(advice).__name__})"
+    return None

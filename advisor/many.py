@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, Problem
 
 if TYPE_CHECKING:
     from .assessment import Assessment
@@ -63,7 +63,7 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
     from .requirements import Requirements
 
     items: list[Item] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for i, r in enumerate(requirements):
         if isinstance(r, Requirements):
             items.append((r, None))
@@ -72,7 +72,7 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
         try:
             items.append((parse_requirements(given, f"<item {i}>"), given))
         except InputError as e:
-            problems.extend(e.problems)
+            problems.extend(e.details)
     if problems:
         raise InputError(problems)
     return items
@@ -120,13 +120,15 @@ def recommend_many(
     Raises:
         InputError: one line per problem of every invalid mapping (`<item N>: field: ...`);
             nothing is assessed then.
-        ValueError: `jobs` is negative.
+        UsageError: `jobs` is negative (an AdvisorError, and a ValueError).
     """
     from .api import load_rulepack
     from .assessment import Assessment
 
     if jobs < 0:
-        raise ValueError(f"jobs must be 0 (one per CPU) or more (got {jobs})")
+        from .errors import Problem, UsageError
+
+        raise UsageError(Problem("", "jobs", f"must be 0 (one per CPU) or more (got {jobs})"))
     items = _items(requirements)
     workers = min(jobs or (os.cpu_count() or 1), max(len(items) - 1, 1))
     job = {

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from .errors import RulePackError
+from .errors import Problem, RulePackError
 from .fields import BASE_COLUMNS, CONDITION_FIELDS, OPTIONS
 from .rulepack import (
     Condition,
     RulePack,
-    _pack_problems,
     inherit,
     merge_documents,
-    reference_problems,
+    pack_problems,
+    reference_details,
 )
 
 #: Profiles sampled to find rules that never fire and contradictory pairs.
@@ -88,20 +88,17 @@ class CheckReport:
                 and all(s.passed for s in self.scenarios))
 
 
-def _kind(line: str) -> str:
-    if "duplicate id" in line:
+def _kind(message: str) -> str:
+    if "duplicate id" in message:
         return "duplicate-id"
-    if "condition on unknown field" in line:
+    if "condition on unknown field" in message:
         return "unknown-field"
     return "schema"
 
 
-def _split(line: str) -> Finding:
-    # "file: field.path: message" (the message may itself contain ": ").
-    parts = line.split(": ", 2)
-    if len(parts) == 3:
-        return Finding(_kind(line), f"{parts[0]}: {parts[1]}", parts[2])
-    return Finding(_kind(line), parts[0], parts[-1] if len(parts) > 1 else "")
+def _finding(p: Problem) -> Finding:
+    where = ": ".join(part for part in (p.source, p.field) if part)
+    return Finding(_kind(p.message), where, p.message)
 
 
 def check_pack(
@@ -126,37 +123,42 @@ def check_pack(
     try:
         merged, origin = merge_documents(docs)
     except RulePackError as e:
-        report.findings.extend(_split(p) for p in e.problems)
+        report.findings.extend(_finding(p) for p in e.details)
         return report
     if parent is not None:
         merged, origin, report.inheritance = inherit(parent, (merged, origin))
     try:
         pack = RulePack.model_validate(merged)
     except ValidationError as e:
-        report.findings.extend(_split(p) for p in _pack_problems(e, origin, merged))
+        report.findings.extend(_finding(p) for p in pack_problems(e, origin, merged, source))
         return report
     report.pack = pack
-    for key, p in reference_problems(pack):
-        head, _, msg = p.partition(": ")
+    broken = False
+    for key, entry, msg in reference_details(pack):
         # The entry's own file where the merge recorded it, else the file its section names.
-        where = origin.get(key) or _file_of(head, origin)
-        report.findings.append(Finding("reference", f"{where}: {head}", msg))
+        fname = origin.get(key) or _file_of(entry, origin, source)
+        report.findings.append(Finding("reference", f"{fname}: {entry}", msg))
+        # Invalid background profiles leave the engine nothing to explain against: the
+        # sampled checks and the scenarios need it.
+        broken = broken or key.startswith("background")
+    if broken:
+        return report
     report.findings.extend(_nested_duplicates(pack, origin))
     report.findings.extend(_sampled_findings(pack, origin, samples, report))
     report.scenarios = run_scenarios(pack, origin)
     return report
 
 
-def _file_of(head: str, origin: dict[str, str]) -> str:
+def _file_of(head: str, origin: dict[str, str], default: str = "pack") -> str:
     # "rule x" -> origin["rules:x"], "pattern y" -> origin["patterns:y"], ...
     kind, _, ident = head.partition(" ")
     section = {"rule": "rules", "pattern": "patterns", "advice": "advice", "risk": "risks",
                "precedent": "precedents"}.get(kind, "")
     if section and f"{section}:{ident}" in origin:
         return origin[f"{section}:{ident}"]
-    first = head.split(".")[0].split(" ")[0]
+    first = head.split(".")[0].split(" ")[0].split("[")[0]
     section = "explainability" if "explainability" in head else ""
-    return origin.get(first, origin.get(section, "pack"))
+    return origin.get(first, origin.get(section, default))
 
 
 def _nested_duplicates(pack: RulePack, origin: dict[str, str]) -> list[Finding]:

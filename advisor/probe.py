@@ -287,6 +287,20 @@ def _check_missing(table: Table, columns: list[int], parsed: dict[int, np.ndarra
         )
 
 
+#: Numbers larger than this (in magnitude) cannot be standardised or fitted: their squares and
+#: sums overflow to infinity (1e308 is a valid float; its square is not).
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(source: str, column: str, values: np.ndarray) -> None:
+    big = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE)
+    if len(big):
+        first = int(big[0])
+        raise _err(source, column, f"{len(big)} value(s) larger than {MAX_MAGNITUDE:g} in "
+                   f"magnitude (first at data row {first + 1}: {values[first]:g}); no model can "
+                   "be fitted on them: rescale the column (a log, or other units)")
+
+
 def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
     """Turn a table into numeric features and a target.
 
@@ -347,6 +361,7 @@ def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
             raise _err(src, target, f"--task regression needs a numeric target (got "
                        f"'{_label(y_cells[bad])}' at data row {bad + 1})")
         y = y_num.astype(float)
+        _check_magnitude(src, target, y)
     else:
         labels = [_label(v) for v in (y_num.tolist() if y_num is not None else y_cells)]
         counts = Counter(labels)
@@ -377,6 +392,7 @@ def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
             if np.all(nums == nums[0]):
                 dropped.append(DroppedColumn(column=name, reason="constant"))
                 continue
+            _check_magnitude(src, name, nums)
             columns.append(nums)
             names.append(name)
             numeric.append(name)

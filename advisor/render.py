@@ -213,12 +213,15 @@ def render(assessment: Assessment, format: str = "html") -> str:
         The document as text.
 
     Raises:
-        ValueError: an unknown format.
+        UsageError: an unknown format (an AdvisorError, and a ValueError).
     """
     if format == "json":
         return assessment.to_json()
     if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+        from .errors import Problem, UsageError
+
+        raise UsageError(Problem("", "format", f"unknown format {format!r}; use one of "
+                                 f"{', '.join(FORMATS)}"))
     template = environment().get_template(TEMPLATES[format])
     return str(template.render(a=assessment))
 
@@ -227,11 +230,14 @@ def render_comparison(comparison: Any, format: str = "text") -> str:
     """Render a `compare.Comparison` as "html", "text" or "json".
 
     Raises:
-        ValueError: an unknown format.
+        UsageError: an unknown format (an AdvisorError, and a ValueError).
     """
     if format == "json":
         return str(comparison.model_dump_json(indent=2)) + "\n"
     if format not in COMPARE_FORMATS:
-        raise ValueError(f"unknown format {format!r}; use one of {', '.join(COMPARE_FORMATS)}")
+        from .errors import Problem, UsageError
+
+        raise UsageError(Problem("", "format", f"unknown format {format!r}; use one of "
+                                 f"{', '.join(COMPARE_FORMATS)}"))
     name = "compare.html.j2" if format == "html" else "compare.txt.j2"
     return str(environment().get_template(name).render(c=comparison))

@@ -8,6 +8,7 @@ schema, the docs and `advisor ask` share one definition per field.
 from __future__ import annotations
 
 import math
+import sys
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -117,6 +118,10 @@ DEFAULT_EXPLAINABILITY = {
 }
 
 
+#: The smallest latency budget accepted: one nanosecond.
+MIN_BUDGET_MS = 1e-6
+
+
 def _q(question: str, help: str, example: str, unit: str = "") -> dict[str, Any]:
     return {"question": question, "help": help, "example": example, "unit": unit}
 
@@ -144,6 +149,15 @@ class Range(BaseModel):
 Number = float | Range
 
 
+def _is_text(s: str) -> bool:
+    # str fields refuse lone surrogates in pydantic; list items do not, so regimes check here.
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def not_bool(v: Any) -> Any:
     """Refuse true/false where a number belongs (pydantic would read them as 1 and 0)."""
     if isinstance(v, bool):
@@ -155,7 +169,11 @@ def point(value: float | Range) -> float:
     """Give the representative value of a number or range: the geometric midpoint of a range."""
     if isinstance(value, Range):
         if value.low > 0:
-            return math.sqrt(value.low * value.high)
+            product = value.low * value.high
+            if product >= sys.float_info.min:
+                return math.sqrt(product)
+            # The product underflows (1e-200 x 1e-170): the same midpoint, factor by factor.
+            return math.sqrt(value.low) * math.sqrt(value.high)
         return (value.low + value.high) / 2
     return float(value)
 
@@ -280,6 +298,11 @@ class Latency(_Section):
         for x in values:
             if x <= 0:
                 raise ValueError(f"must be greater than 0 (got {x:g})")
+            if x < MIN_BUDGET_MS:
+                # Below a nanosecond no design differs; and x / spread, or a range's midpoint,
+                # must stay a positive float for the log scale the engine works on.
+                raise ValueError(f"must be at least {MIN_BUDGET_MS:g} ms, one nanosecond "
+                                 f"(got {x:g})")
             if x > 86_400_000:
                 raise ValueError(f"must be at most one day, 86400000 ms (got {x:g})")
         return v
@@ -338,15 +361,17 @@ class Regulation(_Section):
     @field_validator("regimes")
     @classmethod
     def _normalise_regimes(cls, v: list[str]) -> list[str]:
-        out: list[str] = []
+        out: set[str] = set()  # a set: 30,000 regimes must not cost 30,000 list scans each
         for r in v:
             key = r.strip().lower().replace("-", "_").replace(" ", "_")
             if not key:
                 raise ValueError("regime names must not be empty")
             if len(key) > 64:
                 raise ValueError(f"regime name too long ({len(key)} characters, at most 64)")
-            if key not in out:
-                out.append(key)
+            if not _is_text(key):
+                raise ValueError("regime names must be valid Unicode text (a lone surrogate, "
+                                 "such as \\ud800, is not)")
+            out.add(key)
         return sorted(out)
 
 
@@ -389,6 +414,14 @@ class Requirements(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_enum_values=True)
 
     schema_version: Literal[1] = Field(default=1, description="Requirements format version.")
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_number(cls, v: Any) -> Any:
+        # `schema_version: true` equals 1 to Python; a version is a number, never a boolean.
+        if isinstance(v, bool):
+            raise ValueError(f"must be the number 1, not {str(v).lower()}")
+        return v
     name: str = Field(
         min_length=1,
         max_length=200,

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .errors import RulePackError
-from .loading import parse_text
+from .errors import Problem, RulePackError
+from .loading import ParseError, parse_text
 from .rulepack import RulePack, build_pack, inherit, merge_documents
 
 _HERE = Path(__file__).resolve().parent
@@ -54,15 +54,15 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
         raise RulePackError(f"{folder}: no .yaml files in the rule pack folder")
     bundled = folder.resolve() == default_rules_dir().resolve()
     docs: dict[str, object] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for path in files:
         shown = str(path)
         try:
             docs[shown] = parse_text(path.read_bytes(), shown, bundled=bundled)
         except OSError as e:
-            problems.append(f"{shown}: cannot be read ({e.strerror})")
-        except ValueError as e:
-            problems.append(f"{shown}: {e}")
+            problems.append(Problem(shown, "", f"cannot be read ({e.strerror})"))
+        except ParseError as e:
+            problems.append(e.problem(shown))
     if problems:
         raise RulePackError(problems)
     return docs
@@ -89,16 +89,19 @@ def load_pack_dir(folder: Path | str | None = None) -> RulePack:
         return pack
 
 
-def resolve_extends(ref: object, folder: Path) -> Path:
+def resolve_extends(ref: object, folder: Path, shown: str | None = None) -> Path:
     """Give the folder a pack's `extends` names: `default` (the bundled pack) or a path.
 
-    A relative path is taken from the extending pack's folder.
+    A relative path is taken from the extending pack's folder. `shown` is the file that holds
+    `extends`, for messages (the folder when not given).
 
     Raises:
         RulePackError: `extends` is not a string.
     """
-    if not isinstance(ref, str) or not ref.strip():
-        raise RulePackError(f"{folder}: extends: must be 'default' or a pack folder (got {ref!r})")
+    if not isinstance(ref, str) or not ref.strip() or not ref.isprintable():
+        # A NUL or another control character names no folder (and the OS would refuse it).
+        raise RulePackError(Problem(
+            shown or str(folder), "extends", f"must be 'default' or a pack folder (got {ref!r})"))
     if ref == "default":
         return default_rules_dir()
     p = Path(ref)
@@ -115,17 +118,24 @@ def parent_documents(
     Raises:
         RulePackError: the parent is missing or unreadable, or `extends` forms a cycle.
     """
-    merged, _ = merge_documents(docs)
+    merged, origin = merge_documents(docs)
     ref = merged.get("extends")
     if ref is None:
         return None
-    parent_dir = resolve_extends(ref, folder)
+    shown = origin.get("extends", str(folder))
+    parent_dir = resolve_extends(ref, folder, shown)
     key = str(parent_dir.resolve())
     chain = _chain + (str(folder.resolve()),)
     if key in chain:
-        raise RulePackError(f"{folder}: extends: '{ref}' leads back to {parent_dir} (a cycle)")
-    if not parent_dir.is_dir():
-        raise RulePackError(f"{folder}: extends: pack folder {parent_dir} not found")
+        raise RulePackError(
+            Problem(shown, "extends", f"'{ref}' leads back to {parent_dir} (a cycle)"))
+    try:
+        found = parent_dir.is_dir()
+    except (OSError, ValueError):  # a name too long for the system, say
+        found = False
+    if not found:
+        raise RulePackError(
+            Problem(shown, "extends", f"pack folder {parent_dir} not found"))
     p_docs = read_pack_documents(parent_dir)
     p_merged, p_origin = merge_documents(p_docs)
     grand = parent_documents(p_docs, parent_dir, chain)

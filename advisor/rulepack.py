@@ -11,18 +11,25 @@ import difflib
 import hashlib
 import json
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import RulePackError
+from .errors import Problem, RulePackError
 from .fields import ALL_OPS, CONDITION_FIELDS, OPTIONS, ORDER_OPS, SET_OPS
-from .loading import validation_problems
+from .loading import field_path, shown_key, validation_details
 from .precedents import Precedent
 from .requirements import EXPLAINABILITY_ORDER, EXPLANATION_METHODS, MODALITIES
 
 Option = Literal["end_to_end", "modular", "hybrid"]
 LevelName = Literal["none", "low", "medium", "high"]
+
+# Every number in a pack is finite (the loader and allow_inf_nan) and bounded, so that no sum
+# of weights, utilities and rule effects can overflow: utilities lie in [-1, 1], weights and
+# penalties in [0, 100], what a rule adds in [-10, 10].
+Utility = Annotated[float, Field(ge=-1, le=1)]
+RuleAdd = Annotated[float, Field(ge=-10, le=10)]
+MAX_WEIGHT = 100.0
 
 
 class _Strict(BaseModel):
@@ -48,7 +55,9 @@ class Condition(_Strict):
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     def operator(self) -> tuple[str, Any]:
         """Give the leaf's (operator, operand)."""
@@ -84,15 +93,20 @@ class Condition(_Strict):
             raise ValueError(f"'{op}' applies only to regulation.regimes")
         if op in ORDER_OPS and kind.kind in ("nominal", "bool"):
             raise ValueError(f"'{self.field}' has no order: use eq, ne, in or not_in")
-        # One value for a comparison, a non-empty list for in / not_in: anything else would pass
-        # the loop below unchecked and fail later, when the pack compiles.
         if op in ("in", "not_in"):
             if not value:
                 raise ValueError(f"'{op}' needs at least one value")
-        elif isinstance(value, (list, dict)):
-            raise ValueError(f"'{op}' takes one value, not a list or mapping")
-        for v in value if isinstance(value, list) else [value]:
-            kind.encode(v)
+            values = value
+        elif isinstance(value, list | dict):
+            raise ValueError(f"'{op}' compares with one value, not a list or mapping "
+                             "(use in / not_in for several)")
+        else:
+            values = [value]
+        for v in values:
+            try:
+                kind.encode(v)
+            except OverflowError:  # a 400-digit integer: no float holds it
+                raise ValueError(f"'{op}': {str(v)[:20]}... is too large a number") from None
         return self
 
 
@@ -136,8 +150,9 @@ class Evidence(_Strict):
 
 
 class Thresholds(_Strict):
-    scarce: float = Field(gt=0)
-    ample: float = Field(gt=0)
+    # Pairs, within the range a requirements file may state (at most 1e12).
+    scarce: float = Field(gt=0, le=1e12)
+    ample: float = Field(gt=0, le=1e12)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -148,10 +163,10 @@ class Thresholds(_Strict):
 
 class DataDimension(_Strict):
     label: str = "Data resources"
-    weight: float = Field(ge=0)
+    weight: float = Field(ge=0, le=MAX_WEIGHT)
     thresholds: dict[str, Thresholds]
-    stage_labels: dict[Literal["none", "partial", "full"], float]
-    labeling_cost: dict[Literal["low", "medium", "high"], float]
+    stage_labels: dict[Literal["none", "partial", "full"], Utility]
+    labeling_cost: dict[Literal["low", "medium", "high"], Utility]
     pretrained_shift_decades: float = Field(ge=0, le=3)
     # A pretrained model that already performs the task (task.foundation_model) cuts the pairs
     # needed further than a backbone to fine-tune; the larger of the two shifts applies.
@@ -175,8 +190,9 @@ class DataDimension(_Strict):
 
 class LatencyDimension(_Strict):
     label: str = "Latency budget"
-    weight: float = Field(ge=0)
-    curve: list[tuple[float, float]] = Field(min_length=2)
+    weight: float = Field(ge=0, le=MAX_WEIGHT)
+    # (budget in ms, at most one day as in a requirements file; utility)
+    curve: list[tuple[Annotated[float, Field(le=86_400_000)], float]] = Field(min_length=2)
     rationale: str = ""
     evidence: list[str] = []
 
@@ -195,11 +211,11 @@ class LatencyDimension(_Strict):
 
 class RegulationDimension(_Strict):
     label: str = "Regulatory compliance"
-    weight: float = Field(ge=0)
+    weight: float = Field(ge=0, le=MAX_WEIGHT)
     criticality: dict[
-        Literal["non_critical", "business_critical", "regulated", "safety_critical"], float
+        Literal["non_critical", "business_critical", "regulated", "safety_critical"], Utility
     ]
-    explainability: dict[LevelName, float]
+    explainability: dict[LevelName, Utility]
     rationale: str = ""
     evidence: list[str] = []
 
@@ -224,12 +240,19 @@ class Dimensions(_Strict):
     latency: LatencyDimension
     regulation: RegulationDimension
 
+    @model_validator(mode="after")
+    def _weighted(self) -> Dimensions:
+        if not any(d.weight > 0 for d in (self.data, self.latency, self.regulation)):
+            raise ValueError("the weights of data, latency and regulation are all 0: at least "
+                             "one dimension must count")
+        return self
+
 
 class Effect(_Strict):
     """What a fired rule does: veto an option, add to scores, or attach advice."""
 
     veto: Option | None = None
-    add: dict[Option, float] | None = None
+    add: dict[Option, RuleAdd] | None = None
     # A reason that weighs like a dimension: > 0 for a learned core, < 0 for traditional modules
     # (it adds to the `learned` or `traditional` pull, so it can make a real conflict).
     lean: float | None = Field(default=None, ge=-1, le=1)
@@ -279,7 +302,9 @@ class ProbeUse(_Strict):
     """How the accuracy gap measured by `advisor probe` shifts the data dimension."""
 
     # (gap in accuracy or R2 points, black box minus interpretable) -> added to the data utility
-    accuracy_gap_curve: list[tuple[float, float]] = Field(min_length=2)
+    accuracy_gap_curve: list[
+        tuple[Annotated[float, Field(ge=-1, le=1)], float]
+    ] = Field(min_length=2)
     # Warn when the black box's SHAP top-feature rank correlation across retrains is below this.
     stability_warning: float = Field(default=0.7, ge=-1, le=1)
     rationale: str = ""
@@ -330,7 +355,7 @@ class ExplainabilityPack(_Strict):
     # requirements state. None: LIME-style, no method adjustment.
     method: str | None = None
     requirements: dict[LevelName, RequirementLevel]
-    penalty_per_point: float = Field(ge=0)
+    penalty_per_point: float = Field(ge=0, le=MAX_WEIGHT)
     probe: ProbeUse | None = None
     measured: Measured | None = None
     rationale: str = ""
@@ -492,8 +517,12 @@ PACK_PARAMETER = (
 
 class Uncertainty(_Strict):
     samples: int = Field(ge=100, le=100_000)
-    seed: int = Field(ge=0)
-    default_spread: dict[Literal["data.paired_examples", "latency.budget_ms"], float]
+    seed: int = Field(ge=0, lt=2**63)
+    # A plain number x is sampled over [x / f, x * f]: f = 1 is no spread; f is at most 100
+    # (two decades either way), so the interval stays inside what floats hold.
+    default_spread: dict[
+        Literal["data.paired_examples", "latency.budget_ms"], Annotated[float, Field(ge=1, le=100)]
+    ]
     # The pack's own judgement: each named number is drawn uniformly from its interval in
     # `pack_variants` variants of the pack, sampled jointly with the inputs.
     pack_variants: int = Field(default=24, ge=1, le=200)
@@ -511,6 +540,10 @@ class Uncertainty(_Strict):
                 raise ValueError(f"parameters: {name}: needs a finite interval [low, high]")
             if abs(low) > 10 or abs(high) > 10:
                 raise ValueError(f"parameters: {name}: interval must lie within [-10, 10]")
+        missing = [f for f in ("data.paired_examples", "latency.budget_ms")
+                   if f not in self.default_spread]
+        if missing:
+            raise ValueError(f"default_spread needs a value for {', '.join(missing)}")
         return self
 
 
@@ -593,40 +626,50 @@ def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         The merged mapping, and for each `section` or `section:id` the file it came from.
 
     Raises:
-        RulePackError: when a file is not a mapping or an id or section appears twice.
+        RulePackError: when a file is not a mapping, a section name or an id is not text, or an
+            id or section appears twice.
     """
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for fname in sorted(docs):
         doc = docs[fname]
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            problems.append(f"{fname}: (top level): must be a mapping of pack sections")
+            problems.append(Problem(fname, "(top level)", "must be a mapping of pack sections"))
             continue
         for key, value in doc.items():
+            if not isinstance(key, str):
+                problems.append(Problem(fname, shown_key(key), "a pack section name must be "
+                                        f"text (got {type(key).__name__} {key!r})", (key,)))
+                continue
             if key in LIST_SECTIONS:
                 if not isinstance(value, list):
-                    problems.append(f"{fname}: {key}: must be a list")
+                    problems.append(Problem(fname, key, "must be a list", (key,)))
                     continue
                 merged.setdefault(key, [])
                 for i, item in enumerate(value):
                     item_id = item.get("id") if isinstance(item, dict) else None
+                    if item_id is not None and not isinstance(item_id, str):
+                        problems.append(Problem(
+                            fname, f"{key}[{i}].id",
+                            f"must be a text id (got {_kind_of(item_id)})", (key, i, "id")))
+                        continue
                     tag = (
                         f"{key}:{item_id}" if item_id is not None else f"{key}[{len(merged[key])}]"
                     )
                     if item_id is not None and tag in origin:
-                        problems.append(
-                            f"{fname}: {key}[{i}] (id '{item_id}'): duplicate id, "
-                            f"already defined in {origin[tag]}"
-                        )
+                        problems.append(Problem(
+                            fname, f"{key}[{i}] (id '{shown_key(item_id)}')",
+                            f"duplicate id, already defined in {origin[tag]}", (key, i)))
                         continue
                     origin[tag] = fname
                     merged[key].append(item)
             else:
                 if key in merged:
-                    problems.append(f"{fname}: {key}: already defined in {origin[key]}")
+                    problems.append(Problem(fname, shown_key(key),
+                                            f"already defined in {origin[key]}", (key,)))
                     continue
                 merged[key] = value
                 origin[key] = fname
@@ -635,25 +678,48 @@ def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     return merged, origin
 
 
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {value!r}"
+
+
+def pack_problems(
+    err: ValidationError, origin: dict[str, str], merged: dict[str, Any], folder: str = "pack"
+) -> list[Problem]:
+    """Turn a pack's ValidationError into problems naming the file that holds each entry.
+
+    Args:
+        err: the error of `RulePack.model_validate(merged)`.
+        origin: section or `section:id` -> file, from `merge_documents`.
+        merged: the merged mapping that was validated.
+        folder: the pack folder, named for what no single file holds (a missing section).
+    """
+    out: list[Problem] = []
+    for p in validation_details(err, "<pack>", RulePack):
+        loc = p.loc
+        section = loc[0] if loc and isinstance(loc[0], str) else None
+        fname = origin.get(section, folder) if section is not None else folder
+        field = p.field
+        if section in LIST_SECTIONS and len(loc) > 1 and isinstance(loc[1], int):
+            items = merged.get(section) or []
+            item = items[loc[1]] if 0 <= loc[1] < len(items) else None
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if isinstance(item_id, str):
+                fname = origin.get(f"{section}:{item_id}", fname)
+                field = field_path((f"{section}[id={shown_key(item_id)}]", *loc[2:]))
+            else:  # an entry without an id: merge_documents keyed it by its position
+                fname = origin.get(f"{section}[{loc[1]}]", fname)
+        out.append(Problem(fname, field, p.message, loc))
+    return out
+
+
 def _pack_problems(
     err: ValidationError, origin: dict[str, str], merged: dict[str, Any]
 ) -> list[str]:
-    lines: list[str] = []
-    for line in validation_problems(err, "<pack>", RulePack):
-        body = line.removeprefix("<pack>: ")
-        path = body.split(":", 1)[0]
-        section = path.split(".")[0].split("[")[0]
-        fname = origin.get(section, "pack")
-        if section in LIST_SECTIONS and "[" in path:
-            idx = int(path.split("[", 1)[1].split("]", 1)[0])
-            items = merged.get(section) or []
-            item = items[idx] if idx < len(items) else None
-            item_id = item.get("id") if isinstance(item, dict) else None
-            if item_id is not None:
-                fname = origin.get(f"{section}:{item_id}", fname)
-                body = body.replace(f"{section}[{idx}]", f"{section}[id={item_id}]", 1)
-        lines.append(f"{fname}: {body}")
-    return lines
+    return [p.line() for p in pack_problems(err, origin, merged)]
 
 
 def reference_problems(pack: RulePack) -> list[tuple[str, str]]:
@@ -663,22 +729,36 @@ def reference_problems(pack: RulePack) -> list[tuple[str, str]]:
         (where, message) pairs; `where` is the `merge_documents` origin key of the entry at
         fault (`rules:<id>`, `explainability`...), so the caller can name its file.
     """
+    return [(key, f"{entry}: {message}") for key, entry, message in reference_details(pack)]
+
+
+def reference_details(pack: RulePack) -> list[tuple[str, str, str]]:
+    """Give problems between sections: unknown evidence or advice ids, a tie-break that does not
+    list every option, a fallback pattern with a condition, background profiles that are not
+    valid requirements.
+
+    Returns:
+        (key, entry, message) triples: `key` is the `merge_documents` origin key of the entry at
+        fault (`rules:<id>`, `explainability`...), so the caller can name its file; `entry` names
+        the entry and field (`rule x`, `background[2].data.paired_examples`).
+    """
     ev = pack.evidence_by_id()
     advice_ids = {a.id for a in pack.advice}
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, str]] = []
 
     def refs(key: str, where: str, ids: list[str]) -> None:
         for e in ids:
             if e not in ev:
                 problems.append(
-                    (key, f"{where}: evidence '{e}' is not defined in the evidence section")
+                    (key, where, f"evidence '{e}' is not defined in the evidence section")
                 )
 
     for r in pack.rules:
         refs(f"rules:{r.id}", f"rule {r.id}", r.evidence)
         if r.effect.advice and r.effect.advice not in advice_ids:
             problems.append(
-                (f"rules:{r.id}", f"rule {r.id}: effect.advice '{r.effect.advice}' is not defined")
+                (f"rules:{r.id}", f"rule {r.id}",
+                 f"effect.advice '{r.effect.advice}' is not defined")
             )
     for p in pack.patterns:
         refs(f"patterns:{p.id}", f"pattern {p.id}", p.evidence)
@@ -701,28 +781,44 @@ def reference_problems(pack: RulePack) -> list[tuple[str, str]]:
     for e in pack.evidence:
         if e.source not in bib:
             problems.append(
-                (f"evidence:{e.id}",
-                 f"evidence[id={e.id}].source: '{e.source}' is not defined in the sources section")
+                (f"evidence:{e.id}", f"evidence[id={e.id}].source",
+                 f"'{e.source}' is not defined in the sources section")
             )
     for prec in pack.precedents:
         for i, sid in enumerate(prec.sources):
             if sid not in bib:
                 problems.append(
-                    (f"precedents:{prec.id}",
-                     f"precedents[id={prec.id}].sources[{i}]: '{sid}' is not defined in the "
-                     "sources section")
+                    (f"precedents:{prec.id}", f"precedents[id={prec.id}].sources[{i}]",
+                     f"'{sid}' is not defined in the sources section")
                 )
     if set(pack.tie_break) != set(OPTIONS) or len(pack.tie_break) != 3:
         problems.append(
-            ("tie_break", "tie_break: must list end_to_end, modular and hybrid once each")
+            ("tie_break", "tie_break", "must list end_to_end, modular and hybrid once each")
         )
     if pack.patterns[-1].when is not None:
         last = pack.patterns[-1].id
         problems.append(
-            (f"patterns:{last}",
-             f"pattern {last}: the last pattern must have no 'when' (the fallback)")
+            (f"patterns:{last}", f"pattern {last}",
+             "the last pattern must have no 'when' (the fallback)")
         )
+    problems.extend(_background_problems(pack))
     return problems
+
+
+def _background_problems(pack: RulePack) -> list[tuple[str, str, str]]:
+    # The background profiles are requirements (the SHAP reference): each must validate as one,
+    # or the engine would fail on the first assessment instead of the pack being refused here.
+    from .requirements import Requirements
+
+    out: list[tuple[str, str, str]] = []
+    for i, entry in enumerate(pack.background):
+        try:
+            Requirements.model_validate(entry)
+        except ValidationError as e:
+            for p in validation_details(e, "", Requirements, limit=5):
+                where = field_path(("background", i, *p.loc)) if p.loc else f"background[{i}]"
+                out.append((f"background[{i}]", where, p.message))  # merge_documents' key
+    return out
 
 
 def check_references(pack: RulePack) -> list[str]:
@@ -754,11 +850,13 @@ def build_pack(
     try:
         pack = RulePack.model_validate(merged)
     except ValidationError as e:
-        raise RulePackError(_pack_problems(e, origin, merged)) from None
-    problems = reference_problems(pack)
+        raise RulePackError(pack_problems(e, origin, merged, source)) from None
+    problems = reference_details(pack)
     if problems:
         # Name the file that holds the entry at fault (the folder when it cannot be told).
-        raise RulePackError([f"{origin.get(key, source)}: {msg}" for key, msg in problems])
+        raise RulePackError(
+            [Problem(origin.get(key, source), entry, msg) for key, entry, msg in problems]
+        )
     return pack
 
 
@@ -773,11 +871,14 @@ def _merge_by_id(
     # except that new hybrid patterns go before the parent's fallback (its last, `when`-less
     # pattern), which must stay last.
     out = list(parent)
-    index = {e.get("id"): i for i, e in enumerate(out) if isinstance(e, dict) and "id" in e}
+    index = {
+        e["id"]: i for i, e in enumerate(out)
+        if isinstance(e, dict) and isinstance(e.get("id"), str)
+    }
     added: list[Any] = []
     for entry in child:
         eid = entry.get("id") if isinstance(entry, dict) else None
-        if eid is not None and eid in index:
+        if isinstance(eid, str) and eid in index:
             out[index[eid]] = entry
             report.setdefault("replaced", []).append(f"{section}:{eid}")
         else:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
 
+    from .errors import Problem
     from .rulepack import RulePack
 
 #: Request bodies above this many bytes are refused with 413 (the requirements file limit).
@@ -83,18 +84,10 @@ def parse_body(body: bytes) -> Any:
         raise _BadBody("nested too deeply") from None
 
 
-def _field_errors(problems: list[str], source: str) -> list[dict[str, Any]]:
-    # "<body>: latency.budget_ms: must be ..." -> {"loc": ["body", "latency", "budget_ms"], ...}
-    out = []
-    for line in problems:
-        body = line.removeprefix(f"{source}: ")
-        field, _, msg = body.partition(": ")
-        loc: list[str | int] = ["body"]
-        if not field.startswith("("):
-            for part in field.replace("]", "").replace("[", ".").split("."):
-                loc.append(int(part) if part.isdigit() else part)
-        out.append({"loc": loc, "field": field, "msg": msg})
-    return out
+def _field_errors(problems: "list[Problem]") -> list[dict[str, Any]]:
+    # Problem("<body>", "latency.budget_ms", "must be ...", ("latency", "budget_ms"))
+    #   -> {"loc": ["body", "latency", "budget_ms"], "field": "latency.budget_ms", "msg": ...}
+    return [{"loc": ["body", *p.loc], "field": p.field, "msg": p.message} for p in problems]
 
 
 def _openapi_paths() -> dict[str, Any]:
@@ -231,7 +224,7 @@ def create_app(rulepack: "RulePack | None" = None, rules_dir: str | None = None)
         try:
             req = parse_requirements(doc, "<body>")
         except InputError as e:
-            return JSONResponse({"detail": _field_errors(e.problems, "<body>")}, status_code=422)
+            return JSONResponse({"detail": _field_errors(e.details)}, status_code=422)
         a: Assessment = await run_in_threadpool(assess, req, pack, given=doc, explain=explain)
         fmt = negotiate(request.headers.get("accept"))
         if fmt == "html":

@@ -38,9 +38,10 @@ from advisor.requirements import (
 def examples(ci: int | None = None, **over: Any) -> settings:
     """Give the settings for one property: `ci` examples under CI, scaled under other profiles.
 
-    Under the default or "ci" profile a property runs `ci` examples (2,000 unless given);
-    under "deep" it runs 25x that (50,000 for a 2,000-example property); any other profile
-    chosen with --hypothesis-profile is used as it is.
+    Under the "ci" profile (the default, derandomised: see conftest.py) a property runs `ci`
+    examples (2,000 unless given); under "deep" it runs 25x that (50,000 for a 2,000-example
+    property) from random seeds; any other profile is used as it is. ADVISOR_PROPERTY_EXAMPLES
+    overrides the count.
     """
     name = settings.get_current_profile_name()
     base = settings.get_profile("ci") if name in ("default", "ci") else settings.default

@@ -120,6 +120,19 @@ def _dump(doc: Any, as_json: bool) -> str:
     return json.dumps(doc) if as_json else yaml.safe_dump(doc, allow_unicode=True)
 
 
+def test_ci_runs_are_derandomised():
+    # A red CI run reproduces as it is; exploration is the "deep" profile's job (conftest.py).
+    import os
+
+    from hypothesis import settings
+
+    if os.environ.get("ADVISOR_HYPOTHESIS_PROFILE", "ci") != "ci":
+        pytest.skip("another hypothesis profile was chosen")
+    assert settings.get_current_profile_name() == "ci"
+    assert settings.default.derandomize and settings.default.database is None
+    assert examples(123).derandomize and examples(123).max_examples == 123
+
+
 # ---------------------------------------------------------------------------------------------
 # Requirements
 
@@ -304,3 +317,24 @@ def test_fuzz_batch_csv(text):
         assert rec["status"] in ("ok", "error")
         for cell in batch.csv_row(line):
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")), cell
+
+
+# ---------------------------------------------------------------------------------------------
+# Every standard YAML tag on every kind of node (issue 15: `!!map [1, 2]` and `!!bool maybe`
+# crashed): the loader reads it or refuses it with a line number, never another exception.
+
+_TAGS = ["!!map", "!!seq", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!timestamp",
+         "!!binary", "!!set", "!!omap", "!!pairs", "!!merge", "!!value", "!!yaml"]
+_NODES = ["[1, 2]", "{a: 1}", "maybe", "''", "1", "-1.5e3", "2001-02-30", "~", "[]", "{}",
+          "[[1, 2]]", "[{a: 1}]", "0x1F", ".nan", "'9" + "9" * 30 + "'"]
+
+
+@pytest.mark.parametrize("tag", _TAGS)
+def test_every_standard_tag_on_every_node_kind(tag):
+    for node in _NODES:
+        for text in (f"a: {tag} {node}\n", f"- {tag} {node}\n", f"{tag} {node}\n",
+                     f"a:\n  b: {tag} {node}\n"):
+            try:
+                parse_text(text, "t.yaml")
+            except ValueError as e:
+                assert str(e), text

@@ -6,7 +6,8 @@ engine (`scoring.evaluate`), whose rows are built exactly as `FeatureSpace.vecto
 (each example checks that for one row); the full-pipeline properties run `recommend(...,
 explain=False)`; one small property runs the explanations.
 
-Examples per property: 2,000 under CI (the default), 50,000 with --hypothesis-profile=deep.
+Examples per property: 2,000 under CI (the "ci" profile, derandomised), 50,000 under the "deep"
+profile (ADVISOR_HYPOTHESIS_PROFILE=deep; see conftest.py).
 """
 
 from __future__ import annotations
