@@ -12,10 +12,15 @@ from typing import Any
 
 import click
 
+from .cli_common import ENV_RULES
 from .errors import RulePackError
 
 
-@click.group("rules")
+@click.group("rules", epilog="""\b
+Examples:
+  advisor rules check examples/org-pack-bank    # validate a pack; exit 0 clean, 2 otherwise
+  advisor rules show examples/org-pack-bank     # the effective pack after inheritance
+""")
 def rules() -> None:
     """Check and show rule packs (a folder of YAML files; the default is rules/)."""
 
@@ -117,9 +122,10 @@ def effective_yaml(pack: Any, source: str) -> str:
 
 
 @rules.command("show")
-@click.argument("folder", metavar="[DIR]", required=False)
+@click.argument("folder", metavar="[DIR]", required=False, envvar=ENV_RULES)
 def show(folder: str | None) -> None:
-    """Print the effective rule pack in DIR (default: the bundled pack) as YAML."""
+    """Print the effective rule pack in DIR (default: $ADVISOR_RULES, else the bundled pack)
+    as YAML."""
     from .api import load_rulepack
     from .resources import default_rules_dir
 
