@@ -233,6 +233,10 @@ def batch(
     from .engine import prepare
     from .output import check_target, write_atomic
 
+    inputs = [Path(input_path)] if input_path != "-" else []
+    for target in [output, report]:  # an input named as an output is the first thing to say
+        if target and target != "-" and Path(target).parent.is_dir():
+            check_target(Path(target), inputs)
     # Unknown suffixes fail before any work, with the same rule as every command's -o.
     out_format = output_format(output, fmt, ("jsonl", "csv"), "jsonl")
     if report:
@@ -249,7 +253,6 @@ def batch(
     prep = prepare(pack)
     n_samples = samples if samples is not None else DEFAULT_SAMPLES
     n_samples = min(n_samples, pack.uncertainty.samples)
-    inputs = [in_path] if input_path != "-" else []
     for target in [output, report]:
         if target and target != "-":
             make_parent(Path(target))

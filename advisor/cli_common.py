@@ -55,7 +55,7 @@ def output_format(
         output: the output path (None or "-": stdout, which gets `default`).
         fmt: the format the user chose with --format, or None.
         allowed: the formats this command writes (the suffix must name one of them).
-        default: the format for stdout.
+        default: the format for stdout, and for a special file (/dev/stdout, a FIFO).
         option: the option's name, for the message.
 
     Raises:
@@ -66,7 +66,12 @@ def output_format(
         return fmt
     if output is None or output == "-":
         return default
-    suffix = Path(output).suffix.lower()
+    path = Path(output)
+    if path.exists() and not path.is_file():
+        # /dev/stdout, /dev/null, a FIFO: written into like stdout. A folder: the writer
+        # refuses it with its own message ("is a folder; give a file name").
+        return default
+    suffix = path.suffix.lower()
     found = SUFFIX_FORMATS.get(suffix)
     if found is not None and found in allowed:
         return found

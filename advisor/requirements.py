@@ -180,7 +180,7 @@ def typed_number(v: Any, kind: Literal["count", "duration"]) -> Any:
     if isinstance(v, dict):
         out = dict(v)
         for end in ("low", "high"):
-            x = not_bool(out.get(end))
+            x = out.get(end)  # true/false are left to Range, which names the end
             if isinstance(x, str) and _NUMERIC_START.match(x):
                 try:
                     out[end] = parse_quantity(x, kind)

@@ -305,7 +305,11 @@ async def _read_body(request: "Request") -> bytes:
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-@click.command("serve")
+@click.command("serve", epilog="""\b
+Examples:
+  advisor serve                                  # http://127.0.0.1:8000
+  advisor serve --port 9000 --rules examples/org-pack-bank
+""")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; the default accepts connections from this machine only.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
