@@ -76,16 +76,23 @@ def test_every_readme_command_runs_from_the_repository_root(tmp_path):
     env["PATH"] = f"{exe.parent}{os.pathsep}{env.get('PATH', '')}"
     failures = []
     ran = 0
+    done: set[str] = set()
     for command in readme_commands(README.read_text()):
         if skip_reason(command):
             continue
+        # A command the README shows twice (with another comment) runs once: same folder,
+        # same files, same result.
+        bare = command.split("  #", 1)[0].strip()
+        if bare in done:
+            continue
+        done.add(bare)
         p = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=env,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
         ran += 1
         if p.returncode != 0:
             failures.append(f"{command}\n  exit {p.returncode}: {p.stderr.strip()[-600:]}")
     assert not failures, "\n".join(failures)
-    assert ran >= 25
+    assert ran >= 20
     # What the commands said they write is there (a few spot checks).
     assert (work / "adr" / "0007-arch.md").read_text().startswith("---\nstatus: proposed")
     assert (work / "loan.yaml").exists() and (work / "loan.html").exists()
