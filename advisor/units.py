@@ -8,6 +8,7 @@ accepts it. Raises ValueError with a one-line reason a person can act on. Pure: 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -118,7 +119,14 @@ def parse_quantity(text: str, kind: Kind) -> Number:
     if key not in table:
         known = "k, M or B" if kind == "count" else "ms, s, min or h"
         raise ValueError(f"unknown unit '{unit}' in '{text.strip()}' (use {known})")
-    return _clean(value * table[key])
+    number = value * table[key]
+    if not math.isfinite(number):  # "1e999", a 5,000-digit number: float() gives infinity
+        raise ValueError(f"'{_short(text.strip())}' is too large (numbers must be finite)")
+    return _clean(number)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_number_or_range(text: str, kind: Kind) -> Value:

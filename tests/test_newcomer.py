@@ -258,3 +258,37 @@ def test_schema_assessment_describes_what_recommend_writes():
     assert not list(check.iter_errors(json.loads(out.stdout)))
     bad = {**json.loads(out.stdout), "confidence": "high"}
     assert list(check.iter_errors(bad))
+
+
+@pytest.mark.parametrize("typed", ["1e999", "9" * 5000, "-1e999", "1e308 min", "1e308k"])
+def test_typed_numbers_too_large_are_bad_input_not_a_crash(typed):
+    from advisor import load_requirements
+    from advisor.errors import InputError
+
+    for doc in ({"data": {"paired_examples": typed}, "latency": {"budget_ms": 300}},
+                {"data": {"paired_examples": 10}, "latency": {"budget_ms": {"low": typed,
+                                                                             "high": 5}}}):
+        with pytest.raises(InputError):
+            load_requirements({"name": "x", **doc})
+
+
+def test_any_text_as_a_number_is_read_or_refused_with_a_reason():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from advisor import load_requirements
+    from advisor.errors import InputError
+
+    numberish = st.one_of(st.text(max_size=20), st.from_regex(r"\A[+-]?[\d.,_e]{1,12} ?[a-zµ]{0,8}"
+                                                              r"(-[\d.e]{1,6})?\Z"))
+
+    @settings(derandomize=True, max_examples=400, deadline=None, database=None)
+    @given(numberish, numberish)
+    def check(pairs, budget):
+        try:
+            load_requirements({"name": "x", "data": {"paired_examples": pairs},
+                               "latency": {"budget_ms": budget}})
+        except InputError as e:
+            assert e.problems and all(p.startswith("<mapping>: ") for p in e.problems)
+
+    check()
