@@ -463,10 +463,11 @@ def show_value(
 
 def _choice_grid(choices: Sequence[str], notes: Sequence[str] = ()) -> list[str]:
     if any(notes):  # one choice a line, with what it is
-        width = max(len(f"{i}. {c}") for i, c in enumerate(choices, 1)) + 2
+        digits = len(str(len(choices)))
+        width = max(len(c) for c in choices) + digits + 4
         out = []
         for i, (c, note) in enumerate(zip(choices, notes, strict=True), 1):
-            line = f"{_INDENT}  {f'{i}. {c}'.ljust(width)}{note}".rstrip()
+            line = f"{_INDENT}  {f'{i:>{digits}}. {c}'.ljust(width)}{note}".rstrip()
             out.append(line if len(line) <= WIDTH else line[: WIDTH - 3] + "...")
         return out
     items = [f"{i}. {c}" for i, c in enumerate(choices, 1)]
@@ -515,7 +516,8 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
     # Each fact stays on one line (no-break spaces inside it while wrapping), so that the field
     # path a user may copy into --set is never split.
     joined = " | ".join(f.replace(" ", "\xa0") for f in facts)
-    wrapped = textwrap.wrap(joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT)
+    wrapped = textwrap.wrap(joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT,
+                            break_on_hyphens=False)
     lines += [line.replace("\xa0", " ") for line in wrapped]
     return "\n".join(lines)
 
