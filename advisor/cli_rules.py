@@ -30,7 +30,11 @@ def _print_list(label: str, items: list[str]) -> None:
         click.echo(f"  {label}: {', '.join(items)}")
 
 
-@rules.command("check")
+@rules.command("check", epilog="""\b
+Examples:
+  advisor rules check examples/org-pack-bank
+  advisor rules check rules/ --samples 200000     # the bundled pack, more profiles
+""")
 @click.argument("folder", metavar="DIR")
 @click.option("--samples", type=click.IntRange(min=1000), default=None, metavar="N",
               help="Profiles sampled for the reach and contradiction checks (default 60000).")
@@ -121,7 +125,11 @@ def effective_yaml(pack: Any, source: str) -> str:
     return "\n".join(head) + "\n" + body
 
 
-@rules.command("show")
+@rules.command("show", epilog="""\b
+Examples:
+  advisor rules show                              # the bundled pack (or $ADVISOR_RULES)
+  advisor rules show examples/org-pack-bank > effective.yaml
+""")
 @click.argument("folder", metavar="[DIR]", required=False, envvar=ENV_RULES)
 def show(folder: str | None) -> None:
     """Print the effective rule pack in DIR (default: $ADVISOR_RULES, else the bundled pack)
