@@ -35,6 +35,7 @@ from .requirements import (
     MODALITIES,
     NUMERIC_FIELDS,
     TARGETS,
+    Range,
     Requirements,
     field_paths,
     point,
