@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .cli_common import ENV_RULES
+from .cli_common import ENV_RULES, make_parent, output_format, rules_option
 from .errors import RulePackError
 
 
@@ -188,12 +188,16 @@ def backtest_text(bt: Any, source: str, pack: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-@rules.command("backtest")
+@rules.command("backtest", epilog="""\b
+Examples:
+  advisor rules backtest rules/precedents-labelled.yaml
+  advisor rules backtest my-adrs-labelled.yaml --rules my-pack -o backtest.json
+""")
 @click.argument("labelled", metavar="LABELLED.yaml")
-@click.option("--rules", "rules_dir", metavar="DIR", default=None,
-              help="The rule pack to test (default: the bundled pack).")
+@rules_option(help="The rule pack to test (default: $ADVISOR_RULES, else the bundled pack).")
 @click.option("-o", "--output", metavar="FILE", default=None,
-              help="Also write the full back-test as JSON to FILE.")
+              help="Also write the full back-test as JSON to FILE (.json; missing folders are "
+                   "created).")
 def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> None:
     """Run a rule pack over labelled decisions and report where it and the reviewers part.
 
@@ -204,16 +208,14 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
     reliability of the stated confidence (with the Brier score) and every disagreement with the
     rules that fired.
 
-    \b
-    Example:
-      advisor rules backtest rules/precedents-labelled.yaml
-      advisor rules backtest my-adrs-labelled.yaml --rules my-pack -o backtest.json
     """
     from .api import load_rulepack, read_limited, recommend
     from .backtest import backtest, parse_labelled
     from .loading import parse_text
     from .output import write_atomic
 
+    if output:
+        output_format(output, None, ("json",), "json")  # an unknown suffix fails first
     pack = load_rulepack(rules_dir)
     path = Path(labelled)
     from .errors import InputError
@@ -226,4 +228,5 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
     bt = backtest(cases, pack, lambda req, p: recommend(req, rulepack=p, explain=False))
     click.echo(backtest_text(bt, labelled, pack), nl=False)
     if output:
+        make_parent(Path(output))
         write_atomic(Path(output), bt.model_dump_json(indent=2) + "\n")
