@@ -154,15 +154,33 @@ def recommend(
     )
 
 
+#: The JSON Schema dialect of `requirements_schema` and `assessment_schema`, and their ids. An
+#: id names the document without claiming a web address (a URN: nothing is fetched from it).
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+REQUIREMENTS_SCHEMA_ID = "urn:e2e-advisor:schema:requirements:1"
+ASSESSMENT_SCHEMA_ID = "urn:e2e-advisor:schema:assessment"
+
+
 def requirements_schema(rulepack: RulePack | None = None) -> dict[str, Any]:
     """Give the JSON Schema of the requirements, listing the rule pack's regimes as known.
 
     Args:
         rulepack: the pack whose regimes `regulation.regimes` lists under `known`; the schema's
             own list (the default pack's) when None.
+
+    Returns:
+        The schema, with `$schema` (draft 2020-12) and `$id` first; each field's `examples`
+        holds values a requirements file accepts.
     """
     schema = Requirements.model_json_schema()
     if rulepack is not None:
         regimes = schema["$defs"]["Regulation"]["properties"]["regimes"]
         regimes["known"] = [r.id for r in rulepack.regimes]
-    return schema
+    return {"$schema": SCHEMA_DIALECT, "$id": REQUIREMENTS_SCHEMA_ID, **schema}
+
+
+def assessment_schema() -> dict[str, Any]:
+    """Give the JSON Schema of an assessment: `advisor recommend --format json`'s output and
+    the service's answer."""
+    schema = Assessment.model_json_schema(mode="serialization")
+    return {"$schema": SCHEMA_DIALECT, "$id": ASSESSMENT_SCHEMA_ID, **schema}

@@ -79,6 +79,8 @@ class Question:
     choices: tuple[str, ...] = ()
     required: bool = False
     default: Any = None
+    #: What each choice is, when a name alone does not say (the regimes' titles), by choice.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,15 @@ def _enum_of(annotation: Any) -> type[Enum] | None:
     return None
 
 
-def questions(known_regimes: Sequence[str] | None = None) -> list[Question]:
+def questions(
+    known_regimes: Sequence[str] | None = None, regime_titles: Mapping[str, str] | None = None
+) -> list[Question]:
     """Give one `Question` per requirement field, in the model's order.
 
     Args:
         known_regimes: regimes to offer as numbered choices (default: the schema's known list;
             the CLI passes the rule pack's own).
+        regime_titles: what each regime is ("ECOA / Regulation B"), shown beside its name.
 
     Returns:
         The questions; `schema_version` is not asked (it is always 1).
@@ -160,6 +165,9 @@ def questions(known_regimes: Sequence[str] | None = None) -> list[Question]:
             choices = tuple(str(k) for k in known)
         else:
             kind = "text"
+        notes: tuple[str, ...] = ()
+        if kind == "list" and regime_titles:
+            notes = tuple(regime_titles.get(c, "") for c in choices)
         required = info.is_required()
         default = None if required else info.get_default(call_default_factory=True)
         if isinstance(default, Enum):
@@ -175,6 +183,7 @@ def questions(known_regimes: Sequence[str] | None = None) -> list[Question]:
                 choices=choices,
                 required=required,
                 default=default,
+                notes=notes,
             )
         )
     return out
@@ -240,28 +249,67 @@ def _choice(q: Question, text: str) -> str | None:
     raise ValueError(msg + (f" (did you mean {hint[0]}?)" if hint else ""))
 
 
+def _squash(text: str) -> str:
+    # "GDPR Art. 22", "gdpr-art22" and "gdpr_art22" are the same name.
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _known_regime(q: Question, text: str) -> str | None:
+    """Give the regime `text` names: a number, the name in any spelling of its separators, or
+    a unique start of it (`gdpr` is gdpr_art22); None when it names none.
+
+    Raises:
+        ValueError: a number out of range, or a start that fits several regimes.
+    """
+    s = text.strip()
+    if s.isdigit():
+        i = int(s)
+        if not 1 <= i <= len(q.choices):
+            raise ValueError(f"'{s}': choose numbers from 1 to {len(q.choices)}")
+        return q.choices[i - 1]
+    key = _squash(s)
+    if not key:
+        return None
+    for c in q.choices:
+        if _squash(c) == key:
+            return c
+    starts = [c for c in q.choices if _squash(c).startswith(key)]
+    if len(starts) == 1:
+        return starts[0]
+    if len(starts) > 1:
+        raise ValueError(f"'{s}' could be {' or '.join(starts)}; type more of it")
+    return None
+
+
 def _regimes(q: Question, text: str, lenient: bool) -> list[str]:
     s = text.strip()
     if s.lower() in _NONE_WORDS:
         return []
     out: list[str] = []
-    for token in (t for t in re.split(r"[,;\s]+", s) if t):
-        if token.isdigit():
-            i = int(token)
-            if not 1 <= i <= len(q.choices):
-                raise ValueError(f"'{token}': choose numbers from 1 to {len(q.choices)}")
-            name = q.choices[i - 1]
-        else:
-            name = token.lower().replace("-", "_")
-            if name not in q.choices and not lenient:
+    # Commas and semicolons separate regimes; spaces do only when every word is a regime of
+    # its own ("ecoa hipaa", "1 3"), so that "gdpr art 22" stays one name.
+    for part in (t.strip() for t in re.split(r"[,;]+", s)):
+        if not part:
+            continue
+        names: list[str] = []
+        found = _known_regime(q, part)
+        if found is not None:
+            names = [found]
+        elif len(part.split()) > 1:
+            words = [_known_regime(q, w) for w in part.split()]
+            if all(w is not None for w in words):
+                names = [w for w in words if w is not None]
+        if not names:
+            name = re.sub(r"[\s-]+", "_", part.lower())
+            if not lenient:
                 hint = difflib.get_close_matches(name, q.choices, n=1, cutoff=0.75)
                 if hint:
                     raise _Retype(
-                        f"unknown regime '{token}' (did you mean {hint[0]}?); enter the same "
+                        f"unknown regime '{part}' (did you mean {hint[0]}?); enter the same "
                         "answer again to keep it as typed"
                     )
-        if name not in out:
-            out.append(name)
+            names = [name]
+        out.extend(n for n in names if n not in out)
     return out
 
 
@@ -318,6 +366,8 @@ class Session:
     questions: list[Question]
     answers: dict[str, Any] = field(default_factory=dict)
     asked: int = 0
+    #: Each known regime's explainability floor (the rule pack's), to show the effective level.
+    floors: dict[str, str] = field(default_factory=dict)
 
     def question(self, path: str) -> Question:
         """Give the question for a dotted field path (KeyError when there is none)."""
@@ -362,10 +412,39 @@ class Session:
         return doc
 
 
-def show_value(q: Question, value: Any, answers: Mapping[str, Any] | None = None) -> str:
-    """Give a value as the summary shows it ("2M pairs", "300 ms", "none", "derived: low")."""
-    if value is None and q.path == "regulation.explainability":
-        return f"derived from criticality ({derived_explainability(answers or {})})"
+def effective_explainability(
+    value: str | None, answers: Mapping[str, Any], floors: Mapping[str, str]
+) -> str:
+    """Give the explainability level that applies and why: "medium (derived from
+    criticality)", "high (raised by ecoa; criticality alone gives medium)", "low".
+
+    Args:
+        value: the stated level, or None (derived from criticality).
+        answers: the answers so far (criticality and regimes).
+        floors: each known regime's floor, as the rule pack sets it.
+    """
+    from .requirements import EXPLAINABILITY_ORDER as order
+
+    base = value if value is not None else derived_explainability(answers)
+    regimes = answers.get("regulation.regimes") or []
+    top = max((floors[r] for r in regimes if r in floors), key=order.index, default=base)
+    if order.index(top) > order.index(base):
+        by = ", ".join(r for r in regimes if floors.get(r) == top)
+        why = f"criticality alone gives {base}" if value is None else f"stated {base}"
+        return f"{top} (raised by {by}; {why})"
+    return f"{base} (derived from criticality)" if value is None else base
+
+
+def show_value(
+    q: Question,
+    value: Any,
+    answers: Mapping[str, Any] | None = None,
+    floors: Mapping[str, str] | None = None,
+) -> str:
+    """Give a value as the summary shows it ("2M pairs", "300 ms", "none", "medium (derived
+    from criticality)"); explainability shows the level that applies once regimes raise it."""
+    if q.path == "regulation.explainability" and (value is None or isinstance(value, str)):
+        return effective_explainability(value, answers or {}, floors or {})
     if isinstance(value, dict) and "low" in value:
         return f"{show_value(q, value['low'])} to {show_value(q, value['high'])}"
     if q.kind == "number" and isinstance(value, int | float):
@@ -382,7 +461,15 @@ def show_value(q: Question, value: Any, answers: Mapping[str, Any] | None = None
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _choice_grid(choices: Sequence[str]) -> list[str]:
+def _choice_grid(choices: Sequence[str], notes: Sequence[str] = ()) -> list[str]:
+    if any(notes):  # one choice a line, with what it is
+        digits = len(str(len(choices)))
+        width = max(len(c) for c in choices) + digits + 4
+        out = []
+        for i, (c, note) in enumerate(zip(choices, notes, strict=True), 1):
+            line = f"{_INDENT}  {f'{i:>{digits}}. {c}'.ljust(width)}{note}".rstrip()
+            out.append(line if len(line) <= WIDTH else line[: WIDTH - 3] + "...")
+        return out
     items = [f"{i}. {c}" for i, c in enumerate(choices, 1)]
     width = max(len(s) for s in items) + 3
     per_line = max(1, (WIDTH - len(_INDENT) - 2) // width)
@@ -393,9 +480,10 @@ def _choice_grid(choices: Sequence[str]) -> list[str]:
     return lines
 
 
-def _default_hint(q: Question, answers: Mapping[str, Any], current: Any, has_current: bool) -> str:
+def _default_hint(q: Question, answers: Mapping[str, Any], current: Any, has_current: bool,
+                  floors: Mapping[str, str] | None = None) -> str:
     if has_current:
-        return f"current: {show_value(q, current, answers)}"
+        return f"current: {show_value(q, current, answers, floors)}"
     if q.required:
         return ""
     if q.path == "regulation.explainability":
@@ -414,7 +502,7 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
     if q.help:
         lines += textwrap.wrap(q.help, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT)
     if q.choices:
-        lines += _choice_grid(q.choices)
+        lines += _choice_grid(q.choices, q.notes)
     facts = []
     if q.example:
         facts.append(f"e.g. {q.example}")
@@ -423,12 +511,13 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
     if q.kind == "bool":
         facts.append("yes or no")
     if q.kind == "list":
-        facts.append("numbers or names, comma-separated")
+        facts.append("numbers, names or their unique start, comma-separated")
     facts.append(f"field: {q.path}")
     # Each fact stays on one line (no-break spaces inside it while wrapping), so that the field
     # path a user may copy into --set is never split.
     joined = " | ".join(f.replace(" ", "\xa0") for f in facts)
-    wrapped = textwrap.wrap(joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT)
+    wrapped = textwrap.wrap(joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT,
+                            break_on_hyphens=False)
     lines += [line.replace("\xa0", " ") for line in wrapped]
     return "\n".join(lines)
 
@@ -450,7 +539,7 @@ def ask_question(
     """
     has_current = current is not _MISSING
     io.say("\n" + question_text(q, marker, session.answers))
-    hint = _default_hint(q, session.answers, current, has_current)
+    hint = _default_hint(q, session.answers, current, has_current, session.floors)
     prompt = f"  [{hint}] > " if hint else "  > "
     retype: str | None = None
     while True:
@@ -503,7 +592,7 @@ def summary_text(session: Session) -> str:
     lines = ["", "Summary", f"  {'#':>3}  {'field'.ljust(width)}answer"]
     for i, q in enumerate(session.questions, 1):
         if q.path in session.answers:
-            shown = show_value(q, session.answers[q.path], session.answers)
+            shown = show_value(q, session.answers[q.path], session.answers, session.floors)
         else:
             reason = session.skip_reason(q)
             default = show_value(q, q.default, session.answers)

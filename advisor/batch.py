@@ -37,6 +37,7 @@ from .loading import (
 from .requirements import (
     EXPLAINABILITY_ORDER,
     NUMERIC_FIELDS,
+    Range,
     Requirements,
     field_paths,
     point,
@@ -383,6 +384,17 @@ class Point:
     paired: float | None
     budget: float | None
     error: str | None = None
+    #: The row's id column, when the input has one.
+    ident: str | None = None
+    #: The inputs as given: a range stays a range ("10,000 to 50,000"), not its midpoint.
+    paired_shown: str = ""
+    budget_shown: str = ""
+
+
+def _shown(value: float | Range, fmt: str) -> str:
+    if isinstance(value, Range):
+        return f"{fmt.format(value.low)} to {fmt.format(value.high)}"
+    return fmt.format(value)
 
 
 @dataclass
@@ -483,9 +495,11 @@ def assess_chunk(
         if points:
             first = c[0] if c else ("(row)", "invalid")
             pts[i] = Point(it.row, it.source, name or "", None, None, None, None,
-                           f"{first[0]}: {first[1]}")
+                           f"{first[0]}: {first[1]}", ident=it.ident)
 
     if reqs:
+        from .report_parts import warning_lines
+
         g = _evaluate_groups(reqs, prep, samples=samples, explain=explain)
         choice, runner, probs = g["choice"], g["runner"], g["probs"]
         k = max(1, min(samples, pack.uncertainty.samples))
@@ -526,6 +540,12 @@ def assess_chunk(
                 "rules_fired": [rule_ids[q] for q in np.flatnonzero(fired[j])],
                 "explainability_required": EXPLAINABILITY_ORDER[int(required[j])],
             }
+            # The lines `advisor recommend` prints (unknown regimes, a derived or raised
+            # requirement...), here from this row's own figures.
+            rec["warnings"] = warning_lines(
+                r, cp, rec["explainability_required"], bool(vetoed[j].all()),
+                rec["probabilities"], rec["recommendation"],
+            )
             if it.ident is not None:
                 rec["id"] = it.ident
             if explain:
@@ -541,7 +561,10 @@ def assess_chunk(
             out[i] = _dumps(rec)
             if points:
                 pts[i] = Point(it.row, it.source, r.name, OPTIONS[o], float(probs[j, o]),
-                               point(r.data.paired_examples), point(r.latency.budget_ms))
+                               point(r.data.paired_examples), point(r.latency.budget_ms),
+                               ident=it.ident,
+                               paired_shown=_shown(r.data.paired_examples, "{:,.0f}"),
+                               budget_shown=_shown(r.latency.budget_ms, "{:,.4g}"))
     lines = [s for s in out if s is not None]
     assert len(lines) == len(items)
     return ChunkResult(lines, counts, errors, [p for p in pts if p is not None])
@@ -567,6 +590,7 @@ def spreadsheet_safe(text: str) -> str:
 CSV_COLUMNS = (
     "row", "source", "id", "name", "status", "recommendation", "confidence", "runner_up",
     "score_end_to_end", "score_modular", "score_hybrid", "vetoed", "rules_fired", "errors",
+    "warnings",
 )
 
 
@@ -589,6 +613,7 @@ def csv_row(line: str) -> list[str]:
         "vetoed": ";".join(rec.get("vetoed", [])),
         "rules_fired": ";".join(rec.get("rules_fired", [])),
         "errors": "; ".join(f"{e['field']}: {e['message']}" for e in rec.get("errors", [])),
+        "warnings": " | ".join(rec.get("warnings", [])),
     }
     return [spreadsheet_safe(str(cells[c])) for c in CSV_COLUMNS]
 
@@ -668,6 +693,7 @@ def portfolio_view(
         "errors": len(bad),
         "counts": counts,
         "table": points[:TABLE_LIMIT],
+        "has_ids": any(p.ident is not None for p in points),
         "table_limited": len(points) > TABLE_LIMIT,
         "error_rows": bad[:ERROR_LIMIT],
         "errors_limited": len(bad) > ERROR_LIMIT,

@@ -8,6 +8,7 @@ and `schema` start fast.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from ._version import __version__
+from .cli_common import REPORT_FORMATS, echo_stdout, make_parent, output_format, rules_option
 from .errors import AdvisorError
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT = 0, 1, 2
@@ -52,35 +54,68 @@ def raise_input(line: str) -> NoReturn:
 
 
 def _format_for(output: str | None, fmt: str | None) -> str:
-    if fmt:
-        return fmt
-    if output:
-        suffix = Path(output).suffix.lower()
-        return {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}.get(suffix, "json")
-    return "json"
+    """Give the report format for `recommend` and `ask`: --format, else -o's suffix, else json."""
+    return output_format(output, fmt, REPORT_FORMATS, "json")
 
 
 def _emit(text: str, output: str | None, inputs: list[Path]) -> None:
+    """Write `text` to stdout (None or "-") or atomically to `output`, creating its folders.
+
+    Raises:
+        OutputError: the target is an input, a folder, or cannot be written.
+    """
     if output is None or output == "-":
-        click.echo(text, nl=False)
+        echo_stdout(text)
         return
     from .output import check_target, write_atomic
 
     target = Path(output)
+    make_parent(target)
     check_target(target, inputs)
     write_atomic(target, text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def warn(lines: list[str]) -> None:
+    """Print an assessment's warnings on stderr, one `warning:` line each."""
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+_EXAMPLES = """\b
+Examples:
+  advisor recommend examples/credit-scoring.yaml -o report.html
+  advisor recommend examples/card-fraud.yaml --format md
+  advisor ask -o loan.html --answers loan.yaml
+  advisor batch examples/portfolio.csv -o results.jsonl --report portfolio.html
+  advisor compare before.json examples/revised/credit-scoring.yaml
+  advisor schema assessment
+
+\b
+Exit codes: 0 success; 2 bad input or usage, or an output that cannot be written (one line per
+problem); 1 a bug (ADVISOR_DEBUG=1 shows the traceback); 130 interrupted.
+ADVISOR_RULES=DIR sets the default rule pack of every command (--rules takes precedence).
+Shell completion (bash): eval "$(_ADVISOR_COMPLETE=bash_source advisor)"
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EXAMPLES)
 @click.version_option(__version__, "--version", prog_name="advisor")
 def cli() -> None:
     """Recommend end-to-end, modular or hybrid for an AI system, and say why."""
 
 
-@cli.command()
+@cli.command(epilog="""\b
+Examples:
+  advisor recommend examples/credit-scoring.yaml -o report.html
+  advisor recommend examples/credit-scoring.yaml --format json
+  cat examples/card-fraud.yaml | advisor recommend - --format md
+  advisor recommend examples/credit-scoring.yaml --format adr -o adr/0007-arch.md
+""")
 @click.argument("file", metavar="FILE|-")
 @click.option(
-    "-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix."
+    "-o", "--output", metavar="OUT",
+    help="Write here (atomically), creating missing folders; the format follows the suffix "
+    "(.html, .md, .json; any other suffix needs --format).",
 )
 @click.option(
     "--format",
@@ -88,9 +123,7 @@ def cli() -> None:
     type=click.Choice(["html", "json", "md", "adr"]),
     help="Output format (default: from the -o suffix, else json); adr: a MADR decision record.",
 )
-@click.option(
-    "--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack)."
-)
+@rules_option()
 @click.option("--no-explain", is_flag=True, help="Skip SHAP attributions and counterfactuals.")
 @click.option("--explain-scores", is_flag=True, help="Also attribute each option's own score.")
 @click.option(
@@ -108,7 +141,12 @@ def recommend(
     explain_scores: bool,
     probe_file: str | None = None,
 ) -> None:
-    """Assess a requirements file (YAML or JSON; - reads stdin)."""
+    """Assess a requirements file (YAML or JSON; - reads stdin).
+
+    Warnings (an unknown regime, a derived requirement...) go to stderr as well as into the
+    report.
+    """
+    fmt = _format_for(output, fmt)  # an unknown -o suffix fails before any work
     _one_shot_shap()
     from .api import load_rulepack
     from .engine import assess
@@ -125,8 +163,9 @@ def recommend(
         explain_scores=explain_scores and not no_explain,
         probe=probe,
     )
-    text = render(assessment, _format_for(output, fmt))
+    text = render(assessment, fmt)
     _emit(text, output, [Path(file)] if file != "-" else [])
+    warn(assessment.warnings)
     if output and output != "-":
         click.echo(
             f"{assessment.recommendation} (confidence {assessment.confidence:.0%}) -> {output}",
@@ -134,19 +173,26 @@ def recommend(
         )
 
 
-@cli.command()
-@click.option(
-    "--rules",
-    "rules_dir",
-    metavar="DIR",
-    help="Rule pack folder: its regimes are listed as known (default: the bundled pack).",
+@cli.command(epilog="""\b
+Examples:
+  advisor schema                  # the requirements file (the input)
+  advisor schema assessment       # the assessment (--format json, the service's answer)
+""")
+@click.argument("which", type=click.Choice(["requirements", "assessment"]),
+                default="requirements", required=False)
+@rules_option(
+    help="Rule pack folder: its regimes are listed as known (default: $ADVISOR_RULES, else the "
+    "bundled pack).",
 )
-def schema(rules_dir: str | None) -> None:
-    """Print the JSON Schema of the requirements file."""
-    from .api import load_rulepack, requirements_schema
+def schema(which: str, rules_dir: str | None) -> None:
+    """Print the JSON Schema of the requirements file (default) or of the assessment."""
+    from .api import assessment_schema, load_rulepack, requirements_schema
 
-    pack = load_rulepack(rules_dir) if rules_dir else None
-    click.echo(json.dumps(requirements_schema(pack), indent=2, sort_keys=True))
+    if which == "assessment":
+        doc = assessment_schema()
+    else:
+        doc = requirements_schema(load_rulepack(rules_dir) if rules_dir else None)
+    echo_stdout(json.dumps(doc, indent=2) + "\n")  # $schema and $id first
 
 
 from .cli_ask import ask as _ask  # noqa: E402 - the questionnaire lives in its own module
@@ -179,9 +225,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""
     try:
         cli.main(args=argv, prog_name="advisor", standalone_mode=False)
+        _flush_stdout()
     except AdvisorError as e:
         for line in e.problems:
             click.echo(f"error: {line}", err=True)
+        _finish_stdout()
         sys.exit(EXIT_INPUT)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -195,9 +243,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
+        _quiet_stdout()
         sys.exit(EXIT_OK)
     except OSError as e:
-        if e.filename is None or os.environ.get("ADVISOR_DEBUG"):
+        if os.environ.get("ADVISOR_DEBUG"):
+            raise_bug(e)
+        if e.errno in _ENVIRONMENT_ERRNOS:
+            # The machine, not the input or the advisor: a full disk, a failing device.
+            _quiet_stdout()
+            click.echo(f"error: cannot write ({e.strerror})", err=True)
+            sys.exit(EXIT_INPUT)
+        if e.filename is None:
             raise_bug(e)
         # The system refused a path the user gave (a name too long, a folder in the way...):
         # bad input, named with the path, whichever check missed it.
@@ -206,6 +262,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, exit 1
         raise_bug(e)
     sys.exit(EXIT_OK)
+
+
+# Errors of the machine rather than of the advisor or its input: no space (`> /dev/full`), a
+# quota, a file too large for the file system, an I/O error. They exit 2 with one line.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 def raise_bug(e: BaseException) -> NoReturn:
@@ -218,6 +279,39 @@ def raise_bug(e: BaseException) -> NoReturn:
         err=True,
     )
     sys.exit(EXIT_BUG)
+
+
+def _flush_stdout() -> None:
+    # Output still buffered is written now, so that a full disk is reported here (exit 2)
+    # rather than by the interpreter at exit.
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        from .errors import OutputError
+
+        raise OutputError(f"<stdout>: cannot write ({e.strerror})") from None
+
+
+def _finish_stdout() -> None:
+    # What was written before the error (a batch's result lines) still goes out; if stdout
+    # cannot take it (the error may be just that), nothing more is tried.
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    # After a failed write the interpreter would flush stdout again at exit and complain:
+    # point it at /dev/null instead.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_common import check_parent, make_parent, rules_option
 from .errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -36,8 +37,27 @@ EXIT_INTERRUPTED = 130
 _DRAFT = re.compile(r"\.draft(-\d+)?$")
 
 
+def enable_line_editing() -> bool:
+    """Load readline where the platform has it, so that `input()` edits lines (arrow keys,
+    history, Ctrl-A/E) instead of saving the keys' escape codes into the answer.
+
+    Returns:
+        True when readline is active (only on a terminal: it does nothing to piped input).
+    """
+    if not (sys.stdin is not None and sys.stdin.isatty()):
+        return False
+    try:
+        import readline  # noqa: F401 - importing it is what turns line editing on
+    except ImportError:  # Windows without pyreadline, or a Python built without it
+        return False
+    return True
+
+
 class TerminalPrompter:
-    """The real prompter: click's prompt (line editing in a terminal) and echo."""
+    """The real prompter: input() with readline's line editing on a terminal, and echo."""
+
+    def __init__(self) -> None:
+        self.editing = enable_line_editing()
 
     def say(self, text: str) -> None:
         """Print `text` on stdout."""
@@ -46,6 +66,7 @@ class TerminalPrompter:
     def ask(self, prompt: str) -> str:
         """Read one line; Ctrl-C and EOF become KeyboardInterrupt."""
         try:
+            # click.prompt reads the line with input(), which readline (once imported) edits.
             return str(click.prompt(prompt, default="", show_default=False, prompt_suffix=""))
         except click.exceptions.Abort:
             raise KeyboardInterrupt from None
@@ -101,12 +122,13 @@ def _check_outputs(report: Path, target: Path, source: Path | None) -> None:
 
     if report.resolve() == target.resolve():
         raise OutputError(f"{report}: the report and the answers file must be different files")
-    check_target(report, [p for p in (source, target) if p is not None])
+    if report.parent.is_dir():  # else it is created later, and cannot be an input
+        check_target(report, [p for p in (source, target) if p is not None])
     for path in (target, report):
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
-            raise OutputError(f"{path}: folder {parent} does not exist")
-        if not os.access(parent, os.W_OK):
+            check_parent(path)  # created when the files are written, after the questions
+        elif not os.access(parent, os.W_OK):
             raise OutputError(f"{path}: permission denied (folder {parent} is not writable)")
     if target.is_dir():
         raise OutputError(f"{target}: is a folder; give a file name")
@@ -138,17 +160,27 @@ def _save_draft(session: Session, target: Path, source: Path | None, output: str
         # The draft cannot be written: show it, so that nothing typed is lost.
         click.echo(f"error: {e.problems[0]}; your answers so far:\n{text}", err=True)
         return
+    n = len(session.answers)
     click.echo(
-        f"Stopped. {len(session.answers)} answers saved to {draft}.\nResume with: {resume}",
+        f"Stopped. {n} answer{'' if n == 1 else 's'} saved to {draft}.\nResume with: {resume}",
         err=True,
     )
 
 
-@click.command()
+@click.command(epilog="""\b
+Examples:
+  advisor ask                                   # asks, then writes answers.yaml and report.html
+  advisor ask -o loan.html --answers loan.yaml  # answers saved to (and pre-filled from) loan.yaml
+  advisor ask --answers loan.yaml --set name=Loans --set data.paired_examples=150k-400k \\
+      --set latency.budget_ms=2s --defaults < /dev/null   # no terminal: nothing asked
+""")
 @click.option(
     "-o", "--output", default=DEFAULT_REPORT, show_default=True, metavar="OUT",
-    help="Write the report here (atomically); the format follows the suffix (.html, .md, .json).",
+    help="Write the report here (atomically), creating missing folders; the format follows the "
+    "suffix (.html, .md, .json; any other suffix needs --format).",
 )
+@click.option("--format", "fmt", type=click.Choice(["html", "json", "md", "adr"]),
+              help="Report format (default: from the -o suffix).")
 @click.option(
     "--answers", "answers_file", metavar="FILE",
     help="Pre-fill from this requirements file or draft, and save the answers to it (a draft "
@@ -161,10 +193,9 @@ def _save_draft(session: Session, target: Path, source: Path | None, output: str
 )
 @click.option("--defaults", "use_defaults", is_flag=True,
               help="Take the default for every question that has one.")
-@click.option("--rules", "rules_dir", metavar="DIR",
-              help="Rule pack folder (default: the bundled pack).")
-def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaults: bool,
-        rules_dir: str | None) -> None:
+@rules_option()
+def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str, ...],
+        use_defaults: bool, rules_dir: str | None) -> None:
     """Answer the requirements questionnaire, then write the answers and the report.
 
     Questions already answered by --answers, --set or --defaults are not asked. At the end a
@@ -181,13 +212,14 @@ def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaul
     if output == "-":
         raise click.BadParameter("give a file name: the terminal is used for the questions",
                                  param_hint="'-o'")
+    fmt = _format_for(output, fmt)  # an unknown suffix fails before the first question
     report = Path(output)
     source = Path(answers_file) if answers_file else None
     target = answers_target(source)
     _check_outputs(report, target, source)
     pack = load_rulepack(rules_dir)  # before any question: a bad pack fails at once
-    qs = core.questions([r.id for r in pack.regimes])
-    session = core.Session(qs)
+    qs = core.questions([r.id for r in pack.regimes], {r.id: r.title for r in pack.regimes})
+    session = core.Session(qs, floors={r.id: r.explainability_floor for r in pack.regimes})
 
     invalid: list[str] = []
     loaded = ""
@@ -199,7 +231,8 @@ def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaul
         found = core.prefill(doc, str(source), qs)
         session.answers.update(found.answers)
         invalid = found.invalid
-        loaded = f"{len(found.answers)} answers read from {source}."
+        n = len(found.answers)
+        loaded = f"{n} answer{'' if n == 1 else 's'} read from {source}."
     elif source is not None:
         loaded = f"{source} does not exist yet: starting fresh."
     session.answers.update(core.parse_sets(sets, qs))
@@ -207,7 +240,10 @@ def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaul
         session.apply_defaults()
 
     if not interactive():
-        missing = [f"{q.path}: no answer, and no terminal to ask on" for q in session.pending()]
+        # Without a terminal an optional text field (description) simply stays empty: only
+        # questions that need an answer, or have a default the user did not take, are missing.
+        missing = [f"{q.path}: no answer, and no terminal to ask on" for q in session.pending()
+                   if not (q.kind == "text" and not q.required)]
         if invalid or missing:
             hint = "answer with --set KEY=VALUE or --answers FILE"
             if not use_defaults:
@@ -242,6 +278,7 @@ def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaul
         f"  advisor recommend {shlex.quote(str(target))} -o {shlex.quote(output)}",
         f"  {_command(target, output, rules_dir)}",
     ]
+    make_parent(target)
     write_atomic(target, core.answers_text(session, header,
                                            json_format=target.suffix.lower() == ".json"))
     if source is not None and source != target and _DRAFT.search(source.stem):
@@ -252,7 +289,8 @@ def ask(output: str, answers_file: str | None, sets: tuple[str, ...], use_defaul
     from .render import render
 
     assessment = assess(req, pack, given=doc, explain=True)
-    write_atomic(report, render(assessment, _format_for(output, None)))
+    make_parent(report)
+    write_atomic(report, render(assessment, fmt))
     _print_result(assessment, report)
 
 

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from .cli_common import make_parent, output_format, rules_option
 from .errors import InputError, OutputError, Problem
 
 if TYPE_CHECKING:
@@ -186,12 +187,20 @@ def _context() -> Any:
     return fork_context() or multiprocessing.get_context("spawn")
 
 
-@click.command("batch")
+@click.command("batch", epilog="""\b
+Examples:
+  advisor batch examples/portfolio.csv -o results.jsonl --report portfolio.html
+  advisor batch examples/ -o results.csv      # a folder of YAML files; spreadsheet CSV
+  advisor batch examples/projects.jsonl -o results.jsonl --explain --jobs 0
+""")
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, metavar="OUT",
               help="Results: .jsonl (one JSON line per row), .csv (spreadsheet-safe) or - "
-                   "(stdout).")
-@click.option("--report", metavar="HTML", help="Also write a portfolio overview (HTML).")
+                   "(stdout); missing folders are created. Any other suffix needs --format.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+              help="Results format (default: from the -o suffix; jsonl on stdout).")
+@click.option("--report", metavar="HTML",
+              help="Also write a portfolio overview (.html), creating missing folders.")
 @click.option("--explain", is_flag=True, help="Add exact Shapley attributions to each line.")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes (0: one per CPU).")
@@ -201,13 +210,13 @@ def _context() -> Any:
                    "exactly).")
 @click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl", "folder"]),
               help="Input format (default: from the suffix; - reads JSON lines from stdin).")
-@click.option("--rules", "rules_dir", metavar="DIR",
-              help="Rule pack folder (default: the bundled pack).")
+@rules_option()
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only when stderr is a terminal).")
 def batch(
     input_path: str,
     output: str,
+    fmt: str | None,
     report: str | None,
     explain: bool,
     jobs: int,
@@ -230,6 +239,14 @@ def batch(
     from .decide import prepare
     from .output import check_target, write_atomic
 
+    inputs = [Path(input_path)] if input_path != "-" else []
+    for target in [output, report]:  # an input named as an output is the first thing to say
+        if target and target != "-" and Path(target).parent.is_dir():
+            check_target(Path(target), inputs)
+    # Unknown suffixes fail before any work, with the same rule as every command's -o.
+    out_format = output_format(output, fmt, ("jsonl", "csv"), "jsonl")
+    if report:
+        output_format(report, None, ("html",), "html", option="--report")
     kind = _input_kind(input_path, input_format)
     in_path = Path(input_path)
     if kind != "folder" and input_path != "-" and in_path.is_dir():
@@ -242,13 +259,13 @@ def batch(
     prep = prepare(pack)
     n_samples = samples if samples is not None else DEFAULT_SAMPLES
     n_samples = min(n_samples, pack.uncertainty.samples)
-    inputs = [in_path] if input_path != "-" else []
     for target in [output, report]:
         if target and target != "-":
+            make_parent(Path(target))
             check_target(Path(target), inputs)
     if report and output != "-" and Path(report).resolve() == Path(output).resolve():
         raise OutputError(f"{report}: the report and the results must be different files")
-    as_csv = output != "-" and Path(output).suffix.lower() == ".csv"
+    as_csv = out_format == "csv"
     workers = jobs or (os.cpu_count() or 1)
     show = progress if progress is not None else sys.stderr.isatty()
 

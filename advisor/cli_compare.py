@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .cli_common import output_format, rules_option
 from .errors import InputError
 
 
@@ -33,7 +34,11 @@ def load_side(path: str, pack: Any) -> Any:
     from .engine import assess
     from .loading import parse_text, validation_problems
 
-    data = read_limited(Path(path))
+    if path == "-":
+        data = _read_stdin()
+        path = "<stdin>"
+    else:
+        data = read_limited(Path(path))
     try:
         doc = parse_text(data, path)
     except ValueError as e:
@@ -57,34 +62,55 @@ def load_side(path: str, pack: Any) -> Any:
     return assess(req, pack, given=doc, explain=False)  # attributions are not compared
 
 
-@click.command()
+def _read_stdin() -> bytes:
+    import sys
+
+    from .loading import MAX_BYTES
+
+    data = sys.stdin.buffer.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise InputError(f"<stdin>: input is larger than {MAX_BYTES // 1_000_000} MB")
+    return data
+
+
+@click.command(epilog="""\b
+Examples:
+  advisor recommend examples/credit-scoring.yaml --format json -o before.json
+  advisor compare before.json examples/revised/credit-scoring.yaml
+  advisor compare before.json examples/revised/credit-scoring.yaml -o cmp.html
+  cat before.json | advisor compare - examples/revised/credit-scoring.yaml
+""")
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
 @click.option(
-    "-o", "--output", metavar="OUT", help="Write here (atomically); the format follows the suffix."
+    "-o", "--output", metavar="OUT",
+    help="Write here (atomically), creating missing folders; the format follows the suffix "
+    "(.html, .json, .txt; any other suffix needs --format).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "html", "json"]),
     help="Output format (default: from the -o suffix, else text).",
 )
-@click.option(
-    "--rules", "rules_dir", metavar="DIR", help="Rule pack folder (default: the bundled pack)."
-)
+@rules_option()
 def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: str | None) -> None:
-    """Compare two requirement files or two JSON assessments: inputs, scores, answer, and why."""
+    """Compare two requirement files or two JSON assessments: inputs, scores, answer, and why.
+
+    OLD or NEW may be - (stdin), not both.
+    """
     from .api import load_rulepack
     from .cli import _emit, _one_shot_shap
     from .compare import compare as compare_assessments
     from .render import render_comparison
 
+    fmt = output_format(output, fmt, ("text", "html", "json"), "text")
+    if old == "-" and new == "-":
+        raise click.UsageError("only one of OLD and NEW can be - (stdin)")
     _one_shot_shap()
     pack = load_rulepack(rules_dir)
     before = load_side(old, pack)
     after = load_side(new, pack)
     result = compare_assessments(before, after, pack)
-    if fmt is None:
-        suffix = Path(output).suffix.lower() if output and output != "-" else ""
-        fmt = {".html": "html", ".htm": "html", ".json": "json"}.get(suffix, "text")
-    _emit(render_comparison(result, fmt), output, [Path(old), Path(new)])
+    inputs = [Path(p) for p in (old, new) if p != "-"]
+    _emit(render_comparison(result, fmt), output, inputs)
     if output and output != "-":
         click.echo(result.summary + f" -> {output}", err=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_common import make_parent, output_format, rules_option
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -233,7 +234,12 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command()
+@click.command(epilog="""\b
+Examples:
+  advisor probe --demo                                    # scikit-learn's breast cancer data
+  advisor probe examples/loans.csv --target defaulted -o probe.json
+  advisor recommend examples/credit-scoring.yaml --probe probe.json -o report.html
+""")
 @click.argument("data", required=False, metavar="DATA.csv")
 @click.option("--target", metavar="COLUMN", help="The column to predict.")
 @click.option(
@@ -241,7 +247,8 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
     help="Default: inferred from the target (text or few integer values: classification).",
 )
 @click.option("-o", "--output", default="probe.json", show_default=True, metavar="OUT",
-              help="Write the measurements here (atomically); '-' prints the JSON instead.")
+              help="Write the measurements here (.json, atomically, creating missing folders); "
+                   "'-' prints the JSON instead.")
 @click.option("--demo", is_flag=True, help="Run on scikit-learn's bundled breast cancer data.")
 @click.option("--interpretable", type=click.Choice(["linear", "tree"]), default="linear",
               show_default=True,
@@ -252,12 +259,14 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
               help="Test points explained by local surrogates.")
 @click.option("--max-rows", type=click.IntRange(50, 10_000_000), default=20000, show_default=True,
               help="Use a random sample of this many rows from larger files.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the row sample, the split, the bootstrap and the perturbations: the "
+                   "same data, settings and seed give the same probe.json.")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Threads for scikit-learn (1 is fastest on a busy machine).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-@click.option("--rules", "rules_dir", metavar="DIR",
-              help="Rule pack whose end-to-end prior the summary compares with (default: bundled).")
+@rules_option(help="Rule pack whose end-to-end prior the summary compares with (default: "
+                   "$ADVISOR_RULES, else the bundled pack).")
 def probe(
     data: str | None, target: str | None, task: str | None, output: str, demo: bool,
     interpretable: str, repeats: int, points: int, max_rows: int, seed: int, threads: int,
@@ -273,6 +282,7 @@ def probe(
     from .output import check_target, write_atomic
     from .probe import ProbeSettings, demo_table, prepare, run_probe
 
+    output_format(output, None, ("json",), "json")  # an unknown suffix fails before training
     if demo and data:
         raise click.UsageError("give DATA.csv or --demo, not both")
     if not demo and not data:
@@ -309,6 +319,7 @@ def probe(
         click.echo(text, nl=False)
         return
     target_path = Path(output)
+    make_parent(target_path)
     check_target(target_path, [Path(data)] if data else [])
     write_atomic(target_path, text)
     click.echo(table_text + f"-> {output}", nl=True)

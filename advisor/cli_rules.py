@@ -12,10 +12,15 @@ from typing import Any
 
 import click
 
+from .cli_common import ENV_RULES, make_parent, output_format, rules_option
 from .errors import Problem, RulePackError
 
 
-@click.group("rules")
+@click.group("rules", epilog="""\b
+Examples:
+  advisor rules check examples/org-pack-bank    # validate a pack; exit 0 clean, 2 otherwise
+  advisor rules show examples/org-pack-bank     # the effective pack after inheritance
+""")
 def rules() -> None:
     """Check and show rule packs (a folder of YAML files; the default is rules/)."""
 
@@ -25,7 +30,11 @@ def _print_list(label: str, items: list[str]) -> None:
         click.echo(f"  {label}: {', '.join(items)}")
 
 
-@rules.command("check")
+@rules.command("check", epilog="""\b
+Examples:
+  advisor rules check examples/org-pack-bank
+  advisor rules check rules/ --samples 200000     # the bundled pack, more profiles
+""")
 @click.argument("folder", metavar="DIR")
 @click.option("--samples", type=click.IntRange(min=1000), default=None, metavar="N",
               help="Profiles sampled for the reach and contradiction checks (default 60000).")
@@ -123,10 +132,15 @@ def effective_yaml(pack: Any, source: str) -> str:
     return "\n".join(head) + "\n" + body
 
 
-@rules.command("show")
-@click.argument("folder", metavar="[DIR]", required=False)
+@rules.command("show", epilog="""\b
+Examples:
+  advisor rules show                              # the bundled pack (or $ADVISOR_RULES)
+  advisor rules show examples/org-pack-bank > effective.yaml
+""")
+@click.argument("folder", metavar="[DIR]", required=False, envvar=ENV_RULES)
 def show(folder: str | None) -> None:
-    """Print the effective rule pack in DIR (default: the bundled pack) as YAML."""
+    """Print the effective rule pack in DIR (default: $ADVISOR_RULES, else the bundled pack)
+    as YAML."""
     from .api import load_rulepack
     from .resources import default_rules_dir
 
@@ -181,12 +195,16 @@ def backtest_text(bt: Any, source: str, pack: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-@rules.command("backtest")
+@rules.command("backtest", epilog="""\b
+Examples:
+  advisor rules backtest rules/precedents-labelled.yaml
+  advisor rules backtest my-adrs-labelled.yaml --rules my-pack -o backtest.json
+""")
 @click.argument("labelled", metavar="LABELLED.yaml")
-@click.option("--rules", "rules_dir", metavar="DIR", default=None,
-              help="The rule pack to test (default: the bundled pack).")
+@rules_option(help="The rule pack to test (default: $ADVISOR_RULES, else the bundled pack).")
 @click.option("-o", "--output", metavar="FILE", default=None,
-              help="Also write the full back-test as JSON to FILE.")
+              help="Also write the full back-test as JSON to FILE (.json; missing folders are "
+                   "created).")
 def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> None:
     """Run a rule pack over labelled decisions and report where it and the reviewers part.
 
@@ -197,16 +215,14 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
     reliability of the stated confidence (with the Brier score) and every disagreement with the
     rules that fired.
 
-    \b
-    Example:
-      advisor rules backtest rules/precedents-labelled.yaml
-      advisor rules backtest my-adrs-labelled.yaml --rules my-pack -o backtest.json
     """
     from .api import load_rulepack, read_limited, recommend
     from .backtest import backtest, parse_labelled
     from .loading import parse_text
     from .output import write_atomic
 
+    if output:
+        output_format(output, None, ("json",), "json")  # an unknown suffix fails first
     pack = load_rulepack(rules_dir)
     path = Path(labelled)
     from .errors import InputError
@@ -219,4 +235,5 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
     bt = backtest(cases, pack, lambda req, p: recommend(req, rulepack=p, explain=False))
     click.echo(backtest_text(bt, labelled, pack), nl=False)
     if output:
+        make_parent(Path(output))
         write_atomic(Path(output), bt.model_dump_json(indent=2) + "\n")

@@ -65,6 +65,15 @@ def fmt_value(field: str, value: Any) -> str:
     """Give a requirement value as shown to a reader."""
     if isinstance(value, dict) and "low" in value:
         return f"{fmt_value(field, value['low'])} to {fmt_value(field, value['high'])}"
+    if field in ("data.paired_examples", "latency.budget_ms") and isinstance(value, str):
+        # A number as the file typed it ("2M", "300 ms"): shown as the model reads it.
+        from .units import parse_number_or_range
+
+        try:
+            number = parse_number_or_range(value, "count" if field[0] == "d" else "duration")
+        except ValueError:
+            return value
+        return fmt_value(field, number)
     if field == "data.paired_examples":
         return fmt_count(float(value)) + " pairs"
     if field == "latency.budget_ms":

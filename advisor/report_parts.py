@@ -585,6 +585,28 @@ def warnings(
     req: Requirements, cp: CompiledPack, ev: Evaluation, probs: dict[str, float], rec: str
 ) -> list[str]:
     """Give what a reader should know before trusting the result."""
+    return warning_lines(req, cp, required_level(ev), bool(ev.vetoed[0].all()), probs, rec)
+
+
+def warning_lines(
+    req: Requirements,
+    cp: CompiledPack,
+    level: str,
+    all_vetoed: bool,
+    probs: dict[str, float],
+    rec: str,
+) -> list[str]:
+    """Give the warnings of one assessed project from plain figures, so that `advisor batch`'s
+    rows carry the very lines `advisor recommend` shows.
+
+    Args:
+        req: the requirements.
+        cp: the compiled pack (its known regimes).
+        level: the effective explainability requirement.
+        all_vetoed: every option is vetoed.
+        probs: each option's share of the Monte Carlo samples.
+        rec: the recommended option.
+    """
     out = []
     unknown = cp.space.unknown_regimes(req)
     if unknown:
@@ -598,12 +620,11 @@ def warnings(
             f"'{req.explainability_level()}' from criticality."
         )
     stated = req.explainability_level()
-    level = required_level(ev)
     if level != stated:
         out.append(
             f"The explainability requirement was raised from {stated} to {level} by the regimes."
         )
-    if bool(ev.vetoed[0].all()):
+    if all_vetoed:
         out.append("Every option is vetoed; the least bad one is shown. Revisit the requirements.")
     top = max(probs, key=lambda k: probs[k])
     if top != rec:

@@ -8,6 +8,7 @@ schema, the docs and `advisor ask` share one definition per field.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -127,12 +128,12 @@ def _q(question: str, help: str, example: str, unit: str = "") -> dict[str, Any]
 
 
 class Range(BaseModel):
-    """A numeric input known only as an interval; the advisor samples across it."""
+    """A numeric input known only as an interval, low <= high; the advisor samples across it."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    low: float = Field(description="Lowest plausible value.")
-    high: float = Field(description="Highest plausible value.")
+    low: float = Field(description="Lowest plausible value (at most high).")
+    high: float = Field(description="Highest plausible value (at least low).")
 
     @field_validator("low", "high", mode="before")
     @classmethod
@@ -165,6 +166,91 @@ def not_bool(v: Any) -> Any:
     return v
 
 
+# A string that starts like a number ("2M", "300 ms", "10k-50k", "1.5 s") is read as the
+# questionnaire reads it; other strings ("lots", "nan") are left to pydantic, whose message
+# for them is the usual one.
+_NUMERIC_START = re.compile(r"^\s*[+-]?(\d|\.\d)")
+
+
+def typed_number(v: Any, kind: Literal["count", "duration"]) -> Any:
+    """Read a number as people type it, the same in every input (file, JSON, HTTP, CSV, the
+    questionnaire): "2M" pairs, "300 ms", "2 s", a range "10k-50k" or `{low: "10k", ...}`.
+
+    Args:
+        v: the raw value.
+        kind: "count" (pairs) or "duration" (milliseconds), as `units.parse_number_or_range`.
+
+    Returns:
+        A number or `{"low", "high"}` mapping for the model to validate, or `v` unchanged.
+
+    Raises:
+        ValueError: a string that starts like a number but is not one (an unknown unit...).
+    """
+    from .units import parse_number_or_range, parse_quantity
+
+    v = not_bool(v)
+    if isinstance(v, str) and _NUMERIC_START.match(v):
+        return parse_number_or_range(v, kind)
+    if isinstance(v, dict):
+        out = dict(v)
+        for end in ("low", "high"):
+            x = out.get(end)  # true/false are left to Range, which names the end
+            if isinstance(x, str) and _NUMERIC_START.match(x):
+                try:
+                    out[end] = parse_quantity(x, kind)
+                except ValueError as e:
+                    raise ValueError(f"{end}: {e}") from None
+        return out
+    return v
+
+
+def file_examples(schema: dict[str, Any], cls: Any = None) -> None:
+    """JSON-schema hook: give each field's questionnaire example as standard `examples`, in the
+    form a requirements file accepts ("gdpr_art22, ecoa" -> ["gdpr_art22", "ecoa"], "yes" ->
+    true); the questionnaire keeps the typed form in the field's extras."""
+    for prop in schema.get("properties", {}).values():
+        if "example" not in prop:
+            continue
+        typed = prop.pop("example")
+        value: Any = typed
+        if prop.get("type") == "array":
+            value = [t.strip() for t in str(typed).split(",") if t.strip()]
+        elif prop.get("type") == "boolean":
+            value = str(typed).lower() in ("yes", "true")
+        prop["examples"] = [value]
+
+
+def _number_schema(kind: Literal["count", "duration"]) -> Any:
+    """Give a section's JSON-schema hook: the bounds of its number-or-range field, and the
+    typed forms ("2M", "300 ms", "10k-50k") a file may also use."""
+    name = "paired_examples" if kind == "count" else "budget_ms"
+    if kind == "count":
+        bounds: dict[str, Any] = {"minimum": 0, "maximum": 1e12}
+        typed = "a count as typed: 20k, 1.5M, 2 billion, or a range 10k-50k"
+    else:
+        bounds = {"exclusiveMinimum": 0, "maximum": 86_400_000}
+        typed = "a duration as typed: 300 ms, 2s, 1.5 min, or a range 100-400 or 1-2 s"
+
+    def hook(schema: dict[str, Any], cls: Any = None) -> None:
+        file_examples(schema)
+        prop = schema["properties"][name]
+        branches = []
+        for b in prop.get("anyOf", []):
+            if b.get("type") == "number":
+                branches.append({**b, **bounds})
+            elif "$ref" in b:
+                ends = {"low": {"type": "number", **bounds}, "high": {"type": "number", **bounds}}
+                branches.append({"allOf": [b, {"properties": ends}],
+                                 "description": "A range; low must not exceed high."})
+            else:
+                branches.append(b)
+        branches.append({"type": "string", "pattern": _NUMERIC_START.pattern,
+                         "description": typed})
+        prop["anyOf"] = branches
+
+    return hook
+
+
 def point(value: float | Range) -> float:
     """Give the representative value of a number or range: the geometric midpoint of a range."""
     if isinstance(value, Range):
@@ -180,7 +266,8 @@ def point(value: float | Range) -> float:
 
 class _Section(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, use_enum_values=True, validate_default=True
+        extra="forbid", allow_inf_nan=False, use_enum_values=True, validate_default=True,
+        json_schema_extra=file_examples,
     )
 
 
@@ -233,6 +320,8 @@ def _non_negative(v: float | Range, what: str) -> float | Range:
 
 
 class Data(_Section):
+    model_config = ConfigDict(json_schema_extra=_number_schema("count"))
+
     paired_examples: Annotated[Number, Field(union_mode="left_to_right")] = Field(
         description="End-to-end labelled input->output pairs available now (a number or a range).",
         json_schema_extra=_q(
@@ -266,7 +355,7 @@ class Data(_Section):
     @field_validator("paired_examples", mode="before")
     @classmethod
     def _paired_number(cls, v: Any) -> Any:
-        return not_bool(v)
+        return typed_number(v, "count")
 
     @field_validator("paired_examples")
     @classmethod
@@ -275,6 +364,8 @@ class Data(_Section):
 
 
 class Latency(_Section):
+    model_config = ConfigDict(json_schema_extra=_number_schema("duration"))
+
     budget_ms: Annotated[Number, Field(union_mode="left_to_right")] = Field(
         description="p95 end-to-end response budget in milliseconds (a number or a range).",
         json_schema_extra=_q(
@@ -289,7 +380,7 @@ class Latency(_Section):
     @field_validator("budget_ms", mode="before")
     @classmethod
     def _budget_number(cls, v: Any) -> Any:
-        return not_bool(v)
+        return typed_number(v, "duration")
 
     @field_validator("budget_ms")
     @classmethod
@@ -411,7 +502,9 @@ class Deployment(_Section):
 class Requirements(BaseModel):
     """A project's requirements: the advisor's input contract (docs/architecture.md)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_enum_values=True)
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, use_enum_values=True, json_schema_extra=file_examples
+    )
 
     schema_version: Literal[1] = Field(default=1, description="Requirements format version.")
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._version import DISTRIBUTION
+
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
@@ -296,16 +298,21 @@ async def _read_body(request: "Request") -> bytes:
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-@click.command("serve")
+@click.command("serve", epilog="""\b
+Examples:
+  advisor serve                                  # http://127.0.0.1:8000
+  advisor serve --port 9000 --rules examples/org-pack-bank
+""")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; the default accepts connections from this machine only.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--rules", "rules_dir", metavar="DIR",
-              help="Rule pack folder (default: the bundled pack).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="TCP port to listen on.")
+@click.option("--rules", "rules_dir", metavar="DIR", envvar="ADVISOR_RULES",
+              help="Rule pack folder (default: $ADVISOR_RULES, else the bundled pack).")
 def serve(host: str, port: int, rules_dir: str | None) -> None:
     """Serve the JSON API (POST /v1/assessments, GET /v1/schema, GET /healthz, /docs).
 
-    Needs the server extra: pip install 'advisor[server]'.
+    Needs the server extra: pip install 'e2e-advisor[server]'.
     """
     # As for one-shot commands, shap's explainer runs interpreted: no 8 s numba compile before
     # the first answer, and the same bytes as `advisor recommend`. NUMBA_DISABLE_JIT=0 compiles.
@@ -317,7 +324,7 @@ def serve(host: str, port: int, rules_dir: str | None) -> None:
         from .errors import AdvisorError
 
         raise AdvisorError(
-            "advisor serve needs FastAPI and uvicorn: pip install 'advisor[server]'"
+            f"advisor serve needs FastAPI and uvicorn: pip install '{DISTRIBUTION}[server]'"
         ) from None
     app = create_app(rules_dir=rules_dir)
     if host not in _LOOPBACK:

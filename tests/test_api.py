@@ -102,7 +102,7 @@ def test_py_typed_ships_in_the_wheel(tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    names = set(zipfile.ZipFile(next(tmp_path.glob("advisor-*.whl"))).namelist())
+    names = set(zipfile.ZipFile(next(tmp_path.glob("e2e_advisor-*.whl"))).namelist())
     assert "advisor/py.typed" in names
     assert "advisor/_data/templates/portfolio.html.j2" in names
     for module in ("batch", "cli_batch", "packcheck", "cli_rules", "server"):

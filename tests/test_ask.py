@@ -398,11 +398,32 @@ def test_no_terminal_reports_invalid_prefilled_values(here):
 
 
 def test_unwritable_targets_fail_before_any_question(here):
-    r = run(["ask", "-o", "missing/report.html"], "x\n")
-    assert r.exit_code == 2 and "folder missing does not exist" in r.stderr
+    (here / "afile").write_text("x")
+    r = run(["ask", "-o", "afile/sub/report.html"], "x\n")
+    assert r.exit_code == 2, r.output
+    assert r.stderr == "error: afile/sub/report.html: afile is a file, not a folder\n"
     assert "[1/" not in r.stdout
-    r = run(["ask", "-o", "same.yaml", "--answers", "same.yaml"], "x\n")
+    r = run(["ask", "-o", "same.json", "--answers", "same.json"], "x\n")
     assert r.exit_code == 2 and "must be different files" in r.stderr
+    r = run(["ask", "-o", "r.pdf"], "x\n")
+    assert r.exit_code == 2 and "[1/" not in r.stdout
+    assert r.stderr == ("error: r.pdf: cannot tell what to write from the suffix '.pdf'; use "
+                        ".html, .json, .md, or give --format\n")
+
+
+def test_missing_folders_are_created_when_the_files_are_written(here):
+    answers = {**VOICE}
+    r = run(["ask", "-o", "out/reports/voice.md", "--answers", "out/answers/voice.yaml"],
+            typed(answers))
+    assert r.exit_code == 0, r.output
+    assert (here / "out/reports/voice.md").read_text().startswith("# ")
+    assert (here / "out/answers/voice.yaml").exists()
+
+
+def test_stopping_before_the_end_creates_no_folder(here):
+    r = run(["ask", "-o", "out/voice.html"], "Voice\n")  # EOF after the first answer
+    assert r.exit_code == 130
+    assert not (here / "out").exists()
 
 
 def test_round_trip_recommend_gives_the_same_assessment(here):
@@ -491,3 +512,110 @@ def test_answers_file_keeps_any_text_exactly(name):
     assert "# What is the project called?" in text  # the commented layout, not the fallback
     _, saved = read_requirements_bytes(text.encode(), "a.yaml")
     assert saved["name"] == name
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 16: regimes by unique start, the effective explainability, line editing, wording
+
+
+def _regimes_question(pack):
+    qs = core.questions([r.id for r in pack.regimes], {r.id: r.title for r in pack.regimes})
+    return next(q for q in qs if q.path == "regulation.regimes")
+
+
+@pytest.mark.parametrize(
+    ("typed_text", "expected"),
+    [
+        ("gdpr", ["gdpr_art22"]),               # a unique start, as for other choices
+        ("gdpr art 22", ["gdpr_art22"]),        # spaces inside one name do not split it
+        ("GDPR Art. 22", ["gdpr_art22"]),
+        ("ecoa hipaa", ["ecoa", "hipaa"]),      # ... but words that are each a regime do
+        ("ecoa, sr", ["ecoa", "sr_11_7"]),
+        ("1 3", ["gdpr_art22", "ecoa"]),
+        ("none", []),
+    ],
+)
+def test_regimes_take_a_unique_start_and_keep_spaced_names_whole(pack, typed_text, expected):
+    q = _regimes_question(pack)
+    assert core.parse_answer(q, typed_text) == sorted(expected)
+
+
+def test_an_ambiguous_regime_start_is_asked_again(pack):
+    q = _regimes_question(pack)
+    with pytest.raises(ValueError, match="'eu' could be eu_ai_act_high_risk or eu_mdr or eu_dsa"):
+        core.parse_answer(q, "eu")
+
+
+def test_the_regimes_question_says_what_each_regime_is(pack):
+    q = _regimes_question(pack)
+    text = core.question_text(q, "[1/1]", {})
+    titles = {r.id: r.title for r in pack.regimes}
+    for i, r in enumerate(q.choices, 1):
+        line = next(ln for ln in text.splitlines() if f"{i}. {r} " in ln)
+        assert titles[r][:20] in line, (r, line)
+
+
+def test_summary_shows_the_effective_explainability_and_why(pack):
+    qs = core.questions([r.id for r in pack.regimes])
+    floors = {r.id: r.explainability_floor for r in pack.regimes}
+    assert floors["ecoa"] == "high"
+    s = core.Session(qs, {"regulation.criticality": "regulated", "regulation.regimes": ["ecoa"],
+                          "regulation.explainability": None}, floors=floors)
+    row = next(ln for ln in core.summary_text(s).splitlines() if "regulation.explainability" in ln)
+    assert row.endswith("high (raised by ecoa; criticality alone gives medium)")
+    s.answers["regulation.regimes"] = []
+    row = next(ln for ln in core.summary_text(s).splitlines() if "regulation.explainability" in ln)
+    assert row.endswith("medium (derived from criticality)")
+    s.answers.update({"regulation.explainability": "low", "regulation.regimes": ["ecoa"]})
+    row = next(ln for ln in core.summary_text(s).splitlines() if "regulation.explainability" in ln)
+    assert row.endswith("high (raised by ecoa; stated low)")
+
+
+def test_the_summary_level_is_the_one_the_assessment_uses(here, pack):
+    answers = {"name": "Loans", "data.paired_examples": "200k", "latency.budget_ms": "2s",
+               "regulation.criticality": "regulated", "regulation.regimes": "ecoa"}
+    r = run(["ask", "-o", "loans.json"], typed(answers))
+    assert r.exit_code == 0, r.output
+    assert "high (raised by ecoa; criticality alone gives medium)" in r.stdout
+    import json
+
+    assessed = json.loads((here / "loans.json").read_text())
+    assert "raised from medium to high" in " ".join(assessed["warnings"])
+
+
+def test_no_terminal_does_not_list_the_optional_description(here):
+    r = run(["ask", "--set", "name=x", "--set", "data.paired_examples=20k",
+             "--set", "latency.budget_ms=300ms", "--defaults", "-o", "r.json"], interactive=False)
+    assert r.exit_code == 0, r.output
+    r = run(["ask", "--answers", "new.yaml", "--set", "name=x", "--set",
+             "data.paired_examples=20k", "--set", "latency.budget_ms=300ms"], interactive=False)
+    assert r.exit_code == 2
+    assert "description" not in r.stderr and "task.modality: no answer" in r.stderr
+
+
+def test_one_answer_saved_is_singular(here):
+    r = run(["ask"], "Voice\n")  # one answer, then EOF: a draft
+    assert r.exit_code == 130
+    assert "Stopped. 1 answer saved to answers.draft.yaml." in r.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a POSIX pseudo-terminal")
+def test_arrow_keys_edit_the_answer_in_a_terminal(tmp_path):
+    """In a real pseudo-terminal, the left arrow moves the cursor (readline): "Voie", left,
+    "c" is saved as "Voice", not with the arrow's escape code in it."""
+    pexpect = pytest.importorskip("pexpect")
+    pytest.importorskip("readline", reason="this Python has no readline module")
+    env = {**os.environ, "ADVISOR_ASK_INTERACTIVE": "", "TERM": "xterm"}
+    child = pexpect.spawn(sys.executable, ["-m", "advisor.cli", "ask"], cwd=str(tmp_path),
+                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))
+    child.expect(r"\[1/\d+\] What is the project called\?")
+    child.expect(r"> ")
+    child.send("Voie\x1b[Dc\r")
+    child.expect(r"\[2/\d+\]")
+    child.expect(r"> ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    draft = yaml.safe_load((tmp_path / "answers.draft.yaml").read_text())
+    assert draft["name"] == "Voice"

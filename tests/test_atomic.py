@@ -1,5 +1,6 @@
 """Nothing lost (issue 8): a process killed mid-write leaves the previous file intact; `-o` never
-overwrites an input; a missing folder or a read-only place gives exit 2 and a clear message;
+overwrites an input; missing folders are created; a read-only place gives exit 2 and a clear
+message;
 links and special files are written through, never replaced.
 
 The kill tests run a real process and SIGKILL it at a hooked point of the write: half the text
@@ -131,7 +132,7 @@ def test_output_never_overwrites_the_input(tmp_path, monkeypatch):
         assert err == f"error: {Path(target)}: refusing to overwrite the input file\n"
         assert src.read_text() == GOOD
     # Through a symbolic link as the input too.
-    code, _, err = _run(["recommend", "link.yaml", "-o", "in.yaml"])
+    code, _, err = _run(["recommend", "link.yaml", "-o", "in.yaml", "--format", "json"])
     assert code == 2 and "refusing to overwrite the input file" in err
 
 
@@ -147,14 +148,14 @@ def test_batch_output_never_overwrites_the_input(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Missing folders and read-only places: exit 2, one clear line
+# Missing folders are created; read-only places: exit 2, one clear line
 
 
-def test_missing_folder(tmp_path):
+def test_missing_folders_are_created(tmp_path):
     target = tmp_path / "no" / "such" / "folder" / "r.html"
     code, out, err = _run(["recommend", str(EXAMPLES[0]), "-o", str(target), "--no-explain"])
-    assert code == 2 and out == ""
-    assert err == f"error: {target}: folder {target.parent} does not exist\n"
+    assert code == 0 and out == "", err
+    assert target.read_text().startswith("<!DOCTYPE html>")
 
 
 def test_output_is_a_folder(tmp_path):

@@ -335,8 +335,9 @@ def test_portfolio_overview(tmp_path):
     body = soup.find("section", attrs={"aria-labelledby": "h-table"}).find("tbody")
     assert len(body.find_all("tr")) == len(rows)
     first = body.find_all("tr")[0].find_all("td")
-    assert first[2].get_text(strip=True) in ("end-to-end", "modular", "hybrid")
-    assert first[3].get_text(strip=True).endswith("%")
+    assert first[1].get_text(strip=True) == "v1"  # the id column (the input has one)
+    assert first[3].get_text(strip=True) in ("end-to-end", "modular", "hybrid")
+    assert first[4].get_text(strip=True).endswith("%")
     # Counts per recommendation and errors.
     counts = soup.find("ul", class_="counts")
     assert counts.find("li", class_="error").find(class_="n").get_text() == str(len(recs) - len(ok))

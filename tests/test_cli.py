@@ -170,10 +170,68 @@ def test_output_never_overwrites_input(tmp_path):
     assert f.read_text() == before
 
 
-def test_output_missing_folder(tmp_path):
-    r = run(["recommend", str(VOICE), "-o", str(tmp_path / "no" / "r.html"), "--no-explain"])
+def test_output_missing_folders_are_created(tmp_path):
+    target = tmp_path / "adr" / "2026" / "0007-arch.md"
+    r = run(["recommend", str(VOICE), "--format", "adr", "-o", str(target), "--no-explain"])
+    assert r.exit_code == 0, r.output
+    assert target.read_text().startswith("---\nstatus: proposed\n")  # MADR front matter
+    (tmp_path / "afile").write_text("x")
+    bad = tmp_path / "afile" / "r.html"
+    r = run(["recommend", str(VOICE), "-o", str(bad), "--no-explain"])
     assert r.exit_code == 2
-    assert "does not exist" in r.stderr
+    assert r.stderr == f"error: {bad}: {tmp_path / 'afile'} is a file, not a folder\n"
+
+
+@pytest.mark.parametrize("name", ["r.pdf", "r.yaml", "report"])
+def test_an_unknown_output_suffix_is_refused_unless_format_says(tmp_path, name):
+    target = tmp_path / name
+    r = run(["recommend", str(VOICE), "-o", str(target), "--no-explain"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"error: {target}: cannot tell what to write from ")
+    assert r.stderr.endswith("; use .html, .json, .md, or give --format\n")
+    assert len(r.stderr.splitlines()) == 1 and not target.exists()
+    r = run(["recommend", str(VOICE), "-o", str(target), "--format", "md", "--no-explain"])
+    assert r.exit_code == 0 and target.read_text().startswith("# ")
+
+
+@pytest.mark.parametrize(("suffix", "start"), [(".markdown", "# "), (".htm", "<!DOCTYPE"),
+                                               (".JSON", "{")])
+def test_every_known_suffix_names_its_format(tmp_path, suffix, start):
+    target = tmp_path / f"r{suffix}"
+    r = run(["recommend", str(VOICE), "-o", str(target), "--no-explain"])
+    assert r.exit_code == 0, r.output
+    assert target.read_text().lstrip().startswith(start)
+
+
+def test_one_suffix_function_serves_every_command(tmp_path):
+    """compare, batch, ask and probe refuse an unknown suffix the same way, before any work."""
+    cases = [
+        ["compare", str(VOICE), str(VOICE), "-o", str(tmp_path / "c.pdf")],
+        ["batch", str(ROOT / "examples"), "-o", str(tmp_path / "b.pdf")],
+        ["batch", str(ROOT / "examples"), "-o", str(tmp_path / "b.jsonl"),
+         "--report", str(tmp_path / "p.pdf")],
+        ["probe", "--demo", "-o", str(tmp_path / "p.pdf")],
+    ]
+    for args in cases:
+        r = run(args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "cannot tell what to write from the suffix '.pdf'" in r.stderr, (args, r.stderr)
+        assert not list(tmp_path.iterdir()), args
+
+
+def test_stdout_on_a_full_disk_is_exit_2_not_a_bug(tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "advisor.cli", "recommend", str(VOICE),
+                            "--no-explain"], stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=300)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == "error: <stdout>: cannot write (No space left on device)\n"
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "advisor.cli", "schema"], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=300)
+    assert p.returncode == 2 and p.stderr.startswith("error: <stdout>: cannot write"), p.stderr
 
 
 def test_unknown_format_is_usage_error():
@@ -265,3 +323,11 @@ def test_runs_from_any_directory(tmp_path):
 def test_cli_group_help():
     r = CliRunner().invoke(cli, ["--help"])
     assert r.exit_code == 0 and "recommend" in r.output
+
+
+def test_serve_without_the_extra_names_the_distribution_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if FastAPI were not installed
+    r = run(["serve"])
+    assert r.exit_code == 2
+    assert r.stderr == ("error: advisor serve needs FastAPI and uvicorn: "
+                        "pip install 'e2e-advisor[server]'\n")

@@ -20,13 +20,30 @@ def test_wheel_contains_rules_and_templates(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    wheel = next(tmp_path.glob("advisor-*.whl"))
+    wheel = next(tmp_path.glob("e2e_advisor-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in (ROOT / "rules").glob("*.yaml"):
         assert f"advisor/_data/rules/{f.name}" in names
     for f in (ROOT / "templates").iterdir():
         assert f"advisor/_data/templates/{f.name}" in names
     assert "advisor/cli.py" in names
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "\nName: e2e-advisor\n" in zipfile.ZipFile(wheel).read(meta).decode()
+
+
+def test_the_distribution_name_is_the_one_every_install_hint_names():
+    """`advisor` on the package index is another project: pyproject's name, DISTRIBUTION and
+    every `pip install '...[server]'` hint in the package agree on e2e-advisor."""
+    import re
+    import tomllib
+
+    from advisor._version import DISTRIBUTION
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"] == DISTRIBUTION
+    hints = []
+    for f in (ROOT / "advisor").glob("*.py"):
+        hints += re.findall(r"pip install '([^'.\[]+)\[", f.read_text())
+    assert set(hints) <= {DISTRIBUTION, "{DISTRIBUTION}"}, hints
 
 
 # Every figure the source articles give, as it must appear in the pack's evidence.

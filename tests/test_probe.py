@@ -274,7 +274,7 @@ def test_demo_works(demo_probe):
 def _recommend(args: list[str]) -> dict:
     res = CliRunner().invoke(cli, ["recommend", *args, "--format", "json", "--no-explain"])
     assert res.exit_code == 0, res.output
-    return json.loads(res.output)
+    return json.loads(res.stdout)  # warnings go to stderr
 
 
 def test_probe_replaces_the_prior_and_shifts_the_data_dimension(demo_probe):
@@ -298,7 +298,7 @@ def test_probe_replaces_the_prior_and_shifts_the_data_dimension(demo_probe):
     again = CliRunner().invoke(
         cli, ["recommend", example, "--probe", str(demo_probe), "--format", "json", "--no-explain"]
     )
-    assert json.loads(again.output) == after
+    assert json.loads(again.stdout) == after
     for opt in ("end_to_end", "modular", "hybrid"):
         assert "meets_requirement" in after["explainability"][opt]
 
@@ -325,7 +325,7 @@ def test_probe_report_shows_measured_against_prior(demo_probe):
         cli, ["recommend", example, "--probe", str(demo_probe), "--format", "md", "--no-explain"]
     )
     assert res.exit_code == 0, res.output
-    section = res.output.split("## Explainability per option", 1)[1].split("\n## ", 1)[0]
+    section = res.stdout.split("## Explainability per option", 1)[1].split("\n## ", 1)[0]
     assert "| Prior |" in section and "(measured)" in section
     assert "Measured by `advisor probe`" in section
 
@@ -338,7 +338,7 @@ def test_html_report_shows_basis_intervals_and_prior(demo_probe):
         cli, ["recommend", example, "--probe", str(demo_probe), "--format", "html", "--no-explain"]
     )
     assert res.exit_code == 0, res.output
-    section = BeautifulSoup(res.output, "html5lib").find(id="explainability")
+    section = BeautifulSoup(res.stdout, "html5lib").find(id="explainability")
     table = next(t for t in section.find_all("table") if t.find("th", string="Prior (interval)"))
     rows = {tr.th.get_text(strip=True): tr for tr in table.tbody.find_all("tr")}
     assert set(rows) == {"end-to-end", "modular", "hybrid"}

@@ -43,7 +43,9 @@ def test_healthz_schema_and_openapi(client):
     assert body["status"] == "ok" and body["rulepack"]["name"] == "default"
     assert len(body["rulepack"]["sha256"]) == 64
     r = client.get("/v1/schema")
-    assert r.json() == Requirements.model_json_schema()
+    assert r.json() == {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "$id": "urn:e2e-advisor:schema:requirements:1",
+                        **Requirements.model_json_schema()}  # as `advisor schema` prints it
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     post = doc["paths"]["/v1/assessments"]["post"]
