@@ -71,7 +71,13 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     from .compare import compare as compare_assessments
     from .render import render_comparison
 
+    from .escape import printable
+    from .output import check_target
+
     _one_shot_shap()
+    inputs: list[str | Path | None] = [old, new, rules_dir]
+    if output and output != "-":
+        check_target(Path(output), inputs)  # before any work: never over an input
     pack = load_rulepack(rules_dir)
     before = load_side(old, pack)
     after = load_side(new, pack)
@@ -79,6 +85,6 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     if fmt is None:
         suffix = Path(output).suffix.lower() if output and output != "-" else ""
         fmt = {".html": "html", ".htm": "html", ".json": "json"}.get(suffix, "text")
-    _emit(render_comparison(result, fmt), output, [Path(old), Path(new)])
+    _emit(render_comparison(result, fmt), output, inputs)
     if output and output != "-":
-        click.echo(result.summary + f" -> {output}", err=True)
+        click.echo(printable(result.summary + f" -> {output}"), err=True)

@@ -89,18 +89,10 @@ def _bytecode_cache(jinja2: Any) -> Any:
 
 
 def _md_escape(text: Any) -> str:
-    # Markdown renderers accept inline HTML and entities: escape '<' (no tag can start without
-    # it) and '&' before a name or '#' (no entity), then backslash the characters that start
-    # markup, so user text shows as text. '>' only starts markup at the start (a quote).
-    import re
+    # User and rule-pack text as literal inline Markdown: see `escape.markdown`.
+    from .escape import markdown
 
-    s = re.sub(r"&(?=[A-Za-z#])", "&amp;", str(text)).replace("<", "&lt;")
-    for ch in ("\\", "`", "*", "[", "]", "|", "#"):
-        s = s.replace(ch, "\\" + ch)
-    # An underscore inside a word cannot start emphasis (CommonMark): escape only the others.
-    s = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)
-    s = " ".join(s.splitlines())  # \r alone ends a line in Markdown too, as do \x85, \u2028
-    return "\\" + s if s.startswith((">", "-", "+")) else s
+    return markdown(text)
 
 
 def effect_text(effect: dict[str, Any]) -> str:
@@ -210,5 +202,23 @@ def render_comparison(comparison: Any, format: str = "text") -> str:
         return str(comparison.model_dump_json(indent=2)) + "\n"
     if format not in COMPARE_FORMATS:
         raise ValueError(f"unknown format {format!r}; use one of {', '.join(COMPARE_FORMATS)}")
-    name = "compare.html.j2" if format == "html" else "compare.txt.j2"
-    return str(environment().get_template(name).render(c=comparison))
+    if format == "html":
+        return str(environment().get_template("compare.html.j2").render(c=comparison))
+    return str(_text_environment().get_template("compare.txt.j2").render(c=comparison))
+
+
+_text_env: Any = None
+
+
+def _text_environment() -> Any:
+    """Give the environment for plain-text templates, read on a terminal: every value put
+    into the text is made printable (escape sequences and bidi controls in names are shown,
+    not obeyed; a newline in a value cannot break the layout)."""
+    global _text_env
+    base = environment()
+    with _lock:
+        if _text_env is None:
+            from .escape import printable
+
+            _text_env = base.overlay(finalize=printable)
+        return _text_env

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -23,6 +24,7 @@ from conftest import EXAMPLES, ROOT, run_cli
 from advisor.errors import OutputError
 from advisor.output import write_atomic
 
+_TEMP = re.compile(r"\..*\.advisor-tmp-\d+-[0-9a-f]{8}", re.DOTALL)
 PREVIOUS = "<!DOCTYPE html><p>the previous report, which must survive</p>\n"
 GOOD = "name: t\ndata: {paired_examples: 1000}\nlatency: {budget_ms: 300}\n"
 
@@ -92,22 +94,39 @@ def test_report_killed_mid_write_leaves_the_previous_file(stage, tmp_path):
     _kill_at(stage, ["recommend", str(EXAMPLES[0]), "-o", str(report), "--no-explain"], tmp_path)
     assert report.read_text() == PREVIOUS
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("report.html",)]
-    assert all(n.startswith(".report.html.") and n.endswith(".tmp") for n in leftovers), leftovers
-    # The next run replaces it whole, stale temporary file or not.
+    assert len(leftovers) == 1 and _TEMP.fullmatch(leftovers[0]), leftovers
+    assert leftovers[0].startswith(".report.html.advisor-tmp-")
+    # The next run replaces it whole and sweeps the killed run's temporary file.
     r = _run(["recommend", str(EXAMPLES[0]), "-o", str(report), "--no-explain"])
     assert r[0] == 0, r
     assert report.read_text().startswith("<!DOCTYPE html>") and report.read_text() != PREVIOUS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
-def test_batch_results_killed_before_the_rename_leave_the_previous_file(tmp_path):
-    pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+@pytest.mark.parametrize("stage", ["write", "fsync", "rename"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_batch_killed_mid_write_then_rerun_leaves_no_temporary(stage, suffix, tmp_path):
+    """SIGKILL trials: a batch killed while writing its results (half a line written, after
+    the fsync, before the rename) leaves the previous results intact; the next batch into
+    the same folder replaces them whole and sweeps the killed one's temporary file."""
+    work = tmp_path / "work"
+    work.mkdir()
     src = tmp_path / "p.csv"
     src.write_text("name,data.paired_examples,latency.budget_ms\n" +
                    "".join(f"p{i},{1000 + i},{100 + i}\n" for i in range(50)))
-    out = tmp_path / "results.jsonl"
-    out.write_text('{"previous": true}\n')
-    _kill_at("fsync", ["batch", str(src), "-o", str(out)], tmp_path)
-    assert out.read_text() == '{"previous": true}\n'
+    out = work / f"results{suffix}"
+    out.write_text("previous\n")
+    _kill_at(stage, ["batch", str(src), "-o", str(out)], tmp_path)
+    assert out.read_text() == "previous\n"
+    left = [p.name for p in work.iterdir() if p != out]
+    assert len(left) == 1 and _TEMP.fullmatch(left[0]), left
+    code, _, err = _run(["batch", str(src), "-o", str(out)])
+    assert code == 0, err
+    assert sorted(p.name for p in work.iterdir()) == [out.name]
+    lines = out.read_text().splitlines()
+    assert len(lines) == (51 if suffix == ".csv" else 50)
+    if suffix == ".jsonl":
+        assert all(json.loads(line)["status"] == "ok" for line in lines)
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:
@@ -197,12 +216,14 @@ def test_read_only_place(tmp_path):
 
 def test_read_only_place_simulated(tmp_path, monkeypatch):
     # The same refusal wherever the tests run (root included): the folder refuses new files.
-    import tempfile
+    real_open = os.open
 
-    def refuse(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    def refuse(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     target = tmp_path / "r.html"
     code, _, err = _run(["recommend", str(EXAMPLES[0]), "-o", str(target), "--no-explain"])
     assert code == 2
