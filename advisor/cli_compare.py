@@ -69,10 +69,9 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     from .api import load_rulepack
     from .cli import _emit, _one_shot_shap
     from .compare import compare as compare_assessments
-    from .render import render_comparison
-
     from .escape import printable
     from .output import check_target
+    from .render import render_comparison
 
     _one_shot_shap()
     inputs: list[str | Path | None] = [old, new, rules_dir]

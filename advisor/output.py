@@ -140,7 +140,7 @@ def check_target(path: Path, inputs: Iterable[str | Path | None] = ()) -> None:
             raise OutputError(f"{path}: refusing to overwrite the input file")
         if not stat.S_ISREG(st.st_mode):
             return  # a FIFO or device: written into, so no temporary file name to check
-    _final_path(path)
+    final_path(path)
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -152,7 +152,7 @@ def same_file(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def _final_path(shown: Path) -> Path:
+def final_path(shown: Path) -> Path:
     """Give the regular file to replace for output `shown` (links resolved), checking its
     folder exists and its name fits; else raise OutputError."""
     target = Path(os.path.realpath(shown))
@@ -293,7 +293,7 @@ class AtomicWriter:
             except OSError as e:
                 raise OutputError(f"{path}: cannot write ({e.strerror})") from None
             return
-        self.path = _final_path(path)
+        self.path = final_path(path)
         self._mode = (st.st_mode & 0o777) if st is not None else 0o644
         parent = self.path.parent
         sweep_stale(parent)
