@@ -89,11 +89,13 @@ def markdown(text: object) -> str:
     s = _MD_ANYWHERE.sub(r"\\\1", s)
     s = _MD_UNDERSCORE.sub(r"\\_", s)
     s = _MD_LINE_START.sub(_escape_line_start, s)
-    if s[:1] == " " or s[:1] == "\t":
-        s = ("&#32;" if s[0] == " " else "&#9;") + s[1:]
-    # Trailing spaces before a line end make a hard line break: keep them from meaning one.
-    if s.endswith(" ") and s.strip(" "):
-        s = s[:-1] + "&#32;"
+    # White space at either end as an entity: four leading spaces would start an indented
+    # code block, trailing spaces make a hard line break, and white space inside a ** pair
+    # would stop it being emphasis.
+    if s[:1].isspace():
+        s = f"&#{ord(s[0])};" + s[1:]
+    if s[-1:].isspace():
+        s = s[:-1] + f"&#{ord(s[-1])};"
     return printable(s, keep="\t")  # a tab inside a line is only white space to Markdown
 
 

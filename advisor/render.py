@@ -47,6 +47,7 @@ def environment() -> Any:
             env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
             env.filters["num"] = lambda v, nd=2: f"{float(v):+.{nd}f}"
             env.filters["md"] = _md_escape
+            env.filters["front_matter"] = _front_matter
             env.filters["effect"] = effect_text
             env.filters["value"] = lambda v, field="": fmt_value(field, v)
             env.filters["count"] = charts.count
@@ -93,6 +94,14 @@ def _md_escape(text: Any) -> str:
     from .escape import markdown
 
     return markdown(text)
+
+
+def _front_matter(text: Any) -> str:
+    # A value in the YAML front matter of a Markdown file: the Markdown-escaped text (one
+    # line, no control character) as a single-quoted YAML scalar, where only ' is doubled and
+    # backslashes stay as they are. So neither a YAML reader (a ': ' or '#' in a pack name) nor
+    # a renderer that shows the front matter as Markdown is misled.
+    return "'" + _md_escape(text).replace("'", "''") + "'"
 
 
 def effect_text(effect: dict[str, Any]) -> str:
