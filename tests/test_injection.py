@@ -369,3 +369,21 @@ def test_shell_quote_reads_back_in_bash(word, tmp_path):
         pytest.skip("no bash to read the quoting back")
     got = subprocess.run([bash, "-c", f"printf %s {quoted}"], capture_output=True, check=True)
     assert got.stdout.decode("utf-8", "surrogateescape") == word
+
+
+def test_probe_table_and_progress_are_printable(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    lines = [f"a,b,colour{ESC_KEY},price\u202e"]
+    for _ in range(120):
+        a, b = rng.normal(size=2)
+        colour = rng.choice(["red", "blue"])
+        lines.append(f"{a:.3f},{b:.3f},{colour},{2 * a - b + (colour == 'red'):.3f}")
+    f = tmp_path / f"data{ESC_KEY}.csv"
+    f.write_text("\n".join(lines) + "\n")
+    r = run_cli(["probe", str(f), "--target", "price\u202e", "-o", str(tmp_path / "p.json"),
+                 "--repeats", "2", "--points", "30"])
+    assert r.exit_code == 0, r.output
+    _assert_terminal_safe(r.output)
+    assert "colour\\x1b]0;owned\\x07" in r.output
