@@ -163,14 +163,18 @@ def batch(
     from .engine import prepare
     from .output import AtomicWriter, check_target, same_file, write_atomic
 
-    kind = _input_kind(input_path, input_format)
     in_path = Path(input_path)
-    if kind != "folder" and input_path != "-" and in_path.is_dir():
-        raise InputError(f"{input_path}: is a folder; use --input-format folder or leave it out")
-    if kind == "folder" and not in_path.is_dir():
-        raise InputError(f"{input_path}: not a folder")
-    if kind != "folder" and input_path != "-" and not in_path.exists():
-        raise InputError(f"{input_path}: file not found")
+    try:
+        kind = _input_kind(input_path, input_format)
+        if kind != "folder" and input_path != "-" and in_path.is_dir():
+            raise InputError(
+                f"{input_path}: is a folder; use --input-format folder or leave it out")
+        if kind == "folder" and not in_path.is_dir():
+            raise InputError(f"{input_path}: not a folder")
+        if kind != "folder" and input_path != "-" and not in_path.exists():
+            raise InputError(f"{input_path}: file not found")
+    except OSError as e:  # a name too long, a permission denied on the way
+        raise InputError(f"{input_path}: cannot be read ({e.strerror})") from None
     pack = load_rulepack(rules_dir)
     prep = prepare(pack)
     n_samples = samples if samples is not None else DEFAULT_SAMPLES

@@ -434,6 +434,10 @@ def test_a_300_byte_output_name_is_exit_2(tmp_path):
         assert code == 2, err
         assert err == (f"error: {target}: the file name is 300 bytes long; at most 255 bytes "
                        "are allowed\n")
+    long_input = tmp_path / ("b" * 296 + ".csv")
+    for command in ("batch", "recommend"):
+        code, _, err = _run([command, str(long_input), "-o", str(tmp_path / "o.jsonl")])
+        assert code == 2 and err == f"error: {long_input}: cannot be read (File name too long)\n"
 
 
 # ---------------------------------------------------------------------------------------------
