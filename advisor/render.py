@@ -42,6 +42,7 @@ def environment() -> Any:
                 lstrip_blocks=True,
                 keep_trailing_newline=True,
                 bytecode_cache=_bytecode_cache(jinja2),
+                finalize=_visible,
             )
             env.filters["option"] = option_label
             env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
@@ -63,20 +64,54 @@ def environment() -> Any:
         return _env
 
 
-def _bytecode_cache(jinja2: Any) -> Any:
+def _visible(value: Any) -> Any:
+    # Every value put into a document: control characters (ESC, C1, bidi overrides, lone
+    # surrogates) shown as escapes, so a report printed on a terminal cannot drive it and a
+    # lone surrogate cannot make the document unwritable. Newlines and tabs are layout. Markup
+    # (a chart's SVG) stays Markup: the characters replaced are never part of markup.
+    from markupsafe import Markup
+
+    from .escape import printable
+
+    if isinstance(value, Markup):
+        return Markup(printable(str(value), keep="\n\t"))
+    if isinstance(value, str):
+        return printable(value, keep="\n\t")
+    return value
+
+
+def _bytecode_cache(jinja2: Any, variant: str = "documents") -> Any:
     """Give Jinja's compiled-template cache, or None when it cannot be used.
 
     Compiling the report template costs about 0.1 s per process; the cache keeps the compiled
-    code (keyed by the template's checksum, so an edited template is recompiled) in Jinja's
-    per-user folder in the temporary directory, which Jinja creates private (0700) and refuses
-    when another user owns it. Set ADVISOR_NO_TEMPLATE_CACHE=1 to compile every time.
+    code in Jinja's per-user folder in the temporary directory, which Jinja creates private
+    (0700) and refuses when another user owns it. Set ADVISOR_NO_TEMPLATE_CACHE=1 to compile
+    every time.
+
+    Compiled code depends on the environment as well as the template: `finalize` (and the
+    autoescape and whitespace options) are compiled in. So an entry is keyed by `variant` (one
+    per environment) and checked against the template's text together with this module's own
+    source, where the environments are configured: an edited template or a changed
+    environment is recompiled, never served from an older build.
     """
+    import hashlib
     import os
 
     if os.environ.get("ADVISOR_NO_TEMPLATE_CACHE"):
         return None
+    try:
+        with open(__file__, "rb") as fh:
+            salt = hashlib.sha1(fh.read()).hexdigest()
+    except OSError:  # no source to read (a frozen build): no cache rather than a stale one
+        return None
 
     class Cache(jinja2.FileSystemBytecodeCache):  # type: ignore[misc]
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            return str(super().get_cache_key(f"{variant}:{name}", filename))
+
+        def get_source_checksum(self, source: str) -> str:
+            return hashlib.sha1(f"{salt}\0{source}".encode()).hexdigest()
+
         def dump_bytecode(self, bucket: Any) -> None:
             try:
                 super().dump_bytecode(bucket)
@@ -227,7 +262,10 @@ def _text_environment() -> Any:
     base = environment()
     with _lock:
         if _text_env is None:
+            import jinja2
+
             from .escape import printable
 
-            _text_env = base.overlay(finalize=printable)
+            _text_env = base.overlay(finalize=printable,
+                                     bytecode_cache=_bytecode_cache(jinja2, "text"))
         return _text_env

@@ -387,3 +387,36 @@ def test_probe_table_and_progress_are_printable(tmp_path):
     assert r.exit_code == 0, r.output
     _assert_terminal_safe(r.output)
     assert "colour\\x1b]0;owned\\x07" in r.output
+
+
+def test_reports_are_printable_even_after_an_older_build_filled_the_template_cache(tmp_path):
+    """Jinja compiles `finalize` into a template's code. A cache entry left by an older build
+    (the same template text, no finalize) must not be served: the report still escapes."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    # The older build: this environment without finalize, cached with Jinja's own keys.
+    older = (
+        "import jinja2\n"
+        "import importlib\n"
+        "r = importlib.import_module('advisor.render')\n"
+        "init = jinja2.Environment.__init__\n"
+        "def older(self, *a, **k):\n"
+        "    k.pop('finalize', None)\n"
+        "    k['bytecode_cache'] = jinja2.FileSystemBytecodeCache()\n"
+        "    init(self, *a, **k)\n"
+        "jinja2.Environment.__init__ = older\n"
+        "r.environment().get_template('report.html.j2')\n"
+    )
+    subprocess.run([sys.executable, "-c", older], env=env, check=True)
+    assert list(tmp_path.glob("_jinja2-cache-*/*.cache"))
+    profile = _payload_profile(tmp_path / "p.json", TERMINAL_PAYLOAD)
+    code = ("import sys; from advisor import load_requirements, recommend, render; "
+            f"a = recommend(load_requirements({str(profile)!r}), explain=False); "
+            "sys.stdout.write(render(a, format='html'))")
+    for _ in range(2):  # cold for this build, then warm
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             check=True).stdout.decode()
+        assert "\\x1b[2J" in out and not UNPRINTABLE.search(out)
