@@ -92,11 +92,17 @@ def markdown(text: object) -> str:
     # White space at either end as an entity: four leading spaces would start an indented
     # code block, trailing spaces make a hard line break, and white space inside a ** pair
     # would stop it being emphasis.
-    if s[:1].isspace():
+    if _edge_space(s[:1]):
         s = f"&#{ord(s[0])};" + s[1:]
-    if s[-1:].isspace():
+    if _edge_space(s[-1:]):
         s = s[:-1] + f"&#{ord(s[-1])};"
     return printable(s, keep="\t")  # a tab inside a line is only white space to Markdown
+
+
+def _edge_space(ch: str) -> bool:
+    # White space that Markdown would trim or read as indentation; a control character that
+    # counts as white space (U+001F) is left to `printable`, which shows it.
+    return ch.isspace() and (ch == "\t" or not _UNSAFE.match(ch))
 
 
 def _escape_line_start(m: re.Match[str]) -> str:

@@ -104,6 +104,8 @@ def test_markdown_escape_shows_each_payload_as_text(text):
 @example("1. x")
 @example(" 1. x")
 @example("_ _")
+@example("\x1f")
+@example("\t x \t")
 def test_markdown_escape_shows_any_text_as_text(text):
     assume(_shown(text).strip())  # "- " or "****" with nothing inside is the template's
     _assert_literal(text)
@@ -420,3 +422,58 @@ def test_reports_are_printable_even_after_an_older_build_filled_the_template_cac
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                              check=True).stdout.decode()
         assert "\\x1b[2J" in out and not UNPRINTABLE.search(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# advisor ask: the answers file reads back whatever the paths hold
+
+ODD_NAMES = ["rep\nort", "tab\tand\x1b[31m", "quote ' and $(echo x)", "bidi\u202eevil"]
+
+
+def _bash_words(command: str) -> list[str]:
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to read the command back")
+    out = subprocess.run([bash, "-c", f"printf '%s\\0' {command}"], capture_output=True,
+                         check=True).stdout
+    return out.decode("utf-8", "surrogateescape").split("\0")[:-1]
+
+
+@pytest.mark.parametrize("odd", ODD_NAMES)
+def test_answers_file_reads_back_with_odd_characters_in_the_paths(odd, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    answers, report = f"ans {odd}.yaml", f"rep {odd}.json"
+    sets = ["--set", "name=Odd paths", "--set", "data.paired_examples=20k",
+            "--set", "latency.budget_ms=2s", "--set", "task.modality=text"]
+    r = run_cli(["ask", "--answers", answers, "-o", report, "--defaults", *sets],
+                env={"ADVISOR_ASK_INTERACTIVE": "0"})
+    assert r.exit_code == 0, r.output
+    _assert_terminal_safe(r.output)
+    text = (tmp_path / answers).read_text()
+    header = text.split("schema_version: 1")[0].splitlines()
+    assert header and all(line.startswith("#") for line in header), header
+    again = run_cli(["recommend", answers, "--format", "json"])
+    assert again.exit_code == 0, again.output
+    assert again.stdout == (tmp_path / report).read_text()
+    # The commands in the header paste back into a shell as the same paths.
+    command = next(line for line in header if "--answers" in line).lstrip("# ")
+    assert _bash_words(command) == ["advisor", "ask", "--answers", answers, "-o", report]
+
+
+def test_draft_resume_command_is_one_line_and_reads_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    answers = "ans\nwers.yaml"
+    # Two answers, then the input ends: a draft is saved (exit 130).
+    r = run_cli(["ask", "--answers", answers, "-o", "r\x1b.html"], input="Drafty\n\n",
+                env={"ADVISOR_ASK_INTERACTIVE": "1"})
+    assert r.exit_code == 130, r.output
+    _assert_terminal_safe(r.output)
+    resume = next(line for line in r.stderr.splitlines() if line.startswith("Resume with: "))
+    draft = "ans\nwers.draft.yaml"
+    assert _bash_words(resume.removeprefix("Resume with: ")) == [
+        "advisor", "ask", "--answers", draft, "-o", "r\x1b.html"]
+    doc = yaml.safe_load((tmp_path / draft).read_text())
+    assert doc["name"] == "Drafty"
