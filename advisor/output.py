@@ -167,7 +167,7 @@ def final_path(shown: Path) -> Path:
     size = len(os.fsencode(target.name))
     if size > limit:
         raise OutputError(f"{shown}: the file name is {size} bytes long; at most {limit} bytes "
-                          "are allowed here")
+                          "are allowed")
     return target
 
 
