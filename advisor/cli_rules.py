@@ -203,8 +203,10 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
     from .api import load_rulepack, read_limited, recommend
     from .backtest import backtest, parse_labelled
     from .loading import parse_text
-    from .output import write_atomic
+    from .output import check_target, write_atomic
 
+    if output:
+        check_target(Path(output), [labelled, rules_dir])  # before any work: never over an input
     pack = load_rulepack(rules_dir)
     path = Path(labelled)
     from .errors import InputError

@@ -369,7 +369,10 @@ def test_hard_and_symbolic_links_to_any_input_are_refused(tmp_path, monkeypatch)
     pack = "name: mine\nversion: '1'\nextends: default\n"
     (rules / "pack.yaml").write_text(pack)
     os.link(rules / "pack.yaml", tmp_path / "pack-link.yaml")
+    (tmp_path / "labelled.yaml").write_text("labelled: []\n")
+    os.link(tmp_path / "labelled.yaml", tmp_path / "labelled-link.json")
     cases = [
+        ["rules", "backtest", "labelled.yaml", "-o", "labelled-link.json"],
         ["recommend", "in.yaml", "-o", "hard.yaml"],
         ["recommend", "in.yaml", "-o", "soft.yaml"],
         ["recommend", "in.yaml", "-o", "pack-link.yaml", "--rules", "rules"],
