@@ -27,6 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import InputError
+from .escape import printable
 from .loading import parse_text, validation_details
 from .narrative import fmt_count, fmt_ms, get_path, set_path
 from .requirements import (
@@ -782,7 +783,9 @@ def answers_text(session: Session, header: Sequence[str], *, json_format: bool =
     doc = session.document()
     if json_format:
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    lines = [f"# {h}".rstrip() for h in header]
+    # A header line is a comment: a line break (or any control character) in it, say from a
+    # file name, would end the comment and put the rest into the YAML.
+    lines = [f"# {printable(h)}".rstrip() for h in header]
     lines.append("schema_version: 1")
     sections: dict[str, list[Question]] = {}
     for q in session.questions:
@@ -812,5 +815,5 @@ def answers_text(session: Session, header: Sequence[str], *, json_format: bool =
         same = False
     if not same:  # never write a file that reads back differently from what was answered
         body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)  # escapes everything
-        text = "\n".join(f"# {h}".rstrip() for h in header) + "\n" + body
+        text = "\n".join(f"# {printable(h)}".rstrip() for h in header) + "\n" + body
     return text

@@ -20,6 +20,7 @@ import click
 from ._version import __version__
 from .cli_common import REPORT_FORMATS, echo_stdout, make_parent, output_format, rules_option
 from .errors import AdvisorError
+from .escape import printable
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT = 0, 1, 2
 
@@ -58,7 +59,7 @@ def _format_for(output: str | None, fmt: str | None) -> str:
     return output_format(output, fmt, REPORT_FORMATS, "json")
 
 
-def _emit(text: str, output: str | None, inputs: list[Path]) -> None:
+def _emit(text: str, output: str | None, inputs: list[str | Path | None]) -> None:
     """Write `text` to stdout (None or "-") or atomically to `output`, creating its folders.
 
     Raises:
@@ -76,9 +77,9 @@ def _emit(text: str, output: str | None, inputs: list[Path]) -> None:
 
 
 def warn(lines: list[str]) -> None:
-    """Print an assessment's warnings on stderr, one `warning:` line each."""
+    """Print an assessment's warnings on stderr, one `warning:` line each (made printable)."""
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {printable(line)}", err=True)
 
 
 _EXAMPLES = """\b
@@ -150,8 +151,12 @@ def recommend(
     _one_shot_shap()
     from .api import load_rulepack
     from .engine import assess
+    from .output import check_target
     from .render import render
 
+    inputs: list[str | Path | None] = [file, probe_file, rules_dir]
+    if output and output != "-":
+        check_target(Path(output), inputs)  # before any work: never over an input
     req, doc, _ = _read_input(file)
     pack = load_rulepack(rules_dir)
     probe = read_probe(probe_file) if probe_file else None
@@ -163,12 +168,13 @@ def recommend(
         explain_scores=explain_scores and not no_explain,
         probe=probe,
     )
-    text = render(assessment, fmt)
-    _emit(text, output, [Path(file)] if file != "-" else [])
+    text = render(assessment, _format_for(output, fmt))
+    _emit(text, output, inputs)
     warn(assessment.warnings)
     if output and output != "-":
         click.echo(
-            f"{assessment.recommendation} (confidence {assessment.confidence:.0%}) -> {output}",
+            f"{assessment.recommendation} (confidence {assessment.confidence:.0%}) -> "
+            f"{printable(output)}",
             err=True,
         )
 
@@ -221,21 +227,32 @@ from .server import serve as _serve  # noqa: E402 - the JSON service lives in it
 cli.add_command(_serve)
 
 
+def _show_usage_error(e: click.ClickException) -> None:
+    # click's own message (usage, "Try --help", the error) quotes the arguments as typed.
+    import io
+
+    buf = io.StringIO()
+    e.show(file=buf)
+    click.echo(printable(buf.getvalue(), keep="\n"), err=True, nl=False)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with 0, 1 (bug) or 2 (bad input or usage)."""
     try:
         cli.main(args=argv, prog_name="advisor", standalone_mode=False)
         _flush_stdout()
     except AdvisorError as e:
+        # Problems quote what the user gave (keys, file names, values): each is made printable,
+        # so an escape sequence is shown, not obeyed, and a newline cannot split the line.
         for line in e.problems:
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {printable(line)}", err=True)
         _finish_stdout()
         sys.exit(EXIT_INPUT)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        e.show()
+        _show_usage_error(e)
         sys.exit(EXIT_INPUT)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
@@ -257,7 +274,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             raise_bug(e)
         # The system refused a path the user gave (a name too long, a folder in the way...):
         # bad input, named with the path, whichever check missed it.
-        click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+        click.echo(f"error: {printable(e.filename)}: {e.strerror or e}", err=True)
         sys.exit(EXIT_INPUT)
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, exit 1
         raise_bug(e)
@@ -274,8 +291,8 @@ def raise_bug(e: BaseException) -> NoReturn:
     if os.environ.get("ADVISOR_DEBUG"):
         raise e
     click.echo(
-        f"internal error: {type(e).__name__}: {e} (a bug; rerun with ADVISOR_DEBUG=1 for "
-        "the traceback and please report it)",
+        f"internal error: {type(e).__name__}: {printable(e)} (a bug; rerun with "
+        "ADVISOR_DEBUG=1 for the traceback and please report it)",
         err=True,
     )
     sys.exit(EXIT_BUG)

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_common import check_parent, make_parent, rules_option
+from .cli_common import make_parent, rules_option
 from .errors import InputError, OutputError
+from .escape import printable, shell_quote
 
 if TYPE_CHECKING:
     from .ask import Session
@@ -60,14 +60,15 @@ class TerminalPrompter:
         self.editing = enable_line_editing()
 
     def say(self, text: str) -> None:
-        """Print `text` on stdout."""
-        click.echo(text)
+        """Print `text` on stdout, made printable (answers and file names are echoed in it)."""
+        click.echo(printable(text, keep="\n"))
 
     def ask(self, prompt: str) -> str:
         """Read one line; Ctrl-C and EOF become KeyboardInterrupt."""
         try:
             # click.prompt reads the line with input(), which readline (once imported) edits.
-            return str(click.prompt(prompt, default="", show_default=False, prompt_suffix=""))
+            return str(click.prompt(printable(prompt, keep="\n"), default="",
+                                    show_default=False, prompt_suffix=""))
         except click.exceptions.Abort:
             raise KeyboardInterrupt from None
 
@@ -114,24 +115,27 @@ def _command(answers: Path, output: str, rules_dir: str | None) -> str:
         parts += ["-o", output]
     if rules_dir:
         parts += ["--rules", rules_dir]
-    return " ".join(shlex.quote(p) for p in parts)
+    # One line whatever the paths hold (a newline in a file name becomes $'...\n...'), so the
+    # command can sit in a comment of the answers file and be pasted into a shell.
+    return " ".join(shell_quote(p) for p in parts)
 
 
-def _check_outputs(report: Path, target: Path, source: Path | None) -> None:
-    from .output import check_target
+def _check_outputs(report: Path, target: Path, source: Path | None,
+                   rules_dir: str | None) -> None:
+    from .output import check_target, final_path, same_file
 
-    if report.resolve() == target.resolve():
+    if same_file(report, target):
         raise OutputError(f"{report}: the report and the answers file must be different files")
-    if report.parent.is_dir():  # else it is created later, and cannot be an input
-        check_target(report, [p for p in (source, target) if p is not None])
+    # The answers file is both read and rewritten (that is its purpose), so only the report
+    # and the rule pack are inputs to protect.
+    check_target(report, [source, target, rules_dir])
+    check_target(target, [rules_dir])
     for path in (target, report):
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            check_parent(path)  # created when the files are written, after the questions
-        elif not os.access(parent, os.W_OK):
+        if os.path.exists(path) and not os.path.isfile(path):
+            continue  # /dev/null or a FIFO: written into, no temporary file beside it
+        parent = final_path(path).parent
+        if not os.access(parent, os.W_OK):
             raise OutputError(f"{path}: permission denied (folder {parent} is not writable)")
-    if target.is_dir():
-        raise OutputError(f"{target}: is a folder; give a file name")
 
 
 def _replacing(path: Path) -> str:
@@ -158,11 +162,13 @@ def _save_draft(session: Session, target: Path, source: Path | None, output: str
         write_atomic(draft, text)
     except OutputError as e:
         # The draft cannot be written: show it, so that nothing typed is lost.
-        click.echo(f"error: {e.problems[0]}; your answers so far:\n{text}", err=True)
+        click.echo(printable(f"error: {e.problems[0]}; your answers so far:\n{text}",
+                             keep="\n"), err=True)
         return
     n = len(session.answers)
     click.echo(
-        f"Stopped. {n} answer{'' if n == 1 else 's'} saved to {draft}.\nResume with: {resume}",
+        f"Stopped. {n} answer{'' if n == 1 else 's'} saved to {printable(draft)}.\n"
+        f"Resume with: {resume}",
         err=True,
     )
 
@@ -216,7 +222,7 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
     report = Path(output)
     source = Path(answers_file) if answers_file else None
     target = answers_target(source)
-    _check_outputs(report, target, source)
+    _check_outputs(report, target, source, rules_dir)
     pack = load_rulepack(rules_dir)  # before any question: a bad pack fails at once
     qs = core.questions([r.id for r in pack.regimes], {r.id: r.title for r in pack.regimes})
     session = core.Session(qs, floors={r.id: r.explainability_floor for r in pack.regimes})
@@ -275,7 +281,7 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
     req = parse_requirements(doc, str(target))
     header = [
         "Requirements written by `advisor ask`. Reuse or revise them with:",
-        f"  advisor recommend {shlex.quote(str(target))} -o {shlex.quote(output)}",
+        f"  advisor recommend {shell_quote(target)} -o {shell_quote(output)}",
         f"  {_command(target, output, rules_dir)}",
     ]
     make_parent(target)
@@ -283,7 +289,7 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
                                            json_format=target.suffix.lower() == ".json"))
     if source is not None and source != target and _DRAFT.search(source.stem):
         source.unlink(missing_ok=True)  # the draft is now complete in the answers file
-    click.echo(f"\nAnswers saved to {target}. Assessing...")
+    click.echo(f"\nAnswers saved to {printable(target)}. Assessing...")
 
     from .engine import assess
     from .render import render
@@ -304,5 +310,6 @@ def _print_result(assessment: Any, report: Path) -> None:
         f"(confidence {assessment.confidence:.0%})"
     )
     for i, reason in enumerate(assessment.reasons[:3], 1):
-        click.echo(textwrap.fill(reason, 78, initial_indent=f"  {i}. ", subsequent_indent="     "))
-    click.echo(f"Report: {report}")
+        click.echo(textwrap.fill(printable(reason), 78, initial_indent=f"  {i}. ",
+                                 subsequent_indent="     "))
+    click.echo(f"Report: {printable(report)}")

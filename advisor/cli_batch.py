@@ -22,73 +22,12 @@ import click
 
 from .cli_common import make_parent, output_format, rules_option
 from .errors import InputError, OutputError, Problem
+from .escape import printable
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
 _FOLDER_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class _AtomicText:
-    """A text file written beside its target, renamed over it on `commit` (never half-written)."""
-
-    def __init__(self, path: Path) -> None:
-        import tempfile
-
-        # A symbolic link is followed (its target replaced, the link kept); /dev/null, a FIFO or
-        # another special file is written into, never replaced by a regular file.
-        self.shown, self.path = path, Path(os.path.realpath(path))
-        self.tmp: str | None = None
-        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
-            try:
-                self.fh: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
-            except OSError as e:
-                raise OutputError(f"{path}: cannot write ({e.strerror})") from None
-            return
-        parent = path.parent if str(path.parent) else Path(".")
-        try:
-            fd, self.tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-        except FileNotFoundError:
-            raise OutputError(f"{path}: folder {parent} does not exist") from None
-        except PermissionError:
-            raise OutputError(
-                f"{path}: permission denied (folder {parent} is not writable)"
-            ) from None
-        except OSError as e:
-            raise OutputError(f"{path}: cannot write ({e.strerror})") from None
-        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-    def commit(self) -> None:
-        if self.tmp is None:  # a special file: nothing to rename
-            try:
-                self.fh.close()
-            except OSError as e:
-                raise OutputError(f"{self.shown}: cannot write ({e.strerror})") from None
-            return
-        try:
-            self.fh.flush()
-            os.fsync(self.fh.fileno())
-            self.fh.close()
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
-            os.chmod(self.tmp, mode)
-            os.replace(self.tmp, self.path)
-        except OSError as e:
-            self.abort()
-            raise OutputError(f"{self.shown}: cannot write ({e.strerror})") from None
-
-    def abort(self) -> None:
-        try:
-            self.fh.close()
-        except OSError:
-            pass
-        if self.tmp is None:
-            return
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
 
 
 class _Counter:
@@ -237,33 +176,37 @@ def batch(
     from .api import load_rulepack
     from .batch import CHUNK_ROWS, DEFAULT_SAMPLES, EXPLAIN_CHUNK_ROWS, csv_records, jsonl_records
     from .decide import prepare
-    from .output import check_target, write_atomic
+    from .output import AtomicWriter, check_target, same_file, write_atomic
 
-    inputs = [Path(input_path)] if input_path != "-" else []
-    for target in [output, report]:  # an input named as an output is the first thing to say
-        if target and target != "-" and Path(target).parent.is_dir():
-            check_target(Path(target), inputs)
     # Unknown suffixes fail before any work, with the same rule as every command's -o.
     out_format = output_format(output, fmt, ("jsonl", "csv"), "jsonl")
     if report:
         output_format(report, None, ("html",), "html", option="--report")
     kind = _input_kind(input_path, input_format)
     in_path = Path(input_path)
-    if kind != "folder" and input_path != "-" and in_path.is_dir():
-        raise InputError(f"{input_path}: is a folder; use --input-format folder or leave it out")
-    if kind == "folder" and not in_path.is_dir():
-        raise InputError(f"{input_path}: not a folder")
-    if kind != "folder" and input_path != "-" and not in_path.exists():
-        raise InputError(f"{input_path}: file not found")
+    try:
+        kind = _input_kind(input_path, input_format)
+        if kind != "folder" and input_path != "-" and in_path.is_dir():
+            raise InputError(
+                f"{input_path}: is a folder; use --input-format folder or leave it out")
+        if kind == "folder" and not in_path.is_dir():
+            raise InputError(f"{input_path}: not a folder")
+        if kind != "folder" and input_path != "-" and not in_path.exists():
+            raise InputError(f"{input_path}: file not found")
+    except OSError as e:  # a name too long, a permission denied on the way
+        raise InputError(f"{input_path}: cannot be read ({e.strerror})") from None
     pack = load_rulepack(rules_dir)
     prep = prepare(pack)
     n_samples = samples if samples is not None else DEFAULT_SAMPLES
     n_samples = min(n_samples, pack.uncertainty.samples)
+    # Never write over what is read: the input (stdin, a file, each file of a folder) and
+    # the rule pack's files.
+    inputs = [input_path, rules_dir]
     for target in [output, report]:
         if target and target != "-":
             make_parent(Path(target))
             check_target(Path(target), inputs)
-    if report and output != "-" and Path(report).resolve() == Path(output).resolve():
+    if report and output != "-" and same_file(Path(report), Path(output)):
         raise OutputError(f"{report}: the report and the results must be different files")
     as_csv = out_format == "csv"
     workers = jobs or (os.cpu_count() or 1)
@@ -298,7 +241,7 @@ def batch(
                 fh.close()
             raise
 
-    out_file = _AtomicText(Path(output)) if output != "-" else None
+    out_file = AtomicWriter(Path(output)) if output != "-" else None
     sink: IO[str] = out_file.fh if out_file is not None else sys.stdout
     csv_writer = None
     if as_csv:
@@ -407,15 +350,15 @@ def batch(
 
     elapsed = max(time.perf_counter() - started, 1e-9)
     shown = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in counts.items())
-    where = f" -> {output}" if output != "-" else ""
+    where = f" -> {printable(output)}" if output != "-" else ""
     click.echo(
         f"{rows} row{'s' if rows != 1 else ''} in {elapsed:.1f} s ({rows / elapsed:,.0f}/s): "
         f"{shown}; {errors} error{'s' if errors != 1 else ''}{where}"
-        + (f"; overview -> {report}" if report else ""),
+        + (f"; overview -> {printable(report)}" if report else ""),
         err=True,
     )
-    for line in first_errors:
-        click.echo(f"  {line}", err=True)
+    for line in first_errors:  # they quote the rows' own text and file names
+        click.echo(f"  {printable(line)}", err=True)
     if errors > len(first_errors):
         click.echo(f"  ... and {errors - len(first_errors)} more (status \"error\" in the output)",
                    err=True)

@@ -100,17 +100,21 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     from .api import load_rulepack
     from .cli import _emit, _one_shot_shap
     from .compare import compare as compare_assessments
+    from .escape import printable
+    from .output import check_target
     from .render import render_comparison
 
     fmt = output_format(output, fmt, ("text", "html", "json"), "text")
     if old == "-" and new == "-":
         raise click.UsageError("only one of OLD and NEW can be - (stdin)")
     _one_shot_shap()
+    inputs: list[str | Path | None] = [old, new, rules_dir]
+    if output and output != "-":
+        check_target(Path(output), inputs)  # before any work: never over an input
     pack = load_rulepack(rules_dir)
     before = load_side(old, pack)
     after = load_side(new, pack)
     result = compare_assessments(before, after, pack)
-    inputs = [Path(p) for p in (old, new) if p != "-"]
     _emit(render_comparison(result, fmt), output, inputs)
     if output and output != "-":
-        click.echo(result.summary + f" -> {output}", err=True)
+        click.echo(printable(result.summary + f" -> {output}"), err=True)

@@ -290,14 +290,17 @@ def probe(
     if not demo and not target:
         raise click.UsageError("--target COLUMN is required with DATA.csv")
     from .api import load_rulepack
+    from .escape import printable
 
+    if output != "-":
+        check_target(Path(output), [data, rules_dir])  # before minutes of work
     # Load the pack first: a broken pack should fail before minutes of training, not after.
     prior = load_rulepack(rules_dir).explainability.priors["end_to_end"].fidelity
     start = time.perf_counter()
 
     def say(msg: str) -> None:
         if not quiet:
-            click.echo(f"[{time.perf_counter() - start:5.1f}s] {msg}", err=True)
+            click.echo(f"[{time.perf_counter() - start:5.1f}s] {printable(msg)}", err=True)
 
     if demo:
         table = demo_table()
@@ -314,14 +317,15 @@ def probe(
     text = result.to_json()
     say("done")
     table_text = summary(result, prior)
+    table_text = printable(table_text, keep="\n")  # it names the data's own columns
     if output == "-":
         click.echo(table_text, err=True, nl=False)
         click.echo(text, nl=False)
         return
     target_path = Path(output)
     make_parent(target_path)
-    check_target(target_path, [Path(data)] if data else [])
+    check_target(target_path, [data, rules_dir])
     write_atomic(target_path, text)
-    click.echo(table_text + f"-> {output}", nl=True)
+    click.echo(table_text + f"-> {printable(output)}", nl=True)
     if not quiet:
         sys.stderr.flush()

@@ -14,6 +14,7 @@ import click
 
 from .cli_common import ENV_RULES, make_parent, output_format, rules_option
 from .errors import Problem, RulePackError
+from .escape import printable
 
 
 @click.group("rules", epilog="""\b
@@ -25,9 +26,14 @@ def rules() -> None:
     """Check and show rule packs (a folder of YAML files; the default is rules/)."""
 
 
+def _say(line: str) -> None:
+    # Findings quote the pack's own keys, ids and text: shown, never obeyed by the terminal.
+    click.echo(printable(line, keep="\n"))
+
+
 def _print_list(label: str, items: list[str]) -> None:
     if items:
-        click.echo(f"  {label}: {', '.join(items)}")
+        _say(f"  {label}: {', '.join(items)}")
 
 
 @rules.command("check", epilog="""\b
@@ -56,16 +62,16 @@ def check(folder: str, samples: int | None) -> None:
         parent = parent_documents(docs, path)
     except RulePackError as e:
         for line in e.problems:
-            click.echo(f"problem: {line}")
+            _say(f"problem: {line}")
         raise RulePackError(Problem(folder, "", _count(len(e.details)))) from None
     report = check_pack(docs, folder, parent, samples=samples or SAMPLES)
     pack = report.pack
     if pack is not None:
         ext = f", extends {pack.extends}" if pack.extends else ""
-        click.echo(f"{folder}: pack {pack.name} {pack.version}{ext}: {len(pack.rules)} rules, "
-                   f"{len(pack.scenarios)} scenarios")
+        _say(f"{folder}: pack {pack.name} {pack.version}{ext}: {len(pack.rules)} rules, "
+             f"{len(pack.scenarios)} scenarios")
     else:
-        click.echo(f"{folder}: the pack does not validate")
+        _say(f"{folder}: the pack does not validate")
     if report.inheritance:
         _print_list("replaces", report.inheritance.get("replaced", []))
         _print_list("adds", report.inheritance.get("added", []))
@@ -74,12 +80,12 @@ def check(folder: str, samples: int | None) -> None:
     for f in report.findings:
         by_kind.setdefault(f.kind, []).append(f)
     for f in report.findings:
-        click.echo(f"problem: {f.line()}")
+        _say(f"problem: {f.line()}")
     if pack is not None and not report.sampled:
         # Invalid background profiles: nothing was sampled and no scenario run (packcheck).
-        click.echo("not sampled and no scenario run: the background profiles must be fixed first")
+        _say("not sampled and no scenario run: the background profiles must be fixed first")
     elif pack is not None:
-        click.echo(
+        _say(
             f"sampled {report.sampled:,} profiles: "
             + ("every rule can fire" if "never-fires" not in by_kind else
                f"{len(by_kind['never-fires'])} rule(s) or pattern(s) never fire")
@@ -93,22 +99,20 @@ def check(folder: str, samples: int | None) -> None:
         passed = sum(1 for s in report.scenarios if s.passed)
         failed = len(report.scenarios) - passed
         primary = sum(1 for s in report.scenarios if s.primary)
-        click.echo(f"scenarios: {passed} passed, {failed} failed; {primary} of "
-                   f"{len(report.scenarios)} give the expected primary answer")
+        _say(f"scenarios: {passed} passed, {failed} failed; {primary} of "
+             f"{len(report.scenarios)} give the expected primary answer")
         for s in report.scenarios:
             if s.passed and not s.primary:
-                click.echo(f"  pass  {s.id}: {s.got} (accepted; the expected primary is "
-                           f"{s.expect})")
+                _say(f"  pass  {s.id}: {s.got} (accepted; the expected primary is {s.expect})")
             elif s.passed:
-                click.echo(f"  pass  {s.id}: {s.got}")
+                _say(f"  pass  {s.id}: {s.got}")
             elif s.problem:
-                click.echo(f"  FAIL  {s.id}: invalid input: {s.problem} ({s.file})")
+                _say(f"  FAIL  {s.id}: invalid input: {s.problem} ({s.file})")
             else:
-                click.echo(f"  FAIL  {s.id}: expected {' or '.join(s.accept)}, got {s.got} "
-                           f"({s.file})")
+                _say(f"  FAIL  {s.id}: expected {' or '.join(s.accept)}, got {s.got} ({s.file})")
     problems = len(report.findings) + sum(1 for s in report.scenarios if not s.passed)
     if report.clean:
-        click.echo("clean")
+        _say("clean")
         return
     # The findings are the report (stdout); the error, which the CLI turns into exit 2, sums up.
     raise RulePackError(Problem(folder, "", _count(problems)))
@@ -124,9 +128,10 @@ def effective_yaml(pack: Any, source: str) -> str:
 
     data = pack.model_dump(mode="json", by_alias=True, exclude_none=True)
     extends = data.pop("extends", None)
-    head = [f"# Effective rule pack {pack.name} {pack.version} from {source}"]
+    head = [printable(f"# Effective rule pack {pack.name} {pack.version} from {source}")]
     if extends:
-        head.append(f"# (extends {extends}; inheritance resolved: this file stands alone)")
+        head.append(printable(f"# (extends {extends}; inheritance resolved: this file stands "
+                              "alone)"))
     head.append(f"# sha256 {pack.sha256()}")
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(head) + "\n" + body
@@ -219,10 +224,11 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
     from .api import load_rulepack, read_limited, recommend
     from .backtest import backtest, parse_labelled
     from .loading import parse_text
-    from .output import write_atomic
+    from .output import check_target, write_atomic
 
     if output:
         output_format(output, None, ("json",), "json")  # an unknown suffix fails first
+        check_target(Path(output), [labelled, rules_dir])  # before any work: never over an input
     pack = load_rulepack(rules_dir)
     path = Path(labelled)
     from .errors import InputError

@@ -42,11 +42,13 @@ def environment() -> Any:
                 lstrip_blocks=True,
                 keep_trailing_newline=True,
                 bytecode_cache=_bytecode_cache(jinja2),
+                finalize=_visible,
             )
             env.filters["option"] = option_label
             env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
             env.filters["num"] = lambda v, nd=2: f"{float(v):+.{nd}f}"
             env.filters["md"] = _md_escape
+            env.filters["front_matter"] = _front_matter
             env.filters["effect"] = effect_text
             env.filters["value"] = lambda v, field="": fmt_value(field, v)
             env.filters["count"] = charts.count
@@ -64,20 +66,54 @@ def environment() -> Any:
         return _env
 
 
-def _bytecode_cache(jinja2: Any) -> Any:
+def _visible(value: Any) -> Any:
+    # Every value put into a document: control characters (ESC, C1, bidi overrides, lone
+    # surrogates) shown as escapes, so a report printed on a terminal cannot drive it and a
+    # lone surrogate cannot make the document unwritable. Newlines and tabs are layout. Markup
+    # (a chart's SVG) stays Markup: the characters replaced are never part of markup.
+    from markupsafe import Markup
+
+    from .escape import printable
+
+    if isinstance(value, Markup):
+        return Markup(printable(str(value), keep="\n\t"))
+    if isinstance(value, str):
+        return printable(value, keep="\n\t")
+    return value
+
+
+def _bytecode_cache(jinja2: Any, variant: str = "documents") -> Any:
     """Give Jinja's compiled-template cache, or None when it cannot be used.
 
     Compiling the report template costs about 0.1 s per process; the cache keeps the compiled
-    code (keyed by the template's checksum, so an edited template is recompiled) in Jinja's
-    per-user folder in the temporary directory, which Jinja creates private (0700) and refuses
-    when another user owns it. Set ADVISOR_NO_TEMPLATE_CACHE=1 to compile every time.
+    code in Jinja's per-user folder in the temporary directory, which Jinja creates private
+    (0700) and refuses when another user owns it. Set ADVISOR_NO_TEMPLATE_CACHE=1 to compile
+    every time.
+
+    Compiled code depends on the environment as well as the template: `finalize` (and the
+    autoescape and whitespace options) are compiled in. So an entry is keyed by `variant` (one
+    per environment) and checked against the template's text together with this module's own
+    source, where the environments are configured: an edited template or a changed
+    environment is recompiled, never served from an older build.
     """
+    import hashlib
     import os
 
     if os.environ.get("ADVISOR_NO_TEMPLATE_CACHE"):
         return None
+    try:
+        with open(__file__, "rb") as fh:
+            salt = hashlib.sha1(fh.read()).hexdigest()
+    except OSError:  # no source to read (a frozen build): no cache rather than a stale one
+        return None
 
     class Cache(jinja2.FileSystemBytecodeCache):  # type: ignore[misc]
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            return str(super().get_cache_key(f"{variant}:{name}", filename))
+
+        def get_source_checksum(self, source: str) -> str:
+            return hashlib.sha1(f"{salt}\0{source}".encode()).hexdigest()
+
         def dump_bytecode(self, bucket: Any) -> None:
             try:
                 super().dump_bytecode(bucket)
@@ -112,18 +148,18 @@ def _web_url(url: Any) -> str:
 
 
 def _md_escape(text: Any) -> str:
-    # Markdown renderers accept inline HTML and entities: escape '<' (no tag can start without
-    # it) and '&' before a name or '#' (no entity), then backslash the characters that start
-    # markup, so user text shows as text. '>' only starts markup at the start (a quote).
-    import re
+    # User and rule-pack text as literal inline Markdown: see `escape.markdown`.
+    from .escape import markdown
 
-    s = re.sub(r"&(?=[A-Za-z#])", "&amp;", str(text)).replace("<", "&lt;")
-    for ch in ("\\", "`", "*", "[", "]", "|", "#"):
-        s = s.replace(ch, "\\" + ch)
-    # An underscore inside a word cannot start emphasis (CommonMark): escape only the others.
-    s = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)
-    s = " ".join(s.splitlines())  # \r alone ends a line in Markdown too, as do \x85, \u2028
-    return "\\" + s if s.startswith((">", "-", "+")) else s
+    return markdown(text)
+
+
+def _front_matter(text: Any) -> str:
+    # A value in the YAML front matter of a Markdown file: the Markdown-escaped text (one
+    # line, no control character) as a single-quoted YAML scalar, where only ' is doubled and
+    # backslashes stay as they are. So neither a YAML reader (a ': ' or '#' in a pack name) nor
+    # a renderer that shows the front matter as Markdown is misled.
+    return "'" + _md_escape(text).replace("'", "''") + "'"
 
 
 def effect_text(effect: dict[str, Any]) -> str:
@@ -239,5 +275,26 @@ def render_comparison(comparison: Any, format: str = "text") -> str:
 
         raise UsageError(Problem("", "format", f"unknown format {format!r}; use one of "
                                  f"{', '.join(COMPARE_FORMATS)}"))
-    name = "compare.html.j2" if format == "html" else "compare.txt.j2"
-    return str(environment().get_template(name).render(c=comparison))
+    if format == "html":
+        return str(environment().get_template("compare.html.j2").render(c=comparison))
+    return str(_text_environment().get_template("compare.txt.j2").render(c=comparison))
+
+
+_text_env: Any = None
+
+
+def _text_environment() -> Any:
+    """Give the environment for plain-text templates, read on a terminal: every value put
+    into the text is made printable (escape sequences and bidi controls in names are shown,
+    not obeyed; a newline in a value cannot break the layout)."""
+    global _text_env
+    base = environment()
+    with _lock:
+        if _text_env is None:
+            import jinja2
+
+            from .escape import printable
+
+            _text_env = base.overlay(finalize=printable,
+                                     bytecode_cache=_bytecode_cache(jinja2, "text"))
+        return _text_env

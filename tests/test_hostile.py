@@ -455,10 +455,10 @@ def test_a_range_error_is_one_line():
 
 
 def test_stdout_and_stderr_are_bytes_safe():
-    # A payload of control and bidi characters in an error line reaches stderr intact.
+    # A bidi override in an error line reaches stderr shown as an escape, never obeyed.
     doc = GOOD.replace("name: t", "name: t\nextra\u202e: 1")
     r = run(["recommend", "-", "--no-explain"], input=doc.encode("utf-8"))
-    assert_refused(r, "<stdin>", "extra\u202e: unknown field")
+    assert_refused(r, "<stdin>", "extra\\u202e: unknown field")
     assert io.StringIO(r.stderr).read()  # decodes
     assert os.fsencode(r.stderr)
 
