@@ -70,7 +70,7 @@ class Limits:
     request_timeout: float = 10.0
     body_timeout: float = 10.0
     threads: int = 2
-    queue: int = 16
+    queue: int = 64
     heavy_body: int = 64_000
     heavy_threads: int = 1
     heavy_queue: int = 2
@@ -318,6 +318,24 @@ def _work(pack: "RulePack", body: bytes, explain: bool, fmt: str) -> _Answer:
         return _Answer(422, {"detail": problem_entries(e, "<body>")})
 
 
+_WARM_UP = json.dumps({"name": "warm-up", "task": {"modality": "text"},
+                       "data": {"paired_examples": 20000}, "latency": {"budget_ms": 250}}).encode()
+
+
+def _warm_up(pack: "RulePack") -> None:
+    # One full request before serving: the first assessment imports shap, scikit-learn and the
+    # templates (20 s on a busy 2-core machine), which would otherwise overrun the first
+    # request's time limit.
+    import logging
+
+    for fmt in ("html", "md"):
+        try:
+            _work(pack, _WARM_UP, True, fmt)
+        except Exception:  # noqa: BLE001 - a bug here shows again on the first request
+            logging.getLogger("advisor.server").warning("warm-up request failed", exc_info=True)
+            return
+
+
 def create_app(
     rulepack: "RulePack | None" = None,
     rules_dir: str | None = None,
@@ -355,6 +373,7 @@ def create_app(
     lim = limits or Limits()
     pack = rulepack if rulepack is not None else load_rulepack(rules_dir)
     prepare(pack)  # compile once, before the first request
+    _warm_up(pack)
     pack_info = {"name": pack.name, "version": pack.version, "sha256": pack.sha256()}
     light = _Lane("work", lim.threads, lim.queue)
     heavy = _Lane("heavy", lim.heavy_threads, lim.heavy_queue)
