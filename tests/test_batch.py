@@ -368,8 +368,14 @@ def test_portfolio_overview(tmp_path):
 def test_portfolio_overview_memory_is_flat_with_the_rows():
     # --report keeps an Overview, not every row: its lists stop at the page's limits however
     # many rows arrive; the scatter is a uniform sample of every assessed row, in input order.
-    from advisor.batch import ERROR_LIMIT, SCATTER_LIMIT, TABLE_LIMIT, Overview, Point,\
-        portfolio_html
+    from advisor.batch import (
+        ERROR_LIMIT,
+        SCATTER_LIMIT,
+        TABLE_LIMIT,
+        Overview,
+        Point,
+        portfolio_html,
+    )
 
     def points(n):
         for i in range(n):

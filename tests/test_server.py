@@ -4,10 +4,12 @@ TestClient, and one real uvicorn on loopback. Skipped when the `server` extra is
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -663,3 +665,40 @@ def test_uvicorn_failing_to_start_is_exit_2(monkeypatch, capsys):
     assert e.value.code == 2
     assert capsys.readouterr().err == ("error: the server on 127.0.0.1:0 could not start (see "
                                        "the log above)\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc for child pids")
+def test_serve_workers_runs_uvicorns_worker_processes():
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", "serve", "--port", str(port),
+                             "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180  # two workers import the engine on a busy machine
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+            time.sleep(0.5)
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/assessments?explain=false", json=GOOD,
+                       timeout=WAIT)
+        assert r.status_code == 200 and r.json()["name"] == "svc"
+        children = (Path("/proc") / str(proc.pid) / "task" / str(proc.pid) / "children")
+        kids = children.read_text().split()
+        workers = [k for k in kids
+                   if b"spawn_main" in (Path("/proc") / k / "cmdline").read_bytes()]
+        assert len(workers) == 2, kids
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, err.decode()[-2000:]
