@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +63,15 @@ class Limits:
         threads: worker threads for ordinary requests.
         queue: ordinary requests that may wait for a thread.
         heavy_body: bodies of more than this many bytes go to the heavy lane.
-        heavy_threads: worker threads for large bodies.
-        heavy_queue: large-body requests that may wait for a thread.
+        heavy_threads: workers for large bodies.
+        heavy_queue: large-body requests that may wait for a worker.
+        heavy_processes: run the heavy lane's workers as processes (`advisor serve` does): a
+            large body's validation then runs beside the ordinary requests, not sharing their
+            interpreter lock, and work still running `kill_after` seconds after its request
+            was answered 503 has its process killed (and a fresh one started). False: threads,
+            like the ordinary lane.
+        kill_after: see heavy_processes. Not at once: a restart costs seconds of CPU (the
+            imports, the warm-up), which a client could otherwise trigger at will.
         retry_after: seconds sent in Retry-After with a 503.
     """
 
@@ -74,6 +82,8 @@ class Limits:
     heavy_body: int = 64_000
     heavy_threads: int = 1
     heavy_queue: int = 2
+    heavy_processes: bool = False
+    kill_after: float = 30.0
     retry_after: int = 5
 
 
@@ -111,6 +121,127 @@ class _Lane:
     def close(self) -> None:
         """Stop taking work; drop what is queued (running work ends on its own)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _ProcessLane:
+    """A bounded pool of worker processes (spawned, each with the rule pack loaded and warmed).
+
+    While its processes start (after creation, or after a kill) it takes no work: `submit` gives
+    None, so a request is answered 503 at once rather than spending its time limit waiting.
+    `kill` ends every process of the pool, whatever it runs (a request over its time limit), and
+    starts fresh ones.
+    """
+
+    def __init__(self, processes: int, queue: int, pack: "RulePack") -> None:
+        self._n = processes
+        self._cap = processes + queue
+        self._pack = pack
+        self._held = 0
+        self._lock = threading.Lock()
+        self._pool: Any = None
+        self._ready = False
+        self._closed = False
+        self._start()
+
+    def _start(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the server process runs threads (uvicorn, the ordinary lane).
+        pool = ProcessPoolExecutor(max_workers=self._n, mp_context=multiprocessing.get_context(
+            "spawn"), initializer=_process_init, initargs=(self._pack,))
+        with self._lock:
+            self._pool, self._ready = pool, False
+        # One warm-up job per process; the lane opens when they are all done.
+        warm = [pool.submit(_process_ready) for _ in range(self._n)]
+        left = [len(warm)]
+
+        def one_done(_f: "Future[Any]") -> None:
+            with self._lock:
+                left[0] -= 1
+                if left[0] == 0 and self._pool is pool:
+                    self._ready = True
+
+        for f in warm:
+            f.add_done_callback(one_done)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> "Future[Any] | None":
+        """Start `fn(*args)` in a worker process; None while starting or when full."""
+        with self._lock:
+            if not self._ready or self._closed or self._held >= self._cap:
+                return None
+            self._held += 1
+            pool = self._pool
+        try:
+            fut: Future[Any] = pool.submit(fn, *args)
+        except RuntimeError:  # broken or shut down between the check and the submit
+            with self._lock:
+                self._held -= 1
+            return None
+        fut.add_done_callback(self._release)
+        return fut
+
+    def _release(self, _fut: "Future[Any]") -> None:
+        with self._lock:
+            self._held -= 1
+
+    @property
+    def held(self) -> int:
+        """Requests running or waiting in this lane."""
+        with self._lock:
+            return self._held
+
+    @property
+    def ready(self) -> bool:
+        """Its processes are up and taking work."""
+        with self._lock:
+            return self._ready
+
+    def kill(self) -> None:
+        """End every worker process now (their requests fail) and start fresh ones."""
+        self._end()
+        if not self._closed:
+            self._start()
+
+    def close(self) -> None:
+        """Stop taking work and end the worker processes (a warm-up or request in progress
+        would otherwise hold up the server's exit)."""
+        self._closed = True
+        self._end()
+
+    def _end(self) -> None:
+        with self._lock:
+            pool, self._ready = self._pool, False
+        # The executor has no way to stop one running call; its processes are killed instead.
+        procs = getattr(pool, "_processes", None) or {}
+        for proc in list(procs.values()):
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+_PROCESS_PACK: "RulePack | None" = None
+
+
+def _process_init(pack: "RulePack") -> None:
+    # In a heavy-lane worker process: keep the pack, compiled, and make one full request so the
+    # first real one does not pay for the imports.
+    global _PROCESS_PACK
+    from .engine import prepare
+
+    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+    prepare(pack)
+    _PROCESS_PACK = pack
+    _warm_up(pack)
+
+
+def _process_ready() -> bool:
+    return _PROCESS_PACK is not None
+
+
+def _process_work(body: bytes, explain: bool, fmt: str) -> "_Answer":
+    # A heavy-lane request, in its worker process.
+    assert _PROCESS_PACK is not None
+    return _work(_PROCESS_PACK, body, explain, fmt)
 
 
 class _TooLarge(Exception):
@@ -376,7 +507,9 @@ def create_app(
     _warm_up(pack)
     pack_info = {"name": pack.name, "version": pack.version, "sha256": pack.sha256()}
     light = _Lane("work", lim.threads, lim.queue)
-    heavy = _Lane("heavy", lim.heavy_threads, lim.heavy_queue)
+    heavy: _Lane | _ProcessLane = (
+        _ProcessLane(lim.heavy_threads, lim.heavy_queue, pack) if lim.heavy_processes
+        else _Lane("heavy", lim.heavy_threads, lim.heavy_queue))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -434,7 +567,9 @@ def create_app(
     async def healthz() -> dict[str, Any]:
         # On the event loop itself (async, no thread): it answers while workers are busy.
         return {"status": "ok", "advisor_version": __version__, "rulepack": pack_info,
-                "in_progress": light.held + heavy.held}
+                "in_progress": light.held + heavy.held,
+                "large_bodies": "starting" if isinstance(heavy, _ProcessLane) and not heavy.ready
+                else "ready"}
 
     health = "Liveness, the rule pack in use and the requests in progress"
     app.get("/healthz", summary=health, operation_id="healthz")(healthz)
@@ -470,16 +605,27 @@ def create_app(
                                            f"{lim.body_timeout:g} s"}, status_code=408,
                                 headers={"Connection": "close"})
         fmt = negotiate(request.headers.get("accept"))
-        lane = heavy if len(body) > lim.heavy_body else light
-        fut = lane.submit(_work, pack, body, explain, fmt)
+        lane: _Lane | _ProcessLane = heavy if len(body) > lim.heavy_body else light
+        if isinstance(lane, _ProcessLane):
+            fut = lane.submit(_process_work, body, explain, fmt)
+        else:
+            fut = lane.submit(_work, pack, body, explain, fmt)
         if fut is None:
             return unavailable("busy: every worker is taken; retry later")
         try:
             ans: _Answer = await asyncio.wait_for(asyncio.wrap_future(fut), lim.request_timeout)
         except TimeoutError:
-            fut.cancel()  # dropped if still queued; running work ends on its own
+            if not fut.cancel() and isinstance(lane, _ProcessLane):
+                # Running in a process: end it if it is still running a while later (threads
+                # cannot be stopped, and run on to their end).
+                proc_lane = lane
+                asyncio.get_running_loop().call_later(
+                    lim.kill_after, lambda: None if fut.done() else proc_lane.kill())
             return unavailable(f"the request took longer than {lim.request_timeout:g} s; "
                                "retry later")
+        except BrokenProcessPool:
+            # Its worker process was killed (another request's time limit) or died.
+            return unavailable("busy: the worker was restarted; retry later")
         if isinstance(ans.body, bytes):
             return Response(ans.body, status_code=ans.status, media_type=ans.media)
         return JSONResponse(ans.body, status_code=ans.status)
@@ -573,7 +719,7 @@ def app_from_environment() -> "FastAPI":
     `advisor serve --workers N`, whose worker processes import the app by name)."""
     timeout = float(os.environ.get(_ENV_TIMEOUT) or Limits.request_timeout)
     return create_app(rules_dir=os.environ.get(_ENV_RULES) or None,
-                      limits=Limits(request_timeout=timeout))
+                      limits=Limits(request_timeout=timeout, heavy_processes=True))
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -635,7 +781,7 @@ def serve(host: str, port: int, rules_dir: str | None, workers: int,
 
     check_port_free(host, port)  # before the pack loads: a taken port fails at once
     if workers == 1:
-        limits = Limits(request_timeout=request_timeout)
+        limits = Limits(request_timeout=request_timeout, heavy_processes=True)
         target: Any = create_app(rules_dir=rules_dir, limits=limits)
     else:
         # Each worker process builds its own app; check the pack here first, so a bad pack is

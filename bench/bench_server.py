@@ -15,6 +15,8 @@ minimal asyncio HTTP client (so the figures measure the server, not the client),
 
 Usage: python bench/bench_server.py [--requests N] [--concurrency C] [--explain]
                                     [--latency-requests N] [--loris N] [--workers N]
+                                    [--attack loris,body,oversized,slow] [--no-rates]
+                                    [--slow-fields N]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -127,16 +130,23 @@ async def _valid_latencies(port: int, n: int, path: str, bad: list[int]) -> list
     return out
 
 
-def _slow_body() -> bytes:
-    # ~600 KB: valid fields plus thousands of unknown ones, each a problem to report.
+SLOW_FIELDS = 24_000
+
+
+def _slow_body(fields: int = SLOW_FIELDS) -> bytes:
+    # ~700 KB by default: valid fields plus thousands of unknown ones, each a problem to report.
     doc: dict[str, object] = dict(BODY)
-    for i in range(24_000):
+    for i in range(fields):
         doc[f"unknown_field_{i:05d}"] = i
     return json.dumps(doc).encode()
 
 
+ATTACKS = ("loris", "body", "oversized", "slow")
+
+
 async def _attack(port: int, stop: asyncio.Event, loris: int,
-                  seen: collections.Counter[str]) -> None:
+                  seen: collections.Counter[str], kinds: tuple[str, ...] = ATTACKS,
+                  slow_fields: int = SLOW_FIELDS) -> None:
     # Bounded: a fixed number of attacker tasks, each looping until `stop` (or its own cap).
 
     async def slow_loris() -> None:
@@ -193,7 +203,7 @@ async def _attack(port: int, stop: asyncio.Event, loris: int,
                 await asyncio.sleep(0.05)
 
     async def slow_requests() -> None:
-        request = _request_bytes("POST", "/v1/assessments", port, _slow_body())
+        request = _request_bytes("POST", "/v1/assessments", port, _slow_body(slow_fields))
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -203,41 +213,66 @@ async def _attack(port: int, stop: asyncio.Event, loris: int,
             except (ConnectionError, OSError, asyncio.IncompleteReadError, TimeoutError):
                 seen["slow request: closed"] += 1
 
-    tasks = ([slow_loris() for _ in range(loris)] + [slow_body() for _ in range(4)]
-             + [oversized() for _ in range(2)] + [slow_requests() for _ in range(3)])
+    tasks = ([slow_loris() for _ in range(loris if "loris" in kinds else 0)]
+             + [slow_body() for _ in range(4 if "body" in kinds else 0)]
+             + [oversized() for _ in range(2 if "oversized" in kinds else 0)]
+             + [slow_requests() for _ in range(3 if "slow" in kinds else 0)])
     await asyncio.gather(*tasks)
 
 
-def latency_under_attack(port: int, n: int, path: str, loris: int) -> None:
-    """Print p50/p99 of n valid requests quiet, then during the attack, and their ratio."""
-
-    async def run() -> None:
-        bad_quiet: list[int] = []
-        quiet = await _valid_latencies(port, n, path, bad_quiet)
+def _attack_process(port: int, loris: int, seconds: float, out: Any,
+                    kinds: tuple[str, ...], slow_fields: int) -> None:
+    # The attack in a process of its own, so that its client work does not slow the measuring
+    # client; runs until told to stop or for `seconds` at most, then sends back what it got.
+    async def run() -> collections.Counter[str]:
         stop = asyncio.Event()
         seen: collections.Counter[str] = collections.Counter()
-        attack = asyncio.create_task(_attack(port, stop, loris, seen))
-        await asyncio.sleep(3)  # let the attack get going
-        bad_attack: list[int] = []
-        loud = await _valid_latencies(port, n, path, bad_attack)
-        stop.set()
+        loop = asyncio.get_running_loop()
+        loop.call_later(seconds, stop.set)
+        loop.add_reader(out.fileno(), stop.set)  # the parent writes a byte: stop
         try:
-            await asyncio.wait_for(attack, 130)
+            await asyncio.wait_for(_attack(port, stop, loris, seen, kinds, slow_fields),
+                                   seconds + 130)
         except TimeoutError:
-            attack.cancel()
-        q50, q99, a50, a99 = (_pct(quiet, 0.5), _pct(quiet, 0.99), _pct(loud, 0.5),
-                              _pct(loud, 0.99))
-        print(f"valid POST {path}, {n} requests each, one at a time:")
-        print(f"  quiet:        p50 {q50:7.1f} ms   p99 {q99:7.1f} ms")
-        print(f"  under attack: p50 {a50:7.1f} ms   p99 {a99:7.1f} ms")
-        print(f"  ratio (attack / quiet): p50 {a50 / q50:.2f}x   p99 {a99 / q99:.2f}x")
-        print(f"  valid requests not answered 200: quiet {len(bad_quiet)}, "
-              f"under attack {len(bad_attack)} {sorted(collections.Counter(bad_attack).items())}")
-        print("  the attack got: " + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items())))
-        fivexx = sum(v for k, v in seen.items() if "HTTP 5" in k and "HTTP 503" not in k)
-        print(f"  5xx other than 503 answered to the attack: {fivexx}")
+            pass
+        return seen
 
-    asyncio.run(run())
+    out.send(dict(asyncio.run(run())))
+
+
+def latency_under_attack(port: int, n: int, path: str, loris: int,
+                         kinds: tuple[str, ...] = ATTACKS,
+                         slow_fields: int = SLOW_FIELDS) -> None:
+    """Print p50/p99 of n valid requests quiet, then during the attack, and their ratio."""
+    import multiprocessing
+
+    bad_quiet: list[int] = []
+    quiet = asyncio.run(_valid_latencies(port, n, path, bad_quiet))
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    attacker = ctx.Process(target=_attack_process,
+                           args=(port, loris, 600.0, there, kinds, slow_fields))
+    attacker.start()
+    time.sleep(5)  # let the attack get going
+    bad_attack: list[int] = []
+    loud = asyncio.run(_valid_latencies(port, n, path, bad_attack))
+    here.send(b"stop")
+    seen: dict[str, int] = here.recv() if here.poll(200) else {}
+    attacker.join(30)
+    if attacker.is_alive():
+        attacker.kill()
+    q50, q99, a50, a99 = (_pct(quiet, 0.5), _pct(quiet, 0.99), _pct(loud, 0.5),
+                          _pct(loud, 0.99))
+    print(f"valid POST {path}, {n} requests each, one at a time; attack: {', '.join(kinds)}")
+    print(f"  quiet:        p50 {q50:7.1f} ms   p99 {q99:7.1f} ms")
+    print(f"  under attack: p50 {a50:7.1f} ms   p99 {a99:7.1f} ms")
+    print(f"  ratio (attack / quiet): p50 {a50 / q50:.2f}x   p99 {a99 / q99:.2f}x")
+    print(f"  valid requests not answered 200: quiet {len(bad_quiet)}, "
+          f"under attack {len(bad_attack)} {sorted(collections.Counter(bad_attack).items())}")
+    print("  the attack (another process) got: "
+          + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items())))
+    fivexx = sum(v for k, v in seen.items() if "HTTP 5" in k and "HTTP 503" not in k)
+    print(f"  5xx other than 503 answered to the attack: {fivexx}")
 
 
 def main() -> None:
@@ -249,6 +284,11 @@ def main() -> None:
                     help="valid requests timed quiet, and again under attack")
     ap.add_argument("--loris", type=int, default=40, help="slow-loris connections")
     ap.add_argument("--workers", type=int, default=1, help="advisor serve --workers")
+    ap.add_argument("--attack", default=",".join(ATTACKS),
+                    help=f"the attacks to send, comma-separated (default: all of {ATTACKS})")
+    ap.add_argument("--no-rates", action="store_true", help="skip the requests/s figures")
+    ap.add_argument("--slow-fields", type=int, default=SLOW_FIELDS,
+                    help="unknown fields in each slow request's body")
     a = ap.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -261,7 +301,8 @@ def main() -> None:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                health = httpx.get(f"{base}/healthz", timeout=2)
+                if health.status_code == 200 and health.json().get("large_bodies") == "ready":
                     break
             except httpx.HTTPError:
                 pass
@@ -274,14 +315,15 @@ def main() -> None:
                  ("POST /v1/assessments?explain=false", "POST", "/v1/assessments?explain=false")]
         if a.explain:
             cases.append(("POST /v1/assessments (attributions)", "POST", "/v1/assessments"))
-        for label, method, path in cases:
+        for label, method, path in cases if not a.no_rates else []:
             rate(port, 5, 1, method, path)  # warm up
             seq = rate(port, a.requests, 1, method, path)
             con = rate(port, a.requests, a.concurrency, method, path)
             print(f"{label}: {seq:,.1f} requests/s sequential, {con:,.1f} requests/s concurrent")
         latency_under_attack(port, a.latency_requests,
                              "/v1/assessments" if a.explain else "/v1/assessments?explain=false",
-                             a.loris)
+                             a.loris, tuple(k for k in a.attack.split(",") if k),
+                             a.slow_fields)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

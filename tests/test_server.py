@@ -702,3 +702,49 @@ def test_serve_workers_runs_uvicorns_worker_processes():
         proc.terminate()
         _, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == 0, err.decode()[-2000:]
+
+
+def _wait_heavy_ready(base):
+    import httpx
+
+    deadline = time.monotonic() + 180  # a spawned process imports the engine: slow when busy
+    while httpx.get(f"{base}/healthz", timeout=WAIT).json()["large_bodies"] != "ready":
+        assert time.monotonic() < deadline, "the heavy lane did not start"
+        time.sleep(0.2)
+
+
+def test_large_bodies_in_a_worker_process_and_killed_over_the_time_limit(monkeypatch):
+    # advisor serve's heavy lane: large bodies run in a spawned process; one over its time limit
+    # has that process killed and a fresh one started (no thread left running on).
+    import httpx
+    import slow_work
+
+    import advisor.server
+
+    padded = json.dumps({**GOOD, "description": "x" * 3_000}).encode()
+    headers = {"content-type": "application/json"}
+    limits = Limits(heavy_body=2_000, heavy_processes=True, request_timeout=2, kill_after=0.5)
+    with serving(create_app(limits=limits)) as (base, _):
+        _wait_heavy_ready(base)
+        r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
+        assert r.status_code == 200
+        assert r.content == _CLIENT.post("/v1/assessments", content=padded,
+                                         headers=headers).content  # as on a thread
+        # Work that never ends, run in the worker process (imported there by name).
+        monkeypatch.setattr(advisor.server, "_process_work", slow_work.forever)
+        r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert r.json() == {"detail": "the request took longer than 2 s; retry later"}
+        deadline = time.monotonic() + WAIT  # killed kill_after (0.5 s) later: the lane restarts
+        while httpx.get(f"{base}/healthz", timeout=WAIT).json()["large_bodies"] != "starting":
+            assert time.monotonic() < deadline, "the stuck worker was not killed"
+            time.sleep(0.05)
+        r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
+        assert r.status_code == 503  # while the fresh process starts: at once, not queued
+        assert r.json() == {"detail": "busy: every worker is taken; retry later"}
+        r = httpx.post(f"{base}/v1/assessments?explain=false", json=GOOD, timeout=WAIT)
+        assert r.status_code == 200  # ordinary requests are served meanwhile
+        monkeypatch.undo()
+        _wait_heavy_ready(base)
+        r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
+        assert r.status_code == 200
