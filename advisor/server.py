@@ -118,6 +118,11 @@ class _Lane:
         with self._lock:
             return self._held
 
+    def has_room(self) -> bool:
+        """Whether `submit` would take work now."""
+        with self._lock:
+            return self._held < self._cap
+
     def close(self) -> None:
         """Stop taking work; drop what is queued (running work ends on its own)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -196,6 +201,11 @@ class _ProcessLane:
         """Its processes are up and taking work."""
         with self._lock:
             return self._ready
+
+    def has_room(self) -> bool:
+        """Whether `submit` would take work now."""
+        with self._lock:
+            return self._ready and not self._closed and self._held < self._cap
 
     def kill(self) -> None:
         """End every worker process now (their requests fail) and start fresh ones."""
@@ -596,6 +606,13 @@ def create_app(
         if ctype.lower() not in ("application/json", ""):
             return JSONResponse({"detail": f"send application/json, not {ctype[:80]!a}"},
                                 status_code=415)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > lim.heavy_body and not heavy.has_room():
+            # Refused before its body is read: reading 1 MB bodies only to answer 503 would
+            # itself load the event loop.
+            return JSONResponse({"detail": "busy: every worker is taken; retry later"},
+                                status_code=503, headers={"Retry-After": str(lim.retry_after),
+                                                          "Connection": "close"})
         try:
             body = await asyncio.wait_for(_read_body(request), lim.body_timeout)
         except _TooLarge:

@@ -563,6 +563,7 @@ def test_a_slow_heavy_request_leaves_ordinary_ones_served(gate):
         r = httpx.post(f"{base}/v1/assessments?explain=false", content=slow_big, timeout=WAIT,
                        headers={"content-type": "application/json"})
         assert r.status_code == 503  # the heavy lane is full...
+        assert r.headers["connection"] == "close"  # ...refused before its body was read
         r = httpx.post(f"{base}/v1/assessments?explain=false", json=GOOD, timeout=WAIT)
         assert r.status_code == 200  # ...and ordinary requests do not wait behind it
         gate.opened.set()
