@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -646,20 +647,75 @@ def _marker(shape: str, x: float, y: float) -> str:
     return f"M{x:.1f},{y - 4.5:.1f}l4.5,8h-9z"
 
 
+class Overview:
+    """What the portfolio overview keeps of a batch, in memory that does not grow with the rows.
+
+    Fed one `Point` per row in input order (`add`); keeps the counts, the first TABLE_LIMIT rows
+    (the table), the first ERROR_LIMIT failed rows and a uniform random sample of SCATTER_LIMIT
+    assessed rows for the scatter (reservoir sampling, Vitter's algorithm R, with a fixed seed:
+    the same input gives the same page).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.total = 0
+        self.ok = 0
+        self.errors = 0
+        self.counts = dict.fromkeys(OPTIONS, 0)
+        self.table: list[Point] = []
+        self.error_rows: list[Point] = []
+        self._sample: list[tuple[int, Point]] = []  # (position among assessed rows, point)
+        self._rng = random.Random(seed)
+
+    def add(self, p: Point) -> None:
+        """Take one row's point (rows in input order)."""
+        self.total += 1
+        if len(self.table) < TABLE_LIMIT:
+            self.table.append(p)
+        if p.recommendation is None:
+            self.errors += 1
+            if len(self.error_rows) < ERROR_LIMIT:
+                self.error_rows.append(p)
+            return
+        self.ok += 1
+        self.counts[p.recommendation] += 1
+        if len(self._sample) < SCATTER_LIMIT:
+            self._sample.append((self.ok, p))
+        else:
+            j = self._rng.randrange(self.ok)
+            if j < SCATTER_LIMIT:
+                self._sample[j] = (self.ok, p)
+
+    def extend(self, points: Iterable[Point]) -> None:
+        """Take several rows' points, in input order."""
+        for p in points:
+            self.add(p)
+
+    @property
+    def scatter(self) -> list[Point]:
+        """The sampled assessed rows, in input order (all of them when there are few enough)."""
+        return [p for _, p in sorted(self._sample, key=lambda t: t[0])]
+
+
 def portfolio_view(
-    points: Sequence[Point],
+    points: Overview | Sequence[Point],
     *,
     title: str,
     source: str,
     rulepack: str,
     samples: int,
 ) -> dict[str, Any]:
-    """Give what the portfolio template shows: counts, the table, the scatter and the errors."""
-    ok = [p for p in points if p.recommendation is not None]
-    bad = [p for p in points if p.recommendation is None]
-    counts = {o: sum(1 for p in ok if p.recommendation == o) for o in OPTIONS}
-    stride = max(1, math.ceil(len(ok) / SCATTER_LIMIT))
-    shown = ok[::stride]
+    """Give what the portfolio template shows: counts, the table, the scatter and the errors.
+
+    Args:
+        points: an `Overview` fed every row, or the rows' points themselves.
+    """
+    if isinstance(points, Overview):
+        ov = points
+    else:
+        ov = Overview()
+        ov.extend(points)
+    counts = ov.counts
+    shown = ov.scatter
     g = _PLOT
     pw = g["width"] - g["left"] - g["right"]
     ph = g["height"] - g["top"] - g["bottom"]
@@ -688,20 +744,20 @@ def portfolio_view(
         "source": source,
         "rulepack": rulepack,
         "samples": samples,
-        "total": len(points),
-        "ok": len(ok),
-        "errors": len(bad),
+        "total": ov.total,
+        "ok": ov.ok,
+        "errors": ov.errors,
         "counts": counts,
-        "table": points[:TABLE_LIMIT],
-        "has_ids": any(p.ident is not None for p in points),
-        "table_limited": len(points) > TABLE_LIMIT,
-        "error_rows": bad[:ERROR_LIMIT],
-        "errors_limited": len(bad) > ERROR_LIMIT,
+        "table": ov.table,
+        "has_ids": any(p.ident is not None for p in ov.table),
+        "table_limited": ov.total > TABLE_LIMIT,
+        "error_rows": ov.error_rows,
+        "errors_limited": ov.errors > ERROR_LIMIT,
         "plot": g,
         "plot_w": pw,
         "plot_h": ph,
         "marks": marks,
-        "scatter_stride": stride,
+        "scatter_sampled": ov.ok > len(shown),
         "scatter_shown": len(shown),
         "x_ticks": [{"at": px(e), "label": _decade_label(e)} for e in range(x0, x1 + 1)],
         "y_ticks": [{"at": py(e), "label": _decade_label(e)} for e in range(y0, y1 + 1)],
@@ -710,11 +766,11 @@ def portfolio_view(
     }
 
 
-def portfolio_html(points: Sequence[Point], **meta: Any) -> str:
+def portfolio_html(points: Overview | Sequence[Point], **meta: Any) -> str:
     """Render the portfolio overview: one self-contained HTML page (no scripts, no network).
 
     Args:
-        points: every row, in input order.
+        points: an `Overview` fed every row, or every row's point, in input order.
         **meta: title, source, rulepack and samples (see `portfolio_view`).
     """
     from .render import environment

@@ -255,7 +255,9 @@ def batch(
     errors = 0
     rows = 0
     first_errors: list[str] = []
-    points: list[Any] = []
+    from .batch import Overview
+
+    overview = Overview()  # what --report shows, in memory that does not grow with the rows
     size = EXPLAIN_CHUNK_ROWS if explain else CHUNK_ROWS
     started = time.perf_counter()
     threshold = gc.get_threshold()
@@ -286,7 +288,7 @@ def batch(
                                         f"{e['message']}")
         errors += res.errors
         rows += len(res.lines)
-        points.extend(res.points)
+        overview.extend(res.points)
         if bar is not None:
             bar.update(counter.n - bar.pos)
 
@@ -340,7 +342,7 @@ def batch(
         from .batch import portfolio_html
 
         html = portfolio_html(
-            points,
+            overview,
             title=Path(input_path).name if input_path != "-" else "portfolio",
             source=input_path if input_path != "-" else "<stdin>",
             rulepack=f"{pack.name} {pack.version}",

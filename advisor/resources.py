@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem, RulePackError
-from .loading import ParseError, parse_text
+from .loading import MAX_BYTES, ParseError, parse_text
 from .rulepack import RulePack, build_pack, inherit, merge_documents
 
 _HERE = Path(__file__).resolve().parent
@@ -58,7 +58,7 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
     for path in files:
         shown = str(path)
         try:
-            docs[shown] = parse_text(path.read_bytes(), shown, bundled=bundled)
+            docs[shown] = parse_text(_read_bounded(path), shown, bundled=bundled)
         except OSError as e:
             problems.append(Problem(shown, "", f"cannot be read ({e.strerror})"))
         except ParseError as e:
@@ -66,6 +66,19 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
     if problems:
         raise RulePackError(problems)
     return docs
+
+
+def _read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
+    # The size is checked before anything is read (a 1 GB sparse file costs nothing), and at
+    # most limit + 1 bytes are read (the file may grow between the check and the read).
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"file is larger than {limit // 1_000_000} MB ({size} bytes)")
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"file is larger than {limit // 1_000_000} MB")
+    return data
 
 
 _cache: dict[str, RulePack] = {}

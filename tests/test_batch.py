@@ -354,6 +354,54 @@ def test_portfolio_overview(tmp_path):
     assert "paired examples" in svg.get_text() and "latency budget" in svg.get_text()
 
 
+def test_portfolio_overview_memory_is_flat_with_the_rows():
+    # --report keeps an Overview, not every row: its lists stop at the page's limits however
+    # many rows arrive; the scatter is a uniform sample of every assessed row, in input order.
+    from advisor.batch import (
+        ERROR_LIMIT,
+        SCATTER_LIMIT,
+        TABLE_LIMIT,
+        Overview,
+        Point,
+        portfolio_html,
+    )
+
+    def points(n):
+        for i in range(n):
+            if i % 10 == 9:
+                yield Point(i, f"p.csv:{i}", f"P{i}", None, None, None, None, "name: bad")
+            else:
+                yield Point(i, f"p.csv:{i}", f"P{i}", ("end_to_end", "modular", "hybrid")[i % 3],
+                            0.5, 10.0 ** (1 + i % 8), 10.0 ** (i % 4))
+
+    n = 60_000
+    ov = Overview()
+    ov.extend(points(n))
+    assert (ov.total, ov.errors, ov.ok) == (n, n // 10, n - n // 10)
+    assert sum(ov.counts.values()) == ov.ok
+    assert [p.row for p in ov.table] == list(range(TABLE_LIMIT))
+    assert len(ov.error_rows) == ERROR_LIMIT and ov.error_rows[0].row == 9
+    shown = ov.scatter
+    rows = [p.row for p in shown]
+    assert len(shown) == SCATTER_LIMIT and rows == sorted(rows) and len(set(rows)) == len(rows)
+    assert all(p.recommendation is not None for p in shown)
+    # A sample of the whole input, not its first rows: every sixth of the input is represented.
+    sixths = {r * 6 // n for r in rows}
+    assert sixths == set(range(6))
+    again = Overview()
+    again.extend(points(n))
+    assert [p.row for p in again.scatter] == rows  # the same input, the same page
+    html = portfolio_html(ov, title="t", source="p.csv", rulepack="default 1", samples=32)
+    assert f"Showing {SCATTER_LIMIT} of {ov.ok} projects" in html
+    assert f"Showing the first {TABLE_LIMIT} of {n} rows" in html
+    # Few rows: every assessed row is plotted, no sampling note.
+    small = Overview()
+    small.extend(points(30))
+    assert [p.row for p in small.scatter] == [i for i in range(30) if i % 10 != 9]
+    assert "uniform random sample" not in portfolio_html(small, title="t", source="p.csv",
+                                                         rulepack="default 1", samples=32)
+
+
 def test_bad_header_writes_nothing_and_keeps_previous_output(tmp_path):
     src = write_csv(tmp_path / "p.csv", [["a", "1000", "300"]],
                     header=["name", "data.paired_examples", "latency.budget"])

@@ -261,3 +261,25 @@ def test_schema_lists_the_packs_regimes():
     r = run(["schema"])
     known = json.loads(r.stdout)["$defs"]["Regulation"]["properties"]["regimes"]["known"]
     assert "bank_customer_facing" not in known
+
+
+def test_a_huge_pack_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    # A 1 GB sparse file: its size is checked with stat, and nothing of it is read.
+    import os
+    import shutil
+
+    folder = tmp_path / "pack"
+    shutil.copytree(ROOT / "examples" / "org-pack-bank", folder)
+    big = folder / "zz-big.yaml"
+    with big.open("wb") as fh:
+        os.truncate(fh.fileno(), 1_000_000_000)
+    real_open = Path.open
+
+    def guarded_open(self, *args, **kwargs):
+        assert self.name != "zz-big.yaml", "the huge file was opened"
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded_open)
+    with pytest.raises(RulePackError) as e:
+        load_rulepack(folder)
+    assert e.value.problems == [f"{big}: file is larger than 1 MB (1000000000 bytes)"]
