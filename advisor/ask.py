@@ -222,6 +222,10 @@ def check_value(path: str, value: Any) -> Any:
         raise ValueError("; ".join(mine or [p.message for p in found])) from None
     if path in NUMERIC_FIELDS:
         return value
+    if path in req.unsure():  # an unsure answer keeps its choices (and weights)
+        dist = req.unsure()[path]
+        weights = set(dist.values())
+        return {"one_of": list(dist) if len(weights) == 1 else dict(dist)}
     return get_path(req.model_dump(mode="json"), path)
 
 
@@ -314,6 +318,39 @@ def _regimes(q: Question, text: str, lenient: bool) -> list[str]:
     return out
 
 
+_UNSURE = re.compile(r"^\s*(\?|not\s+sure|unsure|don'?t\s+know)\s*[:,-]?\s*", re.I)
+_ALTERNATIVES = re.compile(r"\s*(?:,|/|\bor\b)\s*", re.I)
+
+
+def _unsure(q: Question, text: str) -> Any:
+    """Give an unsure answer (`not sure`, `? medium high`, `medium or high`) as `{"one_of":
+    [...]}`: the choices named, or every choice when none is; None when `text` is not unsure."""
+    lead = _UNSURE.match(text)
+    rest = text[lead.end():] if lead else text
+    if lead is None and not re.search(r"\bor\b|/", rest, re.I):
+        return None
+    parts = [p for p in _ALTERNATIVES.split(rest) if p.strip()]
+    if lead is not None and len(parts) == 1 and " " in parts[0].strip():
+        parts = parts[0].split()
+    picked: list[Any] = []
+    for part in parts:
+        if q.kind == "bool":
+            if part.lower() not in _YES | _NO:
+                raise ValueError(f"answer yes or no (got '{part}')")
+            value: Any = part.lower() in _YES
+        else:
+            value = _choice(q, part)
+            if value is None:  # "derived" inside an unsure answer means nothing
+                raise ValueError("name the levels you are unsure between, e.g. medium or high")
+        if value not in picked:
+            picked.append(value)
+    if not picked:
+        picked = [True, False] if q.kind == "bool" else list(q.choices)
+    if len(picked) == 1:
+        return picked[0]
+    return {"one_of": picked}
+
+
 def parse_answer(q: Question, text: str, *, lenient: bool = False) -> Any:
     """Turn a typed answer into the field's value and validate it.
 
@@ -331,6 +368,10 @@ def parse_answer(q: Question, text: str, *, lenient: bool = False) -> Any:
     """
     s = text.strip()
     value: Any
+    if q.kind in ("choice", "bool"):
+        unsure = _unsure(q, s)
+        if unsure is not None:
+            return check_value(q.path, unsure)
     if q.kind == "number":
         value = parse_number_or_range(s, _unit_kind(q))
     elif q.kind == "choice":
@@ -448,6 +489,8 @@ def show_value(
         return effective_explainability(value, answers or {}, floors or {})
     if isinstance(value, dict) and "low" in value:
         return f"{show_value(q, value['low'])} to {show_value(q, value['high'])}"
+    if isinstance(value, dict) and "one_of" in value:
+        return "not sure: " + " or ".join(show_value(q, v) for v in value["one_of"])
     if q.kind == "number" and isinstance(value, int | float):
         return fmt_ms(float(value)) if q.unit == "ms" else fmt_count(float(value)) + " pairs"
     if isinstance(value, bool):
@@ -511,6 +554,9 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
         facts.append(f"unit: {q.unit}")
     if q.kind == "bool":
         facts.append("yes or no")
+    if q.kind in ("choice", "bool"):
+        facts.append("not sure? e.g. " + ("'yes or no'" if q.kind == "bool" else
+                                          f"'{q.choices[0]} or {q.choices[-1]}'"))
     if q.kind == "list":
         facts.append("numbers, names or their unique start, comma-separated")
     facts.append(f"field: {q.path}")

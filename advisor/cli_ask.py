@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_common import make_parent, rules_option
+from .cli_common import check_parent, make_parent, rules_option
 from .errors import InputError, OutputError
 from .escape import printable, shell_quote
 
@@ -128,11 +128,22 @@ def _check_outputs(report: Path, target: Path, source: Path | None,
         raise OutputError(f"{report}: the report and the answers file must be different files")
     # The answers file is both read and rewritten (that is its purpose), so only the report
     # and the rule pack are inputs to protect.
-    check_target(report, [source, target, rules_dir])
-    check_target(target, [rules_dir])
+    def folder_exists(path: Path) -> bool:
+        try:
+            return final_path(path).parent.is_dir()
+        except OutputError:  # its folder does not exist (yet)
+            return False
+
     for path in (target, report):
-        if os.path.exists(path) and not os.path.isfile(path):
-            continue  # /dev/null or a FIFO: written into, no temporary file beside it
+        if not folder_exists(path):
+            check_parent(path)  # created when the files are written, after the questions
+    if folder_exists(report):
+        check_target(report, [source, target, rules_dir])
+    if folder_exists(target):
+        check_target(target, [rules_dir])
+    for path in (target, report):
+        if not folder_exists(path) or (os.path.exists(path) and not os.path.isfile(path)):
+            continue  # made later; or /dev/null or a FIFO: written into, no temporary file
         parent = final_path(path).parent
         if not os.access(parent, os.W_OK):
             raise OutputError(f"{path}: permission denied (folder {parent} is not writable)")
@@ -312,4 +323,8 @@ def _print_result(assessment: Any, report: Path) -> None:
     for i, reason in enumerate(assessment.reasons[:3], 1):
         click.echo(textwrap.fill(printable(reason), 78, initial_indent=f"  {i}. ",
                                  subsequent_indent="     "))
+    worth = [v for v in assessment.value_of_information if v.probability > 0]
+    if worth:
+        click.echo(textwrap.fill(printable("Find out next: " + worth[0].text), 78,
+                                 subsequent_indent="  "))
     click.echo(f"Report: {printable(report)}")

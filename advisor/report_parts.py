@@ -532,11 +532,11 @@ def value_of_information(items: list[dict[str, Any]], rec: int) -> list[Informat
         p = float(item["probability"])
         if item["kind"] == "pack":
             label = "the rule pack's assumptions"
-            what = "Pinning down the rule pack's assumed numbers (for example with your own " \
-                "labelled decisions and `advisor rules backtest`)"
+            what = ("Pinning down the rule pack's assumed numbers (for example with your own "
+                    "labelled decisions and advisor rules backtest)")
         elif item["kind"] == "probe":
             label = "the end-to-end explainability estimate"
-            what = "Measuring end-to-end explainability on your own data with `advisor probe`"
+            what = "Measuring end-to-end explainability on your own data with advisor probe"
         else:
             label = FIELD_LABELS.get(field, field)
             what = {
@@ -629,8 +629,9 @@ def warning_lines(
     top = max(probs, key=lambda k: probs[k])
     if top != rec:
         out.append(
-            f"Across the uncertain inputs {option_label(top)} is more likely ({probs[top]:.0%}) "
-            f"than the recommendation at the central values ({probs[rec]:.0%})."
+            f"Across the uncertain inputs and the pack's assumptions {option_label(top)} is more "
+            f"likely ({probs[top]:.0%}) than the recommendation at the central values "
+            f"({probs[rec]:.0%})."
         )
     return out
 

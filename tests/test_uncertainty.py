@@ -147,3 +147,35 @@ def test_value_of_information_matches_resolving_each_value(pairs, budget, expl, 
     # Ranked, largest first.
     probs = [v.probability for v in a.value_of_information]
     assert probs == sorted(probs, reverse=True)
+
+
+def test_questionnaire_takes_not_sure_answers():
+    from advisor.ask import parse_answer, questions
+
+    qs = {q.path: q for q in questions()}
+    expl, stage, pre = (qs[p] for p in ("regulation.explainability", "data.stage_labels",
+                                        "task.pretrained_available"))
+    assert parse_answer(expl, "not sure") == {"one_of": ["none", "low", "medium", "high"]}
+    assert parse_answer(expl, "medium or high") == {"one_of": ["medium", "high"]}
+    assert parse_answer(expl, "? low high") == {"one_of": ["low", "high"]}
+    assert parse_answer(stage, "partial/full") == {"one_of": ["partial", "full"]}
+    assert parse_answer(stage, "not sure: full") == "full"  # one choice: not unsure at all
+    assert parse_answer(pre, "not sure") == {"one_of": [True, False]}
+    with pytest.raises(ValueError):
+        parse_answer(stage, "partial or sideways")
+
+
+def test_unsure_answer_saved_by_ask_reads_back(tmp_path):
+    from conftest import run_cli
+
+    answers, report = tmp_path / "a.yaml", tmp_path / "r.json"
+    r = run_cli(["ask", "--defaults", "--set", "name=Demo", "--set", "data.paired_examples=5e7",
+                 "--set", "latency.budget_ms=40", "--set", "regulation.explainability=none or high",
+                 "--answers", str(answers), "-o", str(report)], input="")
+    assert r.exit_code == 0, r.output
+    assert "Find out next: Settling the unsure explainability requirement" in r.stdout
+    again = recommend(load_requirements(answers), rulepack=PACK, explain=False)
+    assert again.uncertainty.inputs["regulation.explainability"].startswith("unsure answer")
+    import json
+
+    assert json.loads(report.read_text())["confidence"] == again.confidence
