@@ -18,18 +18,11 @@ from typing import Any, NoReturn
 import click
 
 from ._version import __version__
-from .cli_common import REPORT_FORMATS, echo_stdout, make_parent, output_format, rules_option
+from .cli_common import echo_stdout, emit, report_format, rules_option, warn
 from .errors import AdvisorError
 from .escape import printable
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT = 0, 1, 2
-
-
-def _one_shot_shap() -> None:
-    # shap's explainers are numba functions: compiling them costs ~8 s per process, far more
-    # than the ~30 ms the exact explainer needs interpreted for one assessment. Commands that
-    # assess one project turn the JIT off unless the user chose otherwise.
-    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
 
 def _read_input(file: str) -> tuple[Any, dict[str, Any], str]:
@@ -52,34 +45,6 @@ def raise_input(line: str) -> NoReturn:
     from .errors import InputError
 
     raise InputError(line)
-
-
-def _format_for(output: str | None, fmt: str | None) -> str:
-    """Give the report format for `recommend` and `ask`: --format, else -o's suffix, else json."""
-    return output_format(output, fmt, REPORT_FORMATS, "json")
-
-
-def _emit(text: str, output: str | None, inputs: list[str | Path | None]) -> None:
-    """Write `text` to stdout (None or "-") or atomically to `output`, creating its folders.
-
-    Raises:
-        OutputError: the target is an input, a folder, or cannot be written.
-    """
-    if output is None or output == "-":
-        echo_stdout(text)
-        return
-    from .output import check_target, write_atomic
-
-    target = Path(output)
-    make_parent(target)
-    check_target(target, inputs)
-    write_atomic(target, text)
-
-
-def warn(lines: list[str]) -> None:
-    """Print an assessment's warnings on stderr, one `warning:` line each (made printable)."""
-    for line in lines:
-        click.echo(f"warning: {printable(line)}", err=True)
 
 
 _EXAMPLES = """\b
@@ -147,8 +112,7 @@ def recommend(
     Warnings (an unknown regime, a derived requirement...) go to stderr as well as into the
     report.
     """
-    fmt = _format_for(output, fmt)  # an unknown -o suffix fails before any work
-    _one_shot_shap()
+    fmt = report_format(output, fmt)  # an unknown -o suffix fails before any work
     from .api import load_rulepack
     from .engine import assess
     from .output import check_target
@@ -168,8 +132,8 @@ def recommend(
         explain_scores=explain_scores and not no_explain,
         probe=probe,
     )
-    text = render(assessment, _format_for(output, fmt))
-    _emit(text, output, inputs)
+    text = render(assessment, report_format(output, fmt))
+    emit(text, output, inputs)
     warn(assessment.warnings)
     if output and output != "-":
         click.echo(

@@ -218,18 +218,16 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
     Questions already answered by --answers, --set or --defaults are not asked. At the end a
     summary lets you change any answer before confirming. Ctrl-C saves a draft (exit 130).
     """
-    from .cli import _format_for, _one_shot_shap
-
-    _one_shot_shap()
     from . import ask as core
     from .api import load_rulepack, parse_requirements, read_limited
+    from .cli_common import report_format
     from .loading import parse_text
     from .output import write_atomic
 
     if output == "-":
         raise click.BadParameter("give a file name: the terminal is used for the questions",
                                  param_hint="'-o'")
-    fmt = _format_for(output, fmt)  # an unknown suffix fails before the first question
+    fmt = report_format(output, fmt)  # an unknown suffix fails before the first question
     report = Path(output)
     source = Path(answers_file) if answers_file else None
     target = answers_target(source)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import InputError, OutputError
+from .escape import printable
 
 #: The environment variable that names an organisation's default rule pack folder; `--rules`
 #: given on the command line takes precedence over it.
@@ -154,3 +155,31 @@ def echo_stdout(text: str) -> None:
         raise
     except OSError as e:
         raise OutputError(f"<stdout>: cannot write ({e.strerror or e})") from None
+
+
+def report_format(output: str | None, fmt: str | None) -> str:
+    """Give the report format for `recommend` and `ask`: --format, else -o's suffix, else json."""
+    return output_format(output, fmt, REPORT_FORMATS, "json")
+
+
+def emit(text: str, output: str | None, inputs: list[str | Path | None]) -> None:
+    """Write `text` to stdout (None or "-") or atomically to `output`, creating its folders.
+
+    Raises:
+        OutputError: the target is an input, a folder, or cannot be written.
+    """
+    if output is None or output == "-":
+        echo_stdout(text)
+        return
+    from .output import check_target, write_atomic
+
+    target = Path(output)
+    make_parent(target)
+    check_target(target, inputs)
+    write_atomic(target, text)
+
+
+def warn(lines: list[str]) -> None:
+    """Print an assessment's warnings on stderr, one `warning:` line each (made printable)."""
+    for line in lines:
+        click.echo(f"warning: {printable(line)}", err=True)

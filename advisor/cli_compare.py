@@ -98,7 +98,7 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     OLD or NEW may be - (stdin), not both.
     """
     from .api import load_rulepack
-    from .cli import _emit, _one_shot_shap
+    from .cli_common import emit
     from .compare import compare as compare_assessments
     from .escape import printable
     from .output import check_target
@@ -107,7 +107,6 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     fmt = output_format(output, fmt, ("text", "html", "json"), "text")
     if old == "-" and new == "-":
         raise click.UsageError("only one of OLD and NEW can be - (stdin)")
-    _one_shot_shap()
     inputs: list[str | Path | None] = [old, new, rules_dir]
     if output and output != "-":
         check_target(Path(output), inputs)  # before any work: never over an input
@@ -115,6 +114,6 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
     before = load_side(old, pack)
     after = load_side(new, pack)
     result = compare_assessments(before, after, pack)
-    _emit(render_comparison(result, fmt), output, inputs)
+    emit(render_comparison(result, fmt), output, inputs)
     if output and output != "-":
         click.echo(printable(result.summary + f" -> {output}"), err=True)

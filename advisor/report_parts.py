@@ -830,7 +830,7 @@ def _apply(data: dict[str, Any], changes: list[Change]) -> Requirements:
 def reevaluate_all(req: Requirements, pack: RulePack, trials: list[list[Change]]) -> list[str]:
     """Give the recommendation after each list of changes to `req`, through the full pipeline
     (validation, features, engine), all trials in one engine call."""
-    from .engine import prepare
+    from .decide import prepare
 
     if not trials:
         return []

@@ -719,12 +719,6 @@ async def _read_body(request: "Request") -> bytes:
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
-#: uvicorn's settings for `advisor serve` (README, "The JSON service").
-KEEP_ALIVE_TIMEOUT = 5  # seconds an idle keep-alive connection stays open
-HEAD_TIMEOUT = 10.0  # seconds for a request's line and headers to arrive (slow-loris)
-MAX_HEAD = 16_384  # bytes of request line and headers
-LIMIT_CONCURRENCY = 200  # connections (or tasks) per process beyond which uvicorn answers 503
-
 # What a worker process of `advisor serve --workers N` builds its app from (set by serve).
 _ENV_RULES = "ADVISOR_SERVE_RULES"
 _ENV_TIMEOUT = "ADVISOR_SERVE_TIMEOUT"

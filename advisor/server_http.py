@@ -16,7 +16,11 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .server import HEAD_TIMEOUT, KEEP_ALIVE_TIMEOUT, LIMIT_CONCURRENCY, MAX_HEAD
+#: uvicorn's settings for `advisor serve` (README, "The JSON service").
+KEEP_ALIVE_TIMEOUT = 5  # seconds an idle keep-alive connection stays open
+HEAD_TIMEOUT = 10.0  # seconds for a request's line and headers to arrive (slow-loris)
+MAX_HEAD = 16_384  # bytes of request line and headers
+LIMIT_CONCURRENCY = 200  # connections (or tasks) per process beyond which uvicorn answers 503
 
 
 class HeadTimeoutH11Protocol(H11Protocol):
