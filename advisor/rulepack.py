@@ -509,7 +509,7 @@ PACK_PARAMETER = (
     r"|data\.stage_labels\.(none|partial|full)"
     r"|data\.labeling_cost\.(low|medium|high)"
     r"|data\.(thresholds_shift|pretrained_shift_decades|foundation_shift_decades)"
-    r"|hybrid\.(complexity_cost|conflict_gain|conflict_floor|shortage_cost)"
+    r"|hybrid\.(complexity_cost|conflict_gain|conflict_floor|shortage_cost|winner_share)"
     r"|explainability\.end_to_end_fidelity"
     r"|rules\.[a-z0-9][a-z0-9_.-]*\.lean)$"
 )
@@ -548,7 +548,8 @@ class Uncertainty(_Strict):
 
 
 class HybridScore(_Strict):
-    """The hybrid option's score: 0.5 - complexity_cost + conflict_gain * conflict - shortage.
+    """The hybrid option's score: 0.5 - complexity_cost + winner_share * |net| / 2
+    + conflict_gain * conflict - shortage_cost * shortage.
 
     conflict = max(min(learned, traditional) - conflict_floor, 0): a reason for a learned core
     and a reason for traditional modules, both stronger than the floor. A shortage of paired
@@ -559,6 +560,9 @@ class HybridScore(_Strict):
     conflict_gain: float = Field(ge=0, le=3)
     conflict_floor: float = Field(ge=0, le=1)
     shortage_cost: float = Field(ge=0, le=2)
+    # Hybrid keeps this share of the winning pure option's lead over 0.5 (below 1, so that
+    # without a conflict hybrid still scores below the better pure option).
+    winner_share: float = Field(default=0.0, ge=0, lt=1)
     rationale: str = ""
 
 

@@ -181,7 +181,8 @@ class CompiledPack:
     pattern_share: np.ndarray
     pattern_trace: np.ndarray
     tie_order: np.ndarray
-    hybrid_terms: tuple[float, float, float, float]  # complexity, gain, floor, shortage
+    # complexity, gain, floor, shortage, winner share
+    hybrid_terms: tuple[float, float, float, float, float]
     data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
     evidence: Mapping[str, Any] = field(default_factory=dict)  # the pack's evidence by id
     expl_tables: ExplainabilityTables = field(init=False)
@@ -273,6 +274,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
             pack.hybrid_score.conflict_gain,
             pack.hybrid_score.conflict_floor,
             pack.hybrid_score.shortage_cost,
+            pack.hybrid_score.winner_share,
         ),
         data_shift=data_shift,
         evidence=pack.evidence_by_id(),
@@ -458,11 +460,11 @@ def evaluate(
     # a traditional pull exceed the floor.
     if v is None:
         w: np.ndarray = cp.weights
-        complexity, gain, floor_, short = cp.hybrid_terms
+        complexity, gain, floor_, short, share = cp.hybrid_terms
     else:
         assert variants is not None
         w = variants.weights[v]
-        complexity, gain, floor_, short = variants.hybrid[v].T
+        complexity, gain, floor_, short, share = variants.hybrid[v].T
     pos = np.maximum(u, 0.0) * w
     neg = np.maximum(-u, 0.0) * w
     learned = pos.sum(axis=1) + lean[:, 0]
@@ -472,7 +474,10 @@ def evaluate(
     s_e2e = np.clip((1.0 + net) / 2.0, 0.0, 1.0)
     s_mod = np.clip((1.0 - net) / 2.0, 0.0, 1.0)
     conflict = np.maximum(np.minimum(learned, traditional) - floor_, 0.0)
-    s_hyb = 0.5 - complexity + gain * conflict - short * shortage
+    # Hybrid keeps a share of the winning side's lead (it can put that side's kind of stage
+    # where it matters), so a conflict still decides for hybrid when one side is far ahead.
+    s_hyb = (0.5 - complexity + share * np.abs(net) / 2.0 + gain * conflict
+             - short * shortage)
     s_hyb = np.clip(s_hyb, 0.0, 1.0)
     pulls = np.stack([learned, traditional, shortage], axis=1)
     base = np.stack([s_e2e, s_mod, s_hyb], axis=1)

@@ -100,7 +100,7 @@ def _apply(cp: CompiledPack, values: Mapping[str, float]) -> CompiledPack:
             scalars[rest.replace("_decades", "")] = v
         elif head == "hybrid":
             hybrid[("complexity_cost", "conflict_gain", "conflict_floor",
-                    "shortage_cost").index(rest)] = v
+                    "shortage_cost", "winner_share").index(rest)] = v
         elif name == "explainability.end_to_end_fidelity":
             base = cp.pack.explainability.priors["end_to_end"].fidelity
             if cp.pack.explainability.measured is None:
@@ -117,7 +117,7 @@ def _apply(cp: CompiledPack, values: Mapping[str, float]) -> CompiledPack:
         arrays[key] = np.minimum.accumulate(np.clip(arrays[key], -1.0, 1.0))
     changes: dict[str, Any] = {**arrays, **scalars}
     return dataclasses.replace(
-        cp, **changes, hybrid_terms=(hybrid[0], hybrid[1], hybrid[2], hybrid[3])
+        cp, **changes, hybrid_terms=(hybrid[0], hybrid[1], hybrid[2], hybrid[3], hybrid[4])
     )
 
 

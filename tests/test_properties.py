@@ -323,7 +323,7 @@ def test_scores_lie_on_one_scale_and_hybrid_needs_a_conflict(doc, pack):
 def test_arguments_where_the_seed_puts_them_with_the_default_pack(doc):
     # The default pack: a budget of a second or more argues for neither side; low stakes
     # (non-critical, no explanation need, no regime) argue for neither; a strong reason for a
-    # learned core (ample data or a budget under 100 ms) against a hard reason for modules (a
+    # learned core (ample data or a budget under 20 ms) against a hard reason for modules (a
     # high requirement, safety-critical, stages updated independently) gives hybrid unless a
     # veto rules it out or the data are short; no conflict and no veto: never hybrid.
     cp = compiled(0, doc)
@@ -345,7 +345,11 @@ def test_arguments_where_the_seed_puts_them_with_the_default_pack(doc):
         | (xs[:, cp.space.col("criticality")] == CRITICALITY_ORDER.index("safety_critical"))
         | (xs[:, cp.space.col("independent_updates")] == 1.0)
     )
+    # ... unless a rule moved the scores, or the traditional reasons outweigh the learned ones
+    # by more than half again (then modular: the matrix's stronger side).
+    learned, traditional = ev.pulls[:, 0], ev.pulls[:, 1]
     conflict = strong & hard & ~ev.vetoed[:, HYB] & (ev.pulls[:, 2] == 0.0)
+    conflict &= (np.abs(ev.rule_adjust).sum(axis=1) == 0) & (traditional <= 1.5 * learned)
     bad = np.nonzero(conflict & (choice != HYB))[0]
     assert bad.size == 0, [(xs[i].tolist(), u[i].tolist(), ev.effective[i].tolist())
                            for i in bad[:2]]

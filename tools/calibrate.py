@@ -58,6 +58,7 @@ PARAMS: dict[str, tuple[tuple[Any, ...], list[float]]] = {
     "gain": (("hybrid_score", "conflict_gain"), [0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 1.8, 2.2, 2.6]),
     "floor": (("hybrid_score", "conflict_floor"), [0.0, 0.02, 0.05, 0.08, 0.12]),
     "shortage": (("hybrid_score", "shortage_cost"), [0.2, 0.35, 0.5, 0.7, 1.0]),
+    "winner": (("hybrid_score", "winner_share"), [0.0, 0.2, 0.35, 0.5, 0.65, 0.8]),
     "lean_independent": (("rules", "stages-updated-independently", "effect", "lean"),
                          [-0.1, -0.15, -0.2, -0.25, -0.3, -0.4]),
 }
