@@ -73,11 +73,11 @@ def _read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
     # most limit + 1 bytes are read (the file may grow between the check and the read).
     size = path.stat().st_size
     if size > limit:
-        raise ValueError(f"file is larger than {limit // 1_000_000} MB ({size} bytes)")
+        raise ParseError(f"file is larger than {limit // 1_000_000} MB ({size} bytes)")
     with path.open("rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
-        raise ValueError(f"file is larger than {limit // 1_000_000} MB")
+        raise ParseError(f"file is larger than {limit // 1_000_000} MB")
     return data
 
 

@@ -265,10 +265,9 @@ _HOSTILE = {
 }
 
 
-# Still a 500 until the requirements validation refuses a range whose midpoint underflows (the
-# hostile-input part of issue 15); strict, so the fix turns this red and the mark gets removed.
-_PENDING = {"underflowing ranges-0": pytest.mark.xfail(
-    strict=True, reason="range midpoint underflow: refused by the requirements validation")}
+# Marks for cases not yet handled (none now: the requirements validation refuses a budget range
+# whose midpoint underflows, so "underflowing ranges-0" is a 422 like the rest).
+_PENDING: dict[str, object] = {}
 
 
 @pytest.mark.parametrize("body", [
@@ -312,10 +311,12 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
     import importlib
 
     import advisor.engine
-    from advisor.errors import InputError, RulePackError
+    from advisor.errors import InputError, Problem, RulePackError
 
     def refuse(*args, **kwargs):
-        raise RulePackError(["<body>: latency.budget_ms: out of the pack's range",
+        # Structured problems (issue 13): the service reads their fields, never their text.
+        raise RulePackError([Problem("<body>", "latency.budget_ms", "out of the pack's range",
+                                     ("latency", "budget_ms")),
                              "pack.yaml: something the body did not say"])
 
     monkeypatch.setattr(advisor.engine, "assess", refuse)
@@ -330,7 +331,7 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
     monkeypatch.undo()
 
     def bad_render(*args, **kwargs):
-        raise InputError("<body>: name: cannot be shown")
+        raise InputError(Problem("<body>", "name", "cannot be shown", ("name",)))
 
     # advisor.render is also the name of a function in advisor/__init__: fetch the module.
     monkeypatch.setattr(importlib.import_module("advisor.render"), "render", bad_render)
