@@ -184,6 +184,8 @@ def pack_variation(base: dict[str, Any], i: int) -> dict[str, Any]:
     dims = d["dimensions"]
     for name in ("data", "latency", "regulation"):
         dims[name]["weight"] = rnd.choice([0.0, 1.0, rnd.random()])
+    if not any(dims[name]["weight"] > 0 for name in ("data", "latency", "regulation")):
+        dims[rnd.choice(["data", "latency", "regulation"])]["weight"] = 1.0  # one must count
     data = dims["data"]
     for m in MODALITIES:
         scarce = 10 ** rnd.uniform(1, 7)
