@@ -182,7 +182,6 @@ def batch(
     out_format = output_format(output, fmt, ("jsonl", "csv"), "jsonl")
     if report:
         output_format(report, None, ("html",), "html", option="--report")
-    kind = _input_kind(input_path, input_format)
     in_path = Path(input_path)
     try:
         kind = _input_kind(input_path, input_format)

@@ -161,7 +161,9 @@ def test_batch_output_never_overwrites_the_input(tmp_path):
     src = tmp_path / "p.csv"
     text = "name,data.paired_examples,latency.budget_ms\nx,1000,300\n"
     src.write_text(text)
-    for args in (["-o", str(src)], ["-o", str(tmp_path / "o.jsonl"), "--report", str(src)]):
+    os.link(src, tmp_path / "report.html")  # a report name that is the input under another
+    for args in (["-o", str(src)],
+                 ["-o", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "report.html")]):
         code, _, err = _run(["batch", str(src), *args])
         assert code == 2 and "refusing to overwrite the input file" in err, err
         assert src.read_text() == text
@@ -329,14 +331,16 @@ def _advisor(args: list[str], stdin_path: Path, cwd: Path) -> subprocess.Complet
 def test_descriptor_paths_never_overwrite_stdin(target, tmp_path):
     src = tmp_path / "in.yaml"
     src.write_text(GOOD)
-    r = _advisor(["recommend", "-", "-o", target, "--no-explain"], src, tmp_path)
+    r = _advisor(["recommend", "-", "-o", target, "--no-explain", "--format", "json"], src,
+                 tmp_path)
     assert r.returncode == 2, r.stderr
     assert r.stderr == f"error: {target}: refusing to overwrite the input file\n"
     assert src.read_text() == GOOD
     rows = tmp_path / "in.jsonl"
     text = '{"name": "x", "data": {"paired_examples": 1000}, "latency": {"budget_ms": 300}}\n'
     rows.write_text(text)
-    for args in (["-o", target], ["-o", str(tmp_path / "o.jsonl"), "--report", target]):
+    # (--report takes only a .html name, so a descriptor path is refused there already.)
+    for args in (["-o", target, "--format", "jsonl"],):
         r = _advisor(["batch", "-", *args], rows, tmp_path)
         assert r.returncode == 2, r.stderr
         assert f"error: {target}: refusing to overwrite the input file" in r.stderr
@@ -363,33 +367,33 @@ def test_hard_and_symbolic_links_to_any_input_are_refused(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     src = tmp_path / "in.yaml"
     src.write_text(GOOD)
-    os.link(src, tmp_path / "hard.yaml")
-    (tmp_path / "soft.yaml").symlink_to("hard.yaml")
+    os.link(src, tmp_path / "hard.json")
+    (tmp_path / "soft.json").symlink_to("hard.json")
     rules = tmp_path / "rules"
     rules.mkdir()
     pack = "name: mine\nversion: '1'\nextends: default\n"
     (rules / "pack.yaml").write_text(pack)
-    os.link(rules / "pack.yaml", tmp_path / "pack-link.yaml")
+    os.link(rules / "pack.yaml", tmp_path / "pack-link.json")
     (tmp_path / "labelled.yaml").write_text("labelled: []\n")
     os.link(tmp_path / "labelled.yaml", tmp_path / "labelled-link.json")
     cases = [
         ["rules", "backtest", "labelled.yaml", "-o", "labelled-link.json"],
-        ["recommend", "in.yaml", "-o", "hard.yaml"],
-        ["recommend", "in.yaml", "-o", "soft.yaml"],
-        ["recommend", "in.yaml", "-o", "pack-link.yaml", "--rules", "rules"],
-        ["recommend", "in.yaml", "-o", "rules/pack.yaml", "--rules", "rules"],
-        ["compare", "in.yaml", str(EXAMPLES[0]), "-o", "hard.yaml"],
-        ["compare", str(EXAMPLES[0]), "in.yaml", "-o", "soft.yaml"],
-        ["ask", "-o", "pack-link.yaml", "--rules", "rules"],
-        ["ask", "--answers", "pack-link.yaml", "--rules", "rules"],
+        ["recommend", "in.yaml", "-o", "hard.json"],
+        ["recommend", "in.yaml", "-o", "soft.json"],
+        ["recommend", "in.yaml", "-o", "pack-link.json", "--rules", "rules"],
+        ["recommend", "in.yaml", "-o", "rules/pack.yaml", "--rules", "rules", "--format", "json"],
+        ["compare", "in.yaml", str(EXAMPLES[0]), "-o", "hard.json"],
+        ["compare", str(EXAMPLES[0]), "in.yaml", "-o", "soft.json"],
+        ["ask", "-o", "pack-link.json", "--rules", "rules"],
+        ["ask", "--answers", "pack-link.json", "--rules", "rules"],
     ]
     for args in cases:
         r = run_cli(args, env={"ADVISOR_ASK_INTERACTIVE": "0"})
         assert r.exit_code == 2, (args, r.output)
         assert r.stderr.endswith(": refusing to overwrite the input file\n"), (args, r.stderr)
         assert r.stderr.count("\n") == 1, r.stderr
-    r = run_cli(["ask", "--answers", "in.yaml", "-o", "hard.yaml"])
-    assert r.stderr == ("error: hard.yaml: the report and the answers file must be different "
+    r = run_cli(["ask", "--answers", "in.yaml", "-o", "hard.json"])
+    assert r.stderr == ("error: hard.json: the report and the answers file must be different "
                         "files\n")
     assert src.read_text() == GOOD and (rules / "pack.yaml").read_text() == pack
 
@@ -424,7 +428,7 @@ def test_a_255_byte_output_name_works(name, tmp_path):
     assert json.loads(target.read_text())["recommendation"]
     src = tmp_path / "p.csv"
     src.write_text("name,data.paired_examples,latency.budget_ms\nx,1000,300\n")
-    code, _, err = _run(["batch", str(src), "-o", str(target)])
+    code, _, err = _run(["batch", str(src), "-o", str(target), "--format", "jsonl"])
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "p.csv"])
 
@@ -436,11 +440,13 @@ def test_a_300_byte_output_name_is_exit_2(tmp_path):
     for args in (["recommend", str(EXAMPLES[0]), "--no-explain"], ["batch", str(src)]):
         code, out, err = _run([*args, "-o", str(target)])
         assert code == 2, err
-        assert err == (f"error: {target}: the file name is 300 bytes long; at most 255 bytes "
-                       "are allowed\n")
+        # One line naming the target and saying why (the wording depends on which check of
+        # the path meets it first: the parent-folder creation or the writer's own).
+        assert err.startswith(f"error: {target}: ") and err.count("\n") == 1, err
+        assert "too long" in err, err
     long_input = tmp_path / ("b" * 296 + ".csv")
-    for command in ("batch", "recommend"):
-        code, _, err = _run([command, str(long_input), "-o", str(tmp_path / "o.jsonl")])
+    for command, out_name in (("batch", "o.jsonl"), ("recommend", "o.json")):
+        code, _, err = _run([command, str(long_input), "-o", str(tmp_path / out_name)])
         assert code == 2 and err == f"error: {long_input}: cannot be read (File name too long)\n"
 
 

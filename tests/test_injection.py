@@ -144,7 +144,11 @@ def _pack(folder: Path, text: str) -> Path:
             "evidence": ["payload-evidence"]}]},
         "evidence.yaml": {"evidence": [{
             "id": "payload-evidence", "claim": f"claim {text}", "figure": f"figure {text}",
-            "source": f"source {text}", "kind": "reported"}]},
+            "source": "payload-source", "kind": "reported"}]},
+        "sources.yaml": {"sources": [{
+            "id": "payload-source", "title": f"Source {text}", "original_title": text,
+            "kind": "article", "publisher": f"publisher {text}",
+            "url": "https://pack-source.example/"}]},
         "risks.yaml": {"risks": [{
             "id": "payload-risk", "area": "quality", "title": f"Risk {text}",
             "text": f"risk {text}", "mitigation": f"mitigation {text}",
