@@ -265,14 +265,8 @@ _HOSTILE = {
 }
 
 
-# Still a 500 until the requirements validation refuses a range whose midpoint underflows (the
-# hostile-input part of issue 15); strict, so the fix turns this red and the mark gets removed.
-_PENDING = {"underflowing ranges-0": pytest.mark.xfail(
-    strict=True, reason="range midpoint underflow: refused by the requirements validation")}
-
-
 @pytest.mark.parametrize("body", [
-    pytest.param(b, id=f"{k}-{i}", marks=_PENDING.get(f"{k}-{i}", ()))
+    pytest.param(b, id=f"{k}-{i}")
     for k, bodies in _HOSTILE.items() for i, b in enumerate(bodies)])
 @pytest.mark.parametrize("accept", ["application/json", "text/html", "text/markdown"])
 def test_hostile_bodies_are_4xx_with_a_detail(body, accept):
