@@ -3,9 +3,10 @@
 Takes a `Table` (column names and cells; the CLI reads CSV or Parquet into one) or arrays; gives
 a `ProbeResult`: an interpretable model and a black box trained with scikit-learn, their held-out
 accuracy (or R2) with bootstrap intervals, the LIME-style local-surrogate fidelity of the black
-box (the analogue of the seed's 65%), and the stability of its SHAP attributions across bootstrap
-retrains. Pure: no files and no printing (progress goes to a callback). scikit-learn and shap are
-imported inside the functions that need them, so importing this module for `ProbeResult` is cheap.
+box (the analogue of the 65% in the 2025 article on end-to-end trade-offs), and the stability of
+its SHAP attributions across bootstrap retrains. Pure: no files and no printing (progress goes
+to a callback). scikit-learn and shap are imported inside the functions that need them, so
+importing this module for `ProbeResult` is cheap.
 """
 
 from __future__ import annotations

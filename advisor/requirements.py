@@ -346,8 +346,8 @@ class Data(_Section):
         description="Cost of obtaining more labelled examples.",
         json_schema_extra=_q(
             "How expensive is it to label more examples?",
-            "Expensive labelling favours a modular design (seed 001: end-to-end data collection "
-            "cost +300% in a medical-imaging project).",
+            "Expensive labelling favours a modular design (the 2025 article on end-to-end "
+            "trade-offs: end-to-end data collection cost +300% in a medical-imaging project).",
             "medium",
         ),
     )
@@ -432,7 +432,8 @@ class Regulation(_Section):
             "Which explanation method would you use for a learned, end-to-end model?",
             "lime (local surrogates), shap (Shapley attributions), counterfactual, saliency "
             "(attention or gradient maps) or none. It adjusts the end-to-end explainability "
-            "estimate; left out, LIME is assumed (the method behind the 65% prior, seed 001).",
+            "estimate; left out, LIME is assumed (the method behind the 65% prior of the 2025 "
+            "article on end-to-end trade-offs).",
             "shap",
         ),
     )
@@ -472,7 +473,8 @@ class Team(_Section):
         description="The team's experience training and operating deep models.",
         json_schema_extra=_q(
             "How experienced is the team at training and operating deep models?",
-            "End-to-end models need 3-5x the training steps and are harder to debug (seed 001).",
+            "End-to-end models need 3-5x the training steps and are harder to debug (the 2025 "
+            "article on end-to-end trade-offs).",
             "medium",
         ),
     )
@@ -484,7 +486,8 @@ class Deployment(_Section):
         description="Where the system runs.",
         json_schema_extra=_q(
             "Where will the system run?",
-            "On-device and edge targets reward one compact model (seed 001: -45% hardware).",
+            "On-device and edge targets reward one compact model (the 2025 article on end-to-end "
+            "trade-offs: -45% hardware).",
             "cloud",
         ),
     )
