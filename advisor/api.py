@@ -89,8 +89,9 @@ def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
             raise InputError(Problem(shown, "", "is a folder, not a requirements file"))
         size = path.stat().st_size
         if size > limit:
-            raise InputError(Problem(
-                shown, "", f"file is larger than {limit // 1_000_000} MB ({size} bytes)"))
+            raise InputError(
+                Problem(shown, "", f"file is larger than {limit // 1_000_000} MB ({size} bytes)")
+            )
         with path.open("rb") as fh:
             data = fh.read(limit + 1)
     except FileNotFoundError:

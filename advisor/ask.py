@@ -104,9 +104,14 @@ SKIPS: dict[str, _Skip] = {
     # The method only moves the end-to-end explainability estimate, which matters only against
     # a requirement above none (stated, derived from criticality, or raised by a regime).
     "regulation.explanation_method": _Skip(
-        lambda a: bool(a["regulation.regimes"])
-        or (a["regulation.explainability"] or DEFAULT_EXPLAINABILITY[a["regulation.criticality"]])
-        != "none",
+        lambda a: (
+            bool(a["regulation.regimes"])
+            or (
+                a["regulation.explainability"]
+                or DEFAULT_EXPLAINABILITY[a["regulation.criticality"]]
+            )
+            != "none"
+        ),
         "only when some per-decision explanation is required",
     ),
 }
@@ -326,7 +331,7 @@ def _unsure(q: Question, text: str) -> Any:
     """Give an unsure answer (`not sure`, `? medium high`, `medium or high`) as `{"one_of":
     [...]}`: the choices named, or every choice when none is; None when `text` is not unsure."""
     lead = _UNSURE.match(text)
-    rest = text[lead.end():] if lead else text
+    rest = text[lead.end() :] if lead else text
     if lead is None and not re.search(r"\bor\b|/", rest, re.I):
         return None
     parts = [p for p in _ALTERNATIVES.split(rest) if p.strip()]
@@ -524,8 +529,13 @@ def _choice_grid(choices: Sequence[str], notes: Sequence[str] = ()) -> list[str]
     return lines
 
 
-def _default_hint(q: Question, answers: Mapping[str, Any], current: Any, has_current: bool,
-                  floors: Mapping[str, str] | None = None) -> str:
+def _default_hint(
+    q: Question,
+    answers: Mapping[str, Any],
+    current: Any,
+    has_current: bool,
+    floors: Mapping[str, str] | None = None,
+) -> str:
     if has_current:
         return f"current: {show_value(q, current, answers, floors)}"
     if q.required:
@@ -555,16 +565,19 @@ def question_text(q: Question, marker: str, answers: Mapping[str, Any]) -> str:
     if q.kind == "bool":
         facts.append("yes or no")
     if q.kind in ("choice", "bool"):
-        facts.append("not sure? e.g. " + ("'yes or no'" if q.kind == "bool" else
-                                          f"'{q.choices[0]} or {q.choices[-1]}'"))
+        facts.append(
+            "not sure? e.g. "
+            + ("'yes or no'" if q.kind == "bool" else f"'{q.choices[0]} or {q.choices[-1]}'")
+        )
     if q.kind == "list":
         facts.append("numbers, names or their unique start, comma-separated")
     facts.append(f"field: {q.path}")
     # Each fact stays on one line (no-break spaces inside it while wrapping), so that the field
     # path a user may copy into --set is never split.
     joined = " | ".join(f.replace(" ", "\xa0") for f in facts)
-    wrapped = textwrap.wrap(joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT,
-                            break_on_hyphens=False)
+    wrapped = textwrap.wrap(
+        joined, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT, break_on_hyphens=False
+    )
     lines += [line.replace("\xa0", " ") for line in wrapped]
     return "\n".join(lines)
 
@@ -657,9 +670,11 @@ def review(session: Session, io: Prompter, footer: str = "") -> None:
     while True:
         walk(session, io)  # a changed answer can make a skipped question apply
         io.say(summary_text(session) + ("\n" + footer if footer else ""))
-        choice = io.ask(
-            "Enter to confirm, a number to change that answer, q to stop (keeps a draft) > "
-        ).strip().lower()
+        choice = (
+            io.ask("Enter to confirm, a number to change that answer, q to stop (keeps a draft) > ")
+            .strip()
+            .lower()
+        )
         if not choice:
             return
         if choice in ("q", "quit", "stop"):
@@ -736,8 +751,11 @@ def prefill(doc: Any, source: str, qs: Sequence[Question]) -> Prefill:
                     kind = type(value).__name__
                     errors.append(f"{source}: {path}: must be a mapping (got {kind})")
             else:
-                siblings = [p[len(prefix):].split(".")[0] for p in (*by_path, *sections)
-                            if p.startswith(prefix)]
+                siblings = [
+                    p[len(prefix) :].split(".")[0]
+                    for p in (*by_path, *sections)
+                    if p.startswith(prefix)
+                ]
                 errors.append(f"{source}: {path}: unknown field{_suggest(str(key), siblings)}")
 
     visit(doc, "")
@@ -796,8 +814,12 @@ def _plain_text(value: Any) -> bool:
 def _yaml_scalar(value: Any) -> str:
     plain = _plain_text(value)
     text = yaml.safe_dump(
-        value, default_flow_style=True, default_style=None if plain else '"',
-        allow_unicode=plain, width=10**6, sort_keys=False,
+        value,
+        default_flow_style=True,
+        default_style=None if plain else '"',
+        allow_unicode=plain,
+        width=10**6,
+        sort_keys=False,
     )
     return text.removesuffix("\n...\n").strip()
 

@@ -33,9 +33,11 @@ from .scoring import CompiledPack, evaluate
 
 _GROUPS = {"deployment": ("independent_updates", "target")}
 #: The players of the Shapley game.
-PLAYERS = tuple(
-    c for c in BASE_COLUMNS if not any(c in g for g in _GROUPS.values())
-) + tuple(_GROUPS) + ("regimes",)
+PLAYERS = (
+    tuple(c for c in BASE_COLUMNS if not any(c in g for g in _GROUPS.values()))
+    + tuple(_GROUPS)
+    + ("regimes",)
+)
 _NB = len(BASE_COLUMNS)
 #: Coalition S is the integer whose bit p is set when player p is in S.
 _BITS = 1 << np.arange(len(PLAYERS))
@@ -123,8 +125,9 @@ def shapley_weights(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     s = np.arange(1 << k)
     sizes = _subsets(k).sum(axis=1)
-    w = np.array([math.factorial(n) * math.factorial(k - n - 1) / math.factorial(k)
-                  for n in range(k)])
+    w = np.array(
+        [math.factorial(n) * math.factorial(k - n - 1) / math.factorial(k) for n in range(k)]
+    )
     without = np.stack([s[(s >> j) & 1 == 0] for j in range(k)]) if k else np.zeros((0, 0), int)
     with_ = without | (1 << np.arange(k))[:, None]
     weight = w[sizes[without]] if k else np.zeros((0, 0))
@@ -170,8 +173,7 @@ class Layout:
 
     def game(self, effective: np.ndarray) -> Game:
         """Give the `Game` once `rows` are scored (their effective scores, rows x 3)."""
-        return Game(effective=effective, owner=self.owner, local=self.local,
-                    varying=self.varying)
+        return Game(effective=effective, owner=self.owner, local=self.local, varying=self.varying)
 
 
 def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
@@ -205,8 +207,9 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
         players = np.nonzero(differs[pi, pb])[1].reshape(len(pi), int(k))
         # take[pair, coalition, player]: the player's columns come from the profile.
         take = np.zeros((len(pi), c, players_n), dtype=bool)
-        take[np.arange(len(pi))[:, None, None], np.arange(c)[None, :, None],
-             players[:, None, :]] = sub[None, :, :]
+        take[
+            np.arange(len(pi))[:, None, None], np.arange(c)[None, :, None], players[:, None, :]
+        ] = sub[None, :, :]
         block = np.where(take[:, :, owner], x[pi][:, None, :], background[pb][:, None, :])
         at = starts[pi, pb][:, None] + np.arange(c)[None, :]
         rows[at.ravel()] = block.reshape(-1, width)
@@ -215,16 +218,21 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)
     local = (_subsets(players_n).astype(float) @ place.astype(float)).astype(np.intp)
     local += starts[:, None, :]
-    return Layout(rows=rows, owner=np.repeat(np.arange(n), (1 << ks).sum(axis=1)), local=local,
-                  varying=np.asarray(differs.any(axis=1)))
+    return Layout(
+        rows=rows,
+        owner=np.repeat(np.arange(n), (1 << ks).sum(axis=1)),
+        local=local,
+        varying=np.asarray(differs.any(axis=1)),
+    )
 
 
 def effective_scores(rows: np.ndarray, cp: CompiledPack) -> np.ndarray:
     """Give the effective scores (rows x 3) of many rows, in blocks of `BLOCK_ROWS`."""
     if len(rows) <= BLOCK_ROWS:
         return evaluate(rows, cp).effective
-    return np.concatenate([evaluate(rows[a : a + BLOCK_ROWS], cp).effective
-                           for a in range(0, len(rows), BLOCK_ROWS)])
+    return np.concatenate(
+        [evaluate(rows[a : a + BLOCK_ROWS], cp).effective for a in range(0, len(rows), BLOCK_ROWS)]
+    )
 
 
 def coalition_tables(x: np.ndarray, background: np.ndarray, cp: CompiledPack) -> Game:
@@ -244,13 +252,16 @@ def coalition_tables(x: np.ndarray, background: np.ndarray, cp: CompiledPack) ->
         layout = coalition_rows(x, background)
         return layout.game(effective_scores(layout.rows, cp))
     # A few profiles at a time, so the rows to score stay a few MB; then one game of all.
-    games = [coalition_tables(x[a : a + _PROFILES_AT_ONCE], background, cp)
-             for a in range(0, len(x), _PROFILES_AT_ONCE)]
+    games = [
+        coalition_tables(x[a : a + _PROFILES_AT_ONCE], background, cp)
+        for a in range(0, len(x), _PROFILES_AT_ONCE)
+    ]
     offsets = np.cumsum([0] + [len(g.effective) for g in games[:-1]])
     return Game(
         effective=np.concatenate([g.effective for g in games]),
-        owner=np.concatenate([g.owner + a for g, a in zip(
-            games, range(0, len(x), _PROFILES_AT_ONCE), strict=True)]),
+        owner=np.concatenate(
+            [g.owner + a for g, a in zip(games, range(0, len(x), _PROFILES_AT_ONCE), strict=True)]
+        ),
         local=np.concatenate([g.local + o for g, o in zip(games, offsets, strict=True)]),
         varying=np.concatenate([g.varying for g in games]),
     )
@@ -284,12 +295,11 @@ def explain_rows(game: Game, first: np.ndarray, second: np.ndarray | None) -> Sh
         players = np.nonzero(game.varying[idx])[1].reshape(len(idx), int(k))
         # Coalitions of the k varying players, as coalitions of all players.
         index = _subsets(int(k)).astype(np.intp) @ (1 << players).T  # 2^k x m
-        contributions[idx[:, None], players] = shapley_of_values(
-            values[idx[None, :], index].T
-        )
+        contributions[idx[:, None], players] = shapley_of_values(values[idx[None, :], index].T)
     full = game.varying.astype(np.intp) @ _BITS
-    return ShapleyRows(base=values[:, 0].copy(), values=contributions,
-                       explained=values[np.arange(n), full])
+    return ShapleyRows(
+        base=values[:, 0].copy(), values=contributions, explained=values[np.arange(n), full]
+    )
 
 
 def explain(game: Game, first: int, second: int | None) -> Shapley:
@@ -304,8 +314,7 @@ def explain(game: Game, first: int, second: int | None) -> Shapley:
         The Shapley values over `PLAYERS`; null players get exactly 0.
     """
     out = explain_rows(game, np.array([first]), None if second is None else np.array([second]))
-    return Shapley(base=float(out.base[0]), values=out.values[0],
-                   explained=float(out.explained[0]))
+    return Shapley(base=float(out.base[0]), values=out.values[0], explained=float(out.explained[0]))
 
 
 def shapley(

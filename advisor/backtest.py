@@ -141,18 +141,20 @@ def backtest(
     for case, req in cases:
         a = assess(req, pack)
         got = a.recommendation
-        results.append(CaseResult(
-            id=case.id,
-            kind=case.kind,
-            accept=list(case.accept),
-            got=got,
-            confidence=a.confidence,
-            accepted=got in case.accept,
-            primary=got == case.accept[0],
-            unsafe=_unsafe(req, got),
-            rules_fired=[r.id for r in a.rules_fired],
-            scores=dict(a.scores),
-        ))
+        results.append(
+            CaseResult(
+                id=case.id,
+                kind=case.kind,
+                accept=list(case.accept),
+                got=got,
+                confidence=a.confidence,
+                accepted=got in case.accept,
+                primary=got == case.accept[0],
+                unsafe=_unsafe(req, got),
+                rules_fired=[r.id for r in a.rules_fired],
+                scores=dict(a.scores),
+            )
+        )
     n = len(results)
     confusion = {o: dict.fromkeys(OPTIONS, 0) for o in OPTIONS}
     for r in results:
@@ -171,12 +173,16 @@ def backtest(
     for low, high in BINS:
         rs = [r for r in results if low <= r.confidence < high]
         if rs:
-            reliability.append(ReliabilityBin(
-                low=low, high=min(high, 1.0), count=len(rs),
-                mean_confidence=sum(r.confidence for r in rs) / len(rs),
-                accepted_share=sum(r.accepted for r in rs) / len(rs),
-                primary_share=sum(r.primary for r in rs) / len(rs),
-            ))
+            reliability.append(
+                ReliabilityBin(
+                    low=low,
+                    high=min(high, 1.0),
+                    count=len(rs),
+                    mean_confidence=sum(r.confidence for r in rs) / len(rs),
+                    accepted_share=sum(r.accepted for r in rs) / len(rs),
+                    primary_share=sum(r.primary for r in rs) / len(rs),
+                )
+            )
     return Backtest(
         cases=n,
         accepted=sum(r.accepted for r in results) / n,

@@ -194,7 +194,8 @@ def csv_records(lines: Iterable[str], source: str) -> tuple[list[str], Iterator[
         first = next(reader)
     except StopIteration:
         raise InputError(
-            Problem(source, "", "the CSV file is empty (expected a header row)")) from None
+            Problem(source, "", "the CSV file is empty (expected a header row)")
+        ) from None
     except csv.Error as e:
         raise InputError(Problem(source, "line 1", f"not a valid CSV header ({e})")) from None
     header = check_header(first, source)
@@ -261,16 +262,19 @@ def to_item_safely(raw: Raw | Item, header: Sequence[str] = ()) -> Item:
     try:
         return to_item(raw, header)
     except Exception as e:  # noqa: BLE001 - isolates the row; the message says it is a bug
-        return Item(raw[0], raw[1], None, (
-            ("(row)", f"could not be read ({type(e).__name__}: {e}; a bug, please report it)"),
-        ))
+        return Item(
+            raw[0],
+            raw[1],
+            None,
+            (("(row)", f"could not be read ({type(e).__name__}: {e}; a bug, please report it)"),),
+        )
 
 
 def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> Item:
     if len(cells) != len(header):
-        return Item(row, where, None, (
-            ("(row)", f"has {len(cells)} cells, the header has {len(header)}"),
-        ))
+        return Item(
+            row, where, None, (("(row)", f"has {len(cells)} cells, the header has {len(header)}"),)
+        )
     doc: dict[str, Any] = {}
     ident: str | None = None
     bad: list[tuple[str, str]] = []
@@ -361,10 +365,16 @@ def validate(item: Item) -> Requirements | tuple[tuple[str, str], ...]:
     except ValidationError as e:
         # Cells that could not be read were left out; the model then calls them missing.
         bad = {f for f, _ in item.problems}
-        more = tuple(p for p in _problems(e, item.source) if not any(
-            p[0] == f or p[0].startswith(f + ".")
-            or (f.startswith(p[0] + ".") and p[1] == "required field is missing")
-            for f in bad))
+        more = tuple(
+            p
+            for p in _problems(e, item.source)
+            if not any(
+                p[0] == f
+                or p[0].startswith(f + ".")
+                or (f.startswith(p[0] + ".") and p[1] == "required field is missing")
+                for f in bad
+            )
+        )
         return item.problems + more
     return item.problems if item.invalid else req
 
@@ -420,8 +430,13 @@ def _evaluate_groups(
     for d in decide(reqs, prep.compiled.pack, samples=samples, explain=explain):
         ev = d.ev
         parts = {
-            "choice": ev.choice, "runner": d.runner, "probs": d.probabilities, "raw": ev.raw,
-            "utilities": ev.utilities, "vetoed": ev.vetoed, "fired": ev.fired,
+            "choice": ev.choice,
+            "runner": d.runner,
+            "probs": d.probabilities,
+            "raw": ev.raw,
+            "utilities": ev.utilities,
+            "vetoed": ev.vetoed,
+            "fired": ev.fired,
             "required": ev.required,
         }
         if d.margin is not None:
@@ -495,8 +510,17 @@ def assess_chunk(
         out[i] = _dumps(rec)
         if points:
             first = c[0] if c else ("(row)", "invalid")
-            pts[i] = Point(it.row, it.source, name or "", None, None, None, None,
-                           f"{first[0]}: {first[1]}", ident=it.ident)
+            pts[i] = Point(
+                it.row,
+                it.source,
+                name or "",
+                None,
+                None,
+                None,
+                None,
+                f"{first[0]}: {first[1]}",
+                ident=it.ident,
+            )
 
     if reqs:
         from .report_parts import warning_lines
@@ -544,8 +568,12 @@ def assess_chunk(
             # The lines `advisor recommend` prints (unknown regimes, a derived or raised
             # requirement...), here from this row's own figures.
             rec["warnings"] = warning_lines(
-                r, cp, rec["explainability_required"], bool(vetoed[j].all()),
-                rec["probabilities"], rec["recommendation"],
+                r,
+                cp,
+                rec["explainability_required"],
+                bool(vetoed[j].all()),
+                rec["probabilities"],
+                rec["recommendation"],
             )
             if it.ident is not None:
                 rec["id"] = it.ident
@@ -561,11 +589,18 @@ def assess_chunk(
             counts[OPTIONS[o]] += 1
             out[i] = _dumps(rec)
             if points:
-                pts[i] = Point(it.row, it.source, r.name, OPTIONS[o], float(probs[j, o]),
-                               point(r.data.paired_examples), point(r.latency.budget_ms),
-                               ident=it.ident,
-                               paired_shown=_shown(r.data.paired_examples, "{:,.0f}"),
-                               budget_shown=_shown(r.latency.budget_ms, "{:,.4g}"))
+                pts[i] = Point(
+                    it.row,
+                    it.source,
+                    r.name,
+                    OPTIONS[o],
+                    float(probs[j, o]),
+                    point(r.data.paired_examples),
+                    point(r.latency.budget_ms),
+                    ident=it.ident,
+                    paired_shown=_shown(r.data.paired_examples, "{:,.0f}"),
+                    budget_shown=_shown(r.latency.budget_ms, "{:,.4g}"),
+                )
     lines = [s for s in out if s is not None]
     assert len(lines) == len(items)
     return ChunkResult(lines, counts, errors, [p for p in pts if p is not None])
@@ -589,8 +624,20 @@ def spreadsheet_safe(text: str) -> str:
 
 
 CSV_COLUMNS = (
-    "row", "source", "id", "name", "status", "recommendation", "confidence", "runner_up",
-    "score_end_to_end", "score_modular", "score_hybrid", "vetoed", "rules_fired", "errors",
+    "row",
+    "source",
+    "id",
+    "name",
+    "status",
+    "recommendation",
+    "confidence",
+    "runner_up",
+    "score_end_to_end",
+    "score_modular",
+    "score_hybrid",
+    "vetoed",
+    "rules_fired",
+    "errors",
     "warnings",
 )
 
@@ -734,11 +781,13 @@ def portfolio_view(
     marks = []
     for p, xv, yv in zip(shown, xs, ys, strict=True):
         rec = p.recommendation or ""
-        marks.append({
-            "option": rec,
-            "path": _marker(_SHAPES[rec], px(xv), py(yv)),
-            "label": f"{p.name}: {rec.replace('_', '-')} ({(p.confidence or 0) * 100:.0f}%)",
-        })
+        marks.append(
+            {
+                "option": rec,
+                "path": _marker(_SHAPES[rec], px(xv), py(yv)),
+                "label": f"{p.name}: {rec.replace('_', '-')} ({(p.confidence or 0) * 100:.0f}%)",
+            }
+        )
     return {
         "title": title,
         "source": source,
@@ -761,8 +810,15 @@ def portfolio_view(
         "scatter_shown": len(shown),
         "x_ticks": [{"at": px(e), "label": _decade_label(e)} for e in range(x0, x1 + 1)],
         "y_ticks": [{"at": py(e), "label": _decade_label(e)} for e in range(y0, y1 + 1)],
-        "legend": [{"option": o, "path": _marker(_SHAPES[o], 8, 8), "count": counts[o],
-                    "shape": _SHAPES[o] + "s"} for o in OPTIONS],
+        "legend": [
+            {
+                "option": o,
+                "path": _marker(_SHAPES[o], 8, 8),
+                "count": counts[o],
+                "shape": _SHAPES[o] + "s",
+            }
+            for o in OPTIONS
+        ],
     }
 
 

@@ -132,8 +132,11 @@ def probabilities(a: Any) -> Markup:
         x += w
     parts.append(_text(0, 38, legend, "muted small"))
     return _svg(
-        width, height, "Probability of each recommendation",
-        f"Share of Monte Carlo samples ending in each option: {legend}.", "".join(parts),
+        width,
+        height,
+        "Probability of each recommendation",
+        f"Share of Monte Carlo samples ending in each option: {legend}.",
+        "".join(parts),
         "prob",
     )
 
@@ -180,8 +183,9 @@ def _utility_row(d: Any, y: float, width: int, pad: int, th: float) -> str:
     words = "neutral" if side == "neutral" else f"pushes towards {LABELS[side]}"
     label = f"{words} ({u:+.2f})"
     half = len(label) * 3.2
-    parts.append(_text(min(max(x1, pad + half), width - pad - half), y - 7, label,
-                       "strong small", "middle"))
+    parts.append(
+        _text(min(max(x1, pad + half), width - pad - half), y - 7, label, "strong small", "middle")
+    )
     return "".join(parts)
 
 
@@ -200,8 +204,9 @@ def _band(zones: list[tuple[float, float, str]], y: float, h: float, sx: Any) ->
         short = {"mod": "MOD", "neu": "–", "e2e": "E2E"}[kind]
         text = names[kind] if x1 - x0 > len(names[kind]) * 5.6 + 8 else short
         if x1 - x0 > len(text) * 6 + 4:
-            labels.append(_text((x0 + x1) / 2, y + h / 2 + 4, text,
-                                f"small zone-label halo-{kind}", "middle"))
+            labels.append(
+                _text((x0 + x1) / 2, y + h / 2 + 4, text, f"small zone-label halo-{kind}", "middle")
+            )
     return "".join(rects), "".join(labels)
 
 
@@ -237,21 +242,26 @@ def threshold_words(d: Any) -> str:
         e2e_from = th.get("favours_end_to_end_from_pairs")
         parts = []
         if mod_upto:
-            parts.append(f"≤ {count(mod_upto)}: up to {count(mod_upto)} paired examples the "
-                         "data favours modular")
+            parts.append(
+                f"≤ {count(mod_upto)}: up to {count(mod_upto)} paired examples the "
+                "data favours modular"
+            )
         if e2e_from:
-            parts.append(f"≥ {count(e2e_from)}: from {count(e2e_from)} pairs it favours "
-                         "end-to-end")
+            parts.append(f"≥ {count(e2e_from)}: from {count(e2e_from)} pairs it favours end-to-end")
         if not parts:
             return ""
-        return ("; ".join(parts) + "; in between it is neutral. Both limits already include this "
-                "project's stage-label, labelling-cost and pretraining adjustments.")
+        return (
+            "; ".join(parts) + "; in between it is neutral. Both limits already include this "
+            "project's stage-label, labelling-cost and pretraining adjustments."
+        )
     if d.name == "latency":
         fast = float(th["favours_end_to_end_below_ms"])
         slow = float(th["tolerates_modular_from_ms"])
-        return (f"< {ms(fast)}: a p95 budget under {ms(fast)} favours end-to-end (a cascade of "
-                f"stages rarely fits); ≥ {ms(slow)}: from {ms(slow)} a modular pipeline's "
-                "extra hops fit the budget; in between the budget is neutral.")
+        return (
+            f"< {ms(fast)}: a p95 budget under {ms(fast)} favours end-to-end (a cascade of "
+            f"stages rarely fits); ≥ {ms(slow)}: from {ms(slow)} a modular pipeline's "
+            "extra hops fit the budget; in between the budget is neutral."
+        )
     return ""
 
 
@@ -320,8 +330,9 @@ def _data_band(d: Any, project: dict[str, Any], width: int, pad: int) -> tuple[s
         ticks.append((sx(e2e_from), f"≥ {count(e2e_from)}", "start"))
     for x, s, anchor in ticks:
         parts.append(_text(x + (-3 if anchor == "end" else 3), y + 42, s, "small", anchor))
-    parts.append(_text(pad, y + 58, f"paired examples, log scale ({count(a)} – {count(b)})",
-                       "small muted"))
+    parts.append(
+        _text(pad, y + 58, f"paired examples, log scale ({count(a)} – {count(b)})", "small muted")
+    )
     parts.append(_marker(sx(pairs), y - 2, y + 28, f"this project: {count(pairs)}", width, pad))
     parts.append(labels)
     desc = (
@@ -371,8 +382,9 @@ def _regulation_grid(d: Any, width: int, pad: int, th: float) -> tuple[str, str]
     if not crits or not expls:  # an older assessment: no grid, the utility row still shows
         return _text(pad, 20, f"{d.value}", "small"), f"Regulatory compliance: {d.value}."
     left, top, cw, ch = 100, 34, (width - 100 - pad) / len(expls), 21
-    parts = [_text(left + cw * len(expls) / 2, 12, "required explainability", "small muted",
-                   "middle")]
+    parts = [
+        _text(left + cw * len(expls) / 2, 12, "required explainability", "small muted", "middle")
+    ]
     for j, e in enumerate(expls):
         parts.append(_text(left + cw * (j + 0.5), 28, e, "small", "middle"))
     here = (t["criticality"], t["required_explainability"])
@@ -380,8 +392,13 @@ def _regulation_grid(d: Any, width: int, pad: int, th: float) -> tuple[str, str]
         y = top + i * ch
         parts.append(_text(left - 6, y + 15, c.replace("_", " "), "small", "end"))
         for j, e in enumerate(expls):
-            u = max(-1.0, min(1.0, float(t["criticality_utilities"][c])
-                              + float(t["explainability_utilities"][e])))
+            u = max(
+                -1.0,
+                min(
+                    1.0,
+                    float(t["criticality_utilities"][c]) + float(t["explainability_utilities"][e]),
+                ),
+            )
             kind = "e2e" if u >= th else "mod" if u <= -th else "neu"
             word = {"e2e": "E2E", "mod": "MOD", "neu": "–"}[kind]
             x = left + j * cw
@@ -390,10 +407,23 @@ def _regulation_grid(d: Any, width: int, pad: int, th: float) -> tuple[str, str]
                 f'<rect x="{_f(x + 1)}" y="{_f(y + 1)}" width="{_f(cw - 2)}" height="{ch - 2}" '
                 f'class="zone-{kind}{" here" if mine else ""}"/>'
             )
-            parts.append(_text(x + cw / 2, y + 15, ("● " + word) if mine else word,
-                               "small strong" if mine else "small zone-label", "middle"))
-    parts.append(_text(pad, top + len(crits) * ch + 16,
-                       "● this project · E2E / MOD: the side each cell favours", "small muted"))
+            parts.append(
+                _text(
+                    x + cw / 2,
+                    y + 15,
+                    ("● " + word) if mine else word,
+                    "small strong" if mine else "small zone-label",
+                    "middle",
+                )
+            )
+    parts.append(
+        _text(
+            pad,
+            top + len(crits) * ch + 16,
+            "● this project · E2E / MOD: the side each cell favours",
+            "small muted",
+        )
+    )
     desc = (
         "Regulatory compliance as a grid of criticality (rows) by required explainability "
         "(columns); each cell says which side that combination favours (E2E, MOD or neutral). "
@@ -417,19 +447,21 @@ def scores(a: Any) -> Markup:
     def sx(v: float) -> float:
         return left + (v - lo) / (hi - lo) * span
 
-    parts = [f'<line x1="{_f(sx(0))}" y1="0" x2="{_f(sx(0))}" '
-             f'y2="{3 * (bar_h + gap)}" class="axis"/>']
+    parts = [
+        f'<line x1="{_f(sx(0))}" y1="0" x2="{_f(sx(0))}" y2="{3 * (bar_h + gap)}" class="axis"/>'
+    ]
     words = []
     for i, opt in enumerate(OPTIONS):
         y = i * (bar_h + gap) + 4
         v = vals[i]
         x0, x1 = sorted((sx(0), sx(v)))
-        status = (
-            "vetoed" if opt in vetoed else "recommended" if opt == a.recommendation else ""
-        )
+        status = "vetoed" if opt in vetoed else "recommended" if opt == a.recommendation else ""
         fill = "fill-veto" if opt in vetoed else f"fill-{CLS[opt]}"
-        parts.append(_text(left - 10, y + 18, LABELS[opt],
-                           "strong" if opt == a.recommendation else "", "end"))
+        parts.append(
+            _text(
+                left - 10, y + 18, LABELS[opt], "strong" if opt == a.recommendation else "", "end"
+            )
+        )
         parts.append(
             f'<rect x="{_f(x0)}" y="{y}" width="{_f(max(x1 - x0, 1))}" height="{bar_h}" '
             f'class="{fill}"/>'
@@ -438,8 +470,14 @@ def scores(a: Any) -> Markup:
         parts.append(_text(x1 + 8, y + 18, f"{v:.3f}{mark}", "strong" if status else ""))
         words.append(f"{LABELS[opt]} {v:.3f}{' (' + status + ')' if status else ''}")
     height = 3 * (bar_h + gap) + 4
-    return _svg(width, height, "Score per option",
-                "Option scores: " + "; ".join(words) + ".", "".join(parts), "scores")
+    return _svg(
+        width,
+        height,
+        "Score per option",
+        "Option scores: " + "; ".join(words) + ".",
+        "".join(parts),
+        "scores",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,12 +545,14 @@ def waterfall(a: Any) -> Markup:
     parts.append(total("this project (margin)", running, "fill-total"))
     listing = "; ".join(f"{r.label} {r.contribution:+.3f}" for r in rows)
     return _svg(
-        width, height,
+        width,
+        height,
         f"SHAP waterfall of the {a.attribution_target}",
         f"Starts at the background average {base:+.3f}; contributions, largest first: {listing}; "
         f"ends at this project's margin {running:+.3f}. Positive values push towards "
         f"{LABELS[rec]}, negative towards {LABELS[run]}.",
-        "".join(parts), "waterfall",
+        "".join(parts),
+        "waterfall",
     )
 
 
@@ -545,15 +585,23 @@ def explainability(a: Any) -> Markup:
         t = round(t + 0.1, 2)
     parts.append(
         f'<line x1="{_f(sx(need))}" y1="10" x2="{_f(sx(need))}" y2="{height - 24}" class="need"/>'
-        + _text(sx(need), 10, f"required ≥ {need:.0%} ({ests[0].required_level})", "small strong",
-                "middle")
+        + _text(
+            sx(need),
+            10,
+            f"required ≥ {need:.0%} ({ests[0].required_level})",
+            "small strong",
+            "middle",
+        )
     )
     words = []
     for i, e in enumerate(ests):
         y = 24 + i * row
         opt = e.option
-        parts.append(_text(left - 10, y + 14, LABELS[opt], "strong" if opt == a.recommendation
-                           else "", "end"))
+        parts.append(
+            _text(
+                left - 10, y + 14, LABELS[opt], "strong" if opt == a.recommendation else "", "end"
+            )
+        )
         parts.append(
             f'<rect x="{_f(sx(e.low))}" y="{y + 5}" width="{_f(max(sx(e.high) - sx(e.low), 2))}" '
             f'height="10" class="fill-{CLS[opt]} interval"/>'
@@ -563,12 +611,22 @@ def explainability(a: Any) -> Markup:
         verdict = "✓ meets" if e.meets_requirement else f"✗ {points(float(e.gap))} short"
         if not e.traceable:
             verdict += ", not traceable"
-        parts.append(_text(width - right + 12, y + 14,
-                           f"{e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) {verdict}", "small"))
+        parts.append(
+            _text(
+                width - right + 12,
+                y + 14,
+                f"{e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) {verdict}",
+                "small",
+            )
+        )
         words.append(f"{LABELS[opt]} {e.estimate:.0%} ({e.low:.0%} to {e.high:.0%}), {verdict}")
     return _svg(
-        width, height, "Estimated explanation fidelity per option",
-        f"Required at least {need:.0%}. " + "; ".join(words) + ".", "".join(parts), "expl",
+        width,
+        height,
+        "Estimated explanation fidelity per option",
+        f"Required at least {need:.0%}. " + "; ".join(words) + ".",
+        "".join(parts),
+        "expl",
     )
 
 
@@ -588,8 +646,10 @@ def sketch_stages(a: Any) -> list[dict[str, str]]:
     if a.recommendation == "end_to_end":
         return [
             {"name": "Input capture and validation", "kind": "traditional"},
-            {"name": f"End-to-end model: raw {modality} input to output, trained jointly",
-             "kind": "learned"},
+            {
+                "name": f"End-to-end model: raw {modality} input to output, trained jointly",
+                "kind": "learned",
+            },
             {"name": "Business rules and output checks", "kind": "rule_based"},
         ]
     stages = MODULAR_STAGES.get(modality, MODULAR_STAGES["other"])
@@ -597,14 +657,14 @@ def sketch_stages(a: Any) -> list[dict[str, str]]:
 
 
 _PATTERNS = (
-    '<defs>'
+    "<defs>"
     '<pattern id="pat-learned" width="8" height="8" patternUnits="userSpaceOnUse" '
     'patternTransform="rotate(45)"><rect width="8" height="8" class="pat-bg-learned"/>'
     '<line x1="0" y1="0" x2="0" y2="8" class="pat-line"/></pattern>'
     '<pattern id="pat-rule" width="10" height="10" patternUnits="userSpaceOnUse">'
     '<rect width="10" height="10" class="pat-bg-rule"/>'
     '<circle cx="5" cy="5" r="1.6" class="pat-dot"/></pattern>'
-    '</defs>'
+    "</defs>"
 )
 _FILL = {"learned": "url(#pat-learned)", "rule_based": "url(#pat-rule)", "traditional": ""}
 
@@ -635,8 +695,9 @@ def sketch(a: Any) -> Markup:
             f'<rect x="{_f(x + 12)}" y="{top + 12}" width="{_f(box_w - 24)}" height="{box_h - 24}" '
             'rx="4" class="plate"/>'
         )
-        parts.append(_text(x + 20, top + 30, f"{i + 1} · {KIND_LABELS[kind].upper()}",
-                           "kind strong small"))
+        parts.append(
+            _text(x + 20, top + 30, f"{i + 1} · {KIND_LABELS[kind].upper()}", "kind strong small")
+        )
         for j, line in enumerate(textwrap.wrap(s["name"], chars)[:4]):
             parts.append(_text(x + 20, top + 50 + j * 17, line))
         if i < n - 1:
@@ -667,8 +728,14 @@ def sketch(a: Any) -> Markup:
         lx += 34 + len(text) * 6.6 + 28
     height = ly + 14
     title = f"Architecture sketch of the recommended {LABELS[a.recommendation]} design"
-    return _svg(width, height, title, "Stages from input to output: " + "; ".join(words) + ".",
-                "".join(parts), "sketch")
+    return _svg(
+        width,
+        height,
+        title,
+        "Stages from input to output: " + "; ".join(words) + ".",
+        "".join(parts),
+        "sketch",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -709,6 +776,11 @@ def contributions(c: Any) -> Markup:
         words.append(f"{r.label} {v:+.3f}")
     parts.append(_text(left, height - 4, "◀ lowers the margin", "small muted"))
     parts.append(_text(width - right, height - 4, "raises the margin ▶", "small muted", "end"))
-    return _svg(width, height, f"What moved the {c.attribution_target}",
-                "Contribution of each changed input: " + "; ".join(words) + ".",
-                "".join(parts), "waterfall")
+    return _svg(
+        width,
+        height,
+        f"What moved the {c.attribution_target}",
+        "Contribution of each changed input: " + "; ".join(words) + ".",
+        "".join(parts),
+        "waterfall",
+    )

@@ -70,16 +70,20 @@ def cli() -> None:
     """Recommend end-to-end, modular or hybrid for an AI system, and say why."""
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Examples:
   advisor recommend examples/credit-scoring.yaml -o report.html
   advisor recommend examples/credit-scoring.yaml --format json
   cat examples/card-fraud.yaml | advisor recommend - --format md
   advisor recommend examples/credit-scoring.yaml --format adr -o adr/0007-arch.md
-""")
+"""
+)
 @click.argument("file", metavar="FILE|-")
 @click.option(
-    "-o", "--output", metavar="OUT",
+    "-o",
+    "--output",
+    metavar="OUT",
     help="Write here (atomically), creating missing folders; the format follows the suffix "
     "(.html, .md, .json; any other suffix needs --format).",
 )
@@ -143,13 +147,19 @@ def recommend(
         )
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Examples:
   advisor schema                  # the requirements file (the input)
   advisor schema assessment       # the assessment (--format json, the service's answer)
-""")
-@click.argument("which", type=click.Choice(["requirements", "assessment"]),
-                default="requirements", required=False)
+"""
+)
+@click.argument(
+    "which",
+    type=click.Choice(["requirements", "assessment"]),
+    default="requirements",
+    required=False,
+)
 @rules_option(
     help="Rule pack folder: its regimes are listed as known (default: $ADVISOR_RULES, else the "
     "bundled pack).",

@@ -67,8 +67,11 @@ class TerminalPrompter:
         """Read one line; Ctrl-C and EOF become KeyboardInterrupt."""
         try:
             # click.prompt reads the line with input(), which readline (once imported) edits.
-            return str(click.prompt(printable(prompt, keep="\n"), default="",
-                                    show_default=False, prompt_suffix=""))
+            return str(
+                click.prompt(
+                    printable(prompt, keep="\n"), default="", show_default=False, prompt_suffix=""
+                )
+            )
         except click.exceptions.Abort:
             raise KeyboardInterrupt from None
 
@@ -120,12 +123,12 @@ def _command(answers: Path, output: str, rules_dir: str | None) -> str:
     return " ".join(shell_quote(p) for p in parts)
 
 
-def _check_outputs(report: Path, target: Path, source: Path | None,
-                   rules_dir: str | None) -> None:
+def _check_outputs(report: Path, target: Path, source: Path | None, rules_dir: str | None) -> None:
     from .output import check_target, final_path, same_file
 
     if same_file(report, target):
         raise OutputError(f"{report}: the report and the answers file must be different files")
+
     # The answers file is both read and rewritten (that is its purpose), so only the report
     # and the rule pack are inputs to protect.
     def folder_exists(path: Path) -> bool:
@@ -153,8 +156,9 @@ def _replacing(path: Path) -> str:
     return f"{path} (replacing it)" if path.exists() else str(path)
 
 
-def _save_draft(session: Session, target: Path, source: Path | None, output: str,
-                rules_dir: str | None) -> None:
+def _save_draft(
+    session: Session, target: Path, source: Path | None, output: str, rules_dir: str | None
+) -> None:
     from . import ask as core
     from .output import write_atomic
 
@@ -173,8 +177,9 @@ def _save_draft(session: Session, target: Path, source: Path | None, output: str
         write_atomic(draft, text)
     except OutputError as e:
         # The draft cannot be written: show it, so that nothing typed is lost.
-        click.echo(printable(f"error: {e.problems[0]}; your answers so far:\n{text}",
-                             keep="\n"), err=True)
+        click.echo(
+            printable(f"error: {e.problems[0]}; your answers so far:\n{text}", keep="\n"), err=True
+        )
         return
     n = len(session.answers)
     click.echo(
@@ -184,35 +189,60 @@ def _save_draft(session: Session, target: Path, source: Path | None, output: str
     )
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Examples:
   advisor ask                                   # asks, then writes answers.yaml and report.html
   advisor ask -o loan.html --answers loan.yaml  # answers saved to (and pre-filled from) loan.yaml
   advisor ask --answers loan.yaml --set name=Loans --set data.paired_examples=150k-400k \\
       --set latency.budget_ms=2s --defaults < /dev/null   # no terminal: nothing asked
-""")
+"""
+)
 @click.option(
-    "-o", "--output", default=DEFAULT_REPORT, show_default=True, metavar="OUT",
+    "-o",
+    "--output",
+    default=DEFAULT_REPORT,
+    show_default=True,
+    metavar="OUT",
     help="Write the report here (atomically), creating missing folders; the format follows the "
     "suffix (.html, .md, .json; any other suffix needs --format).",
 )
-@click.option("--format", "fmt", type=click.Choice(["html", "json", "md", "adr"]),
-              help="Report format (default: from the -o suffix).")
 @click.option(
-    "--answers", "answers_file", metavar="FILE",
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "json", "md", "adr"]),
+    help="Report format (default: from the -o suffix).",
+)
+@click.option(
+    "--answers",
+    "answers_file",
+    metavar="FILE",
     help="Pre-fill from this requirements file or draft, and save the answers to it (a draft "
     "X.draft.yaml saves to X.yaml). A missing FILE starts fresh. Default: write answers.yaml.",
 )
 @click.option(
-    "--set", "sets", multiple=True, metavar="KEY=VALUE",
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Answer a question without a prompt; KEY is the dotted field path, e.g. "
     "latency.budget_ms=50ms. Repeatable.",
 )
-@click.option("--defaults", "use_defaults", is_flag=True,
-              help="Take the default for every question that has one.")
+@click.option(
+    "--defaults",
+    "use_defaults",
+    is_flag=True,
+    help="Take the default for every question that has one.",
+)
 @rules_option()
-def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str, ...],
-        use_defaults: bool, rules_dir: str | None) -> None:
+def ask(
+    output: str,
+    fmt: str | None,
+    answers_file: str | None,
+    sets: tuple[str, ...],
+    use_defaults: bool,
+    rules_dir: str | None,
+) -> None:
     """Answer the requirements questionnaire, then write the answers and the report.
 
     Questions already answered by --answers, --set or --defaults are not asked. At the end a
@@ -225,8 +255,9 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
     from .output import write_atomic
 
     if output == "-":
-        raise click.BadParameter("give a file name: the terminal is used for the questions",
-                                 param_hint="'-o'")
+        raise click.BadParameter(
+            "give a file name: the terminal is used for the questions", param_hint="'-o'"
+        )
     fmt = report_format(output, fmt)  # an unknown suffix fails before the first question
     report = Path(output)
     source = Path(answers_file) if answers_file else None
@@ -257,8 +288,11 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
     if not interactive():
         # Without a terminal an optional text field (description) simply stays empty: only
         # questions that need an answer, or have a default the user did not take, are missing.
-        missing = [f"{q.path}: no answer, and no terminal to ask on" for q in session.pending()
-                   if not (q.kind == "text" and not q.required)]
+        missing = [
+            f"{q.path}: no answer, and no terminal to ask on"
+            for q in session.pending()
+            if not (q.kind == "text" and not q.required)
+        ]
         if invalid or missing:
             hint = "answer with --set KEY=VALUE or --answers FILE"
             if not use_defaults:
@@ -278,8 +312,10 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
             intro.append(f"An earlier draft exists; to resume it instead: {resume}")
         intro += [f"  ! {line}: asked again below" for line in invalid]
         io.say("\n".join(intro))
-        footer = (f"Confirming writes the answers to {_replacing(target)} and the report to "
-                  f"{_replacing(report)}.")
+        footer = (
+            f"Confirming writes the answers to {_replacing(target)} and the report to "
+            f"{_replacing(report)}."
+        )
         try:
             core.run(session, io, footer)
         except (KeyboardInterrupt, EOFError, core.Stopped):
@@ -294,8 +330,9 @@ def ask(output: str, fmt: str | None, answers_file: str | None, sets: tuple[str,
         f"  {_command(target, output, rules_dir)}",
     ]
     make_parent(target)
-    write_atomic(target, core.answers_text(session, header,
-                                           json_format=target.suffix.lower() == ".json"))
+    write_atomic(
+        target, core.answers_text(session, header, json_format=target.suffix.lower() == ".json")
+    )
     if source is not None and source != target and _DRAFT.search(source.stem):
         source.unlink(missing_ok=True)  # the draft is now complete in the answers file
     click.echo(f"\nAnswers saved to {printable(target)}. Assessing...")
@@ -319,10 +356,14 @@ def _print_result(assessment: Any, report: Path) -> None:
         f"(confidence {assessment.confidence:.0%})"
     )
     for i, reason in enumerate(assessment.reasons[:3], 1):
-        click.echo(textwrap.fill(printable(reason), 78, initial_indent=f"  {i}. ",
-                                 subsequent_indent="     "))
+        click.echo(
+            textwrap.fill(
+                printable(reason), 78, initial_indent=f"  {i}. ", subsequent_indent="     "
+            )
+        )
     worth = [v for v in assessment.value_of_information if v.probability > 0]
     if worth:
-        click.echo(textwrap.fill(printable("Find out next: " + worth[0].text), 78,
-                                 subsequent_indent="  "))
+        click.echo(
+            textwrap.fill(printable("Find out next: " + worth[0].text), 78, subsequent_indent="  ")
+        )
     click.echo(f"Report: {printable(report)}")

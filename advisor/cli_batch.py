@@ -112,8 +112,9 @@ def _init_worker(pack: Any) -> None:
 def _work(chunk: list[Any], header: list[str], explain: bool, samples: int, points: bool) -> Any:
     from .batch import assess_chunk
 
-    return assess_chunk(chunk, _worker_prep, header=header, explain=explain, samples=samples,
-                        points=points)
+    return assess_chunk(
+        chunk, _worker_prep, header=header, explain=explain, samples=samples, points=points
+    )
 
 
 def _context() -> Any:
@@ -126,32 +127,64 @@ def _context() -> Any:
     return fork_context() or multiprocessing.get_context("spawn")
 
 
-@click.command("batch", epilog="""\b
+@click.command(
+    "batch",
+    epilog="""\b
 Examples:
   advisor batch examples/portfolio.csv -o results.jsonl --report portfolio.html
   advisor batch examples/ -o results.csv      # a folder of YAML files; spreadsheet CSV
   advisor batch examples/projects.jsonl -o results.jsonl --explain --jobs 0
-""")
+""",
+)
 @click.argument("input_path", metavar="INPUT")
-@click.option("-o", "--output", required=True, metavar="OUT",
-              help="Results: .jsonl (one JSON line per row), .csv (spreadsheet-safe) or - "
-                   "(stdout); missing folders are created. Any other suffix needs --format.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
-              help="Results format (default: from the -o suffix; jsonl on stdout).")
-@click.option("--report", metavar="HTML",
-              help="Also write a portfolio overview (.html), creating missing folders.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="OUT",
+    help="Results: .jsonl (one JSON line per row), .csv (spreadsheet-safe) or - "
+    "(stdout); missing folders are created. Any other suffix needs --format.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    help="Results format (default: from the -o suffix; jsonl on stdout).",
+)
+@click.option(
+    "--report",
+    metavar="HTML",
+    help="Also write a portfolio overview (.html), creating missing folders.",
+)
 @click.option("--explain", is_flag=True, help="Add exact Shapley attributions to each line.")
-@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes (0: one per CPU).")
-@click.option("--samples", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Monte Carlo samples per project for the confidence (default 32, a screening "
-                   "estimate; the pack's count, 2000 by default, reproduces `advisor recommend` "
-                   "exactly).")
-@click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl", "folder"]),
-              help="Input format (default: from the suffix; - reads JSON lines from stdin).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes (0: one per CPU).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Monte Carlo samples per project for the confidence (default 32, a screening "
+    "estimate; the pack's count, 2000 by default, reproduces `advisor recommend` "
+    "exactly).",
+)
+@click.option(
+    "--input-format",
+    "input_format",
+    type=click.Choice(["csv", "jsonl", "folder"]),
+    help="Input format (default: from the suffix; - reads JSON lines from stdin).",
+)
 @rules_option()
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar (default: only when stderr is a terminal).")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar (default: only when stderr is a terminal).",
+)
 def batch(
     input_path: str,
     output: str,
@@ -187,7 +220,8 @@ def batch(
         kind = _input_kind(input_path, input_format)
         if kind != "folder" and input_path != "-" and in_path.is_dir():
             raise InputError(
-                f"{input_path}: is a folder; use --input-format folder or leave it out")
+                f"{input_path}: is a folder; use --input-format folder or leave it out"
+            )
         if kind == "folder" and not in_path.is_dir():
             raise InputError(f"{input_path}: not a folder")
         if kind != "folder" and input_path != "-" and not in_path.exists():
@@ -222,9 +256,16 @@ def batch(
         try:
             # surrogateescape: a byte that is not UTF-8 spoils only its own row (the reader
             # reports that row as "not valid UTF-8 text"), never the whole batch.
-            fh = (_stdin_text() if input_path == "-" else
-                  open(in_path, encoding="utf-8-sig", newline="",  # noqa: SIM115
-                       errors="surrogateescape"))
+            fh = (
+                _stdin_text()
+                if input_path == "-"
+                else open(
+                    in_path,
+                    encoding="utf-8-sig",
+                    newline="",  # noqa: SIM115
+                    errors="surrogateescape",
+                )
+            )
         except OSError as e:
             raise InputError(f"{input_path}: cannot be read ({e.strerror})") from None
         if input_path != "-":
@@ -283,8 +324,9 @@ def batch(
                 if '"status":"error"' in line:
                     rec = json.loads(line)
                     e = rec["errors"][0]
-                    first_errors.append(f"row {rec['row']} ({rec['source']}): {e['field']}: "
-                                        f"{e['message']}")
+                    first_errors.append(
+                        f"row {rec['row']} ({rec['source']}): {e['field']}: {e['message']}"
+                    )
         errors += res.errors
         rows += len(res.lines)
         overview.extend(res.points)
@@ -296,21 +338,34 @@ def batch(
         gc.freeze()
         gc.set_threshold(100_000, 50, 100)
         if show:
-            bar = click.progressbar(length=max(total, 1), file=sys.stderr,
-                                    label="assessing", show_eta=True).__enter__()
+            bar = click.progressbar(
+                length=max(total, 1), file=sys.stderr, label="assessing", show_eta=True
+            ).__enter__()
         want_points = report is not None
         chunks = _chunks(records, size)
         if workers <= 1:
             from .batch import assess_chunk
 
             for chunk in chunks:
-                handle(assess_chunk(chunk, prep, header=header, explain=explain,
-                                    samples=n_samples, points=want_points))
+                handle(
+                    assess_chunk(
+                        chunk,
+                        prep,
+                        header=header,
+                        explain=explain,
+                        samples=n_samples,
+                        points=want_points,
+                    )
+                )
         else:
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                                       initializer=_init_worker, initargs=(pack,))
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=_context(),
+                initializer=_init_worker,
+                initargs=(pack,),
+            )
             pending: deque[Future[Any]] = deque()
             for chunk in chunks:
                 pending.append(pool.submit(_work, chunk, header, explain, n_samples, want_points))
@@ -361,12 +416,16 @@ def batch(
     for line in first_errors:  # they quote the rows' own text and file names
         click.echo(f"  {printable(line)}", err=True)
     if errors > len(first_errors):
-        click.echo(f"  ... and {errors - len(first_errors)} more (status \"error\" in the output)",
-                   err=True)
+        click.echo(
+            f'  ... and {errors - len(first_errors)} more (status "error" in the output)', err=True
+        )
     if errors:
-        raise InputError(Problem(
-            "<stdin>" if input_path == "-" else input_path, "",
-            f"{errors} of {rows} row{'s' if rows != 1 else ''} failed validation "
-            f"(status \"error\" in {output if output != '-' else 'the output'}); "
-            "every other row was assessed"
-        ))
+        raise InputError(
+            Problem(
+                "<stdin>" if input_path == "-" else input_path,
+                "",
+                f"{errors} of {rows} row{'s' if rows != 1 else ''} failed validation "
+                f'(status "error" in {output if output != "-" else "the output"}); '
+                "every other row was assessed",
+            )
+        )

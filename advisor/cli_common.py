@@ -104,9 +104,7 @@ def make_parent(path: Path) -> None:
     except NotADirectoryError:
         raise OutputError(f"{path}: {_first_file(parent)} is a file, not a folder") from None
     except PermissionError:
-        raise OutputError(
-            f"{path}: permission denied (cannot create folder {parent})"
-        ) from None
+        raise OutputError(f"{path}: permission denied (cannot create folder {parent})") from None
     except OSError as e:
         raise OutputError(f"{path}: cannot create folder {parent} ({e.strerror})") from None
 
@@ -137,8 +135,9 @@ def _first_file(parent: Path) -> Path:
     return parent
 
 
-def rules_option(help: str = "Rule pack folder (default: $ADVISOR_RULES, else the bundled pack).",
-                 ) -> Callable[[F], F]:
+def rules_option(
+    help: str = "Rule pack folder (default: $ADVISOR_RULES, else the bundled pack).",
+) -> Callable[[F], F]:
     """The `--rules DIR` option; its default is the ADVISOR_RULES environment variable."""
     return click.option("--rules", "rules_dir", metavar="DIR", envvar=ENV_RULES, help=help)
 

@@ -51,8 +51,11 @@ def load_side(path: str, pack: Any) -> Any:
         except ValidationError as e:
             lines = validation_problems(e, path, Assessment)
             raise InputError(
-                [f"{path}: not an assessment this advisor can read (written by advisor "
-                 f"{doc.get('advisor_version')}?)"] + lines[:5]
+                [
+                    f"{path}: not an assessment this advisor can read (written by advisor "
+                    f"{doc.get('advisor_version')}?)"
+                ]
+                + lines[:5]
             ) from None
         problems = assessment_problems(assessment, path)
         if problems:
@@ -73,22 +76,28 @@ def _read_stdin() -> bytes:
     return data
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Examples:
   advisor recommend examples/credit-scoring.yaml --format json -o before.json
   advisor compare before.json examples/revised/credit-scoring.yaml
   advisor compare before.json examples/revised/credit-scoring.yaml -o cmp.html
   cat before.json | advisor compare - examples/revised/credit-scoring.yaml
-""")
+"""
+)
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
 @click.option(
-    "-o", "--output", metavar="OUT",
+    "-o",
+    "--output",
+    metavar="OUT",
     help="Write here (atomically), creating missing folders; the format follows the suffix "
     "(.html, .json, .txt; any other suffix needs --format).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "html", "json"]),
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "json"]),
     help="Output format (default: from the -o suffix, else text).",
 )
 @rules_option()

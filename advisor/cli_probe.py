@@ -210,21 +210,43 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
         lines.append("dropped: " + ", ".join(f"{c.column} ({c.reason})" for c in d.dropped))
     rows: list[tuple[str, str, str, str]] = [
         ("measure", "value", "interval", "note"),
-        (f"interpretable {metric}", _fmt(result.interpretable.test.value),
-         _iv(result.interpretable.test), result.interpretable.model.split(" (")[0]),
-        (f"black box {metric}", _fmt(result.black_box.test.value), _iv(result.black_box.test),
-         result.black_box.model.split(" (")[0]),
-        ("gap (black box - interpretable)", f"{result.accuracy_gap.value:+.3f}",
-         _iv(result.accuracy_gap), "paired bootstrap, 95%"),
-        ("local-surrogate fidelity", _fmt(result.surrogate.agreement.value),
-         _iv(result.surrogate.agreement),
-         f"LIME-style agreement, {result.surrogate.points} points"
-         + (f"; prior {prior:.2f}" if prior is not None else "")),
-        ("SHAP rank stability", _fmt(result.stability.rank_correlation.value),
-         _iv(result.stability.rank_correlation),
-         f"Spearman, top {result.stability.top_k}, {result.stability.retrains} retrains (range)"),
-        ("interpretable rank stability", _fmt(result.interpretable.rank_stability.value),
-         _iv(result.interpretable.rank_stability), "same retrains (range)"),
+        (
+            f"interpretable {metric}",
+            _fmt(result.interpretable.test.value),
+            _iv(result.interpretable.test),
+            result.interpretable.model.split(" (")[0],
+        ),
+        (
+            f"black box {metric}",
+            _fmt(result.black_box.test.value),
+            _iv(result.black_box.test),
+            result.black_box.model.split(" (")[0],
+        ),
+        (
+            "gap (black box - interpretable)",
+            f"{result.accuracy_gap.value:+.3f}",
+            _iv(result.accuracy_gap),
+            "paired bootstrap, 95%",
+        ),
+        (
+            "local-surrogate fidelity",
+            _fmt(result.surrogate.agreement.value),
+            _iv(result.surrogate.agreement),
+            f"LIME-style agreement, {result.surrogate.points} points"
+            + (f"; prior {prior:.2f}" if prior is not None else ""),
+        ),
+        (
+            "SHAP rank stability",
+            _fmt(result.stability.rank_correlation.value),
+            _iv(result.stability.rank_correlation),
+            f"Spearman, top {result.stability.top_k}, {result.stability.retrains} retrains (range)",
+        ),
+        (
+            "interpretable rank stability",
+            _fmt(result.interpretable.rank_stability.value),
+            _iv(result.interpretable.rank_stability),
+            "same retrains (range)",
+        ),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
@@ -234,43 +256,93 @@ def summary(result: ProbeResult, prior: float | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Examples:
   advisor probe --demo                                    # scikit-learn's breast cancer data
   advisor probe examples/loans.csv --target defaulted -o probe.json
   advisor recommend examples/credit-scoring.yaml --probe probe.json -o report.html
-""")
+"""
+)
 @click.argument("data", required=False, metavar="DATA.csv")
 @click.option("--target", metavar="COLUMN", help="The column to predict.")
 @click.option(
-    "--task", type=click.Choice(["classification", "regression"]),
+    "--task",
+    type=click.Choice(["classification", "regression"]),
     help="Default: inferred from the target (text or few integer values: classification).",
 )
-@click.option("-o", "--output", default="probe.json", show_default=True, metavar="OUT",
-              help="Write the measurements here (.json, atomically, creating missing folders); "
-                   "'-' prints the JSON instead.")
+@click.option(
+    "-o",
+    "--output",
+    default="probe.json",
+    show_default=True,
+    metavar="OUT",
+    help="Write the measurements here (.json, atomically, creating missing folders); "
+    "'-' prints the JSON instead.",
+)
 @click.option("--demo", is_flag=True, help="Run on scikit-learn's bundled breast cancer data.")
-@click.option("--interpretable", type=click.Choice(["linear", "tree"]), default="linear",
-              show_default=True,
-              help="The interpretable model: regularised linear or depth-4 tree.")
-@click.option("--repeats", type=click.IntRange(2, 100), default=5, show_default=True,
-              help="Bootstrap retrains for SHAP stability.")
-@click.option("--points", type=click.IntRange(10, 5000), default=200, show_default=True,
-              help="Test points explained by local surrogates.")
-@click.option("--max-rows", type=click.IntRange(50, 10_000_000), default=20000, show_default=True,
-              help="Use a random sample of this many rows from larger files.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-              help="Seed of the row sample, the split, the bootstrap and the perturbations: the "
-                   "same data, settings and seed give the same probe.json.")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Threads for scikit-learn (1 is fastest on a busy machine).")
+@click.option(
+    "--interpretable",
+    type=click.Choice(["linear", "tree"]),
+    default="linear",
+    show_default=True,
+    help="The interpretable model: regularised linear or depth-4 tree.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(2, 100),
+    default=5,
+    show_default=True,
+    help="Bootstrap retrains for SHAP stability.",
+)
+@click.option(
+    "--points",
+    type=click.IntRange(10, 5000),
+    default=200,
+    show_default=True,
+    help="Test points explained by local surrogates.",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(50, 10_000_000),
+    default=20000,
+    show_default=True,
+    help="Use a random sample of this many rows from larger files.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seed of the row sample, the split, the bootstrap and the perturbations: the "
+    "same data, settings and seed give the same probe.json.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Threads for scikit-learn (1 is fastest on a busy machine).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-@rules_option(help="Rule pack whose end-to-end prior the summary compares with (default: "
-                   "$ADVISOR_RULES, else the bundled pack).")
+@rules_option(
+    help="Rule pack whose end-to-end prior the summary compares with (default: "
+    "$ADVISOR_RULES, else the bundled pack)."
+)
 def probe(
-    data: str | None, target: str | None, task: str | None, output: str, demo: bool,
-    interpretable: str, repeats: int, points: int, max_rows: int, seed: int, threads: int,
-    quiet: bool, rules_dir: str | None,
+    data: str | None,
+    target: str | None,
+    task: str | None,
+    output: str,
+    demo: bool,
+    interpretable: str,
+    repeats: int,
+    points: int,
+    max_rows: int,
+    seed: int,
+    threads: int,
+    quiet: bool,
+    rules_dir: str | None,
 ) -> None:
     """Measure explainability on a tabular sample of your data (CSV; Parquet with pyarrow).
 
@@ -311,7 +383,11 @@ def probe(
     assert target is not None
     dataset = prepare(table, target, task)  # type: ignore[arg-type]
     settings = ProbeSettings(
-        seed=seed, interpretable=interpretable, repeats=repeats, points=points, max_rows=max_rows,
+        seed=seed,
+        interpretable=interpretable,
+        repeats=repeats,
+        points=points,
+        max_rows=max_rows,
     )
     result = run_probe(dataset, settings, say, threads=threads)
     text = result.to_json()

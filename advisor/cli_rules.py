@@ -17,11 +17,14 @@ from .errors import Problem, RulePackError
 from .escape import printable
 
 
-@click.group("rules", epilog="""\b
+@click.group(
+    "rules",
+    epilog="""\b
 Examples:
   advisor rules check examples/org-pack-bank    # validate a pack; exit 0 clean, 2 otherwise
   advisor rules show examples/org-pack-bank     # the effective pack after inheritance
-""")
+""",
+)
 def rules() -> None:
     """Check and show rule packs (a folder of YAML files; the default is rules/)."""
 
@@ -36,14 +39,22 @@ def _print_list(label: str, items: list[str]) -> None:
         _say(f"  {label}: {', '.join(items)}")
 
 
-@rules.command("check", epilog="""\b
+@rules.command(
+    "check",
+    epilog="""\b
 Examples:
   advisor rules check examples/org-pack-bank
   advisor rules check rules/ --samples 200000     # the bundled pack, more profiles
-""")
+""",
+)
 @click.argument("folder", metavar="DIR")
-@click.option("--samples", type=click.IntRange(min=1000), default=None, metavar="N",
-              help="Profiles sampled for the reach and contradiction checks (default 60000).")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1000),
+    default=None,
+    metavar="N",
+    help="Profiles sampled for the reach and contradiction checks (default 60000).",
+)
 def check(folder: str, samples: int | None) -> None:
     """Validate the rule pack in DIR and run its scenarios (exit 0 clean, 2 otherwise).
 
@@ -68,8 +79,10 @@ def check(folder: str, samples: int | None) -> None:
     pack = report.pack
     if pack is not None:
         ext = f", extends {pack.extends}" if pack.extends else ""
-        _say(f"{folder}: pack {pack.name} {pack.version}{ext}: {len(pack.rules)} rules, "
-             f"{len(pack.scenarios)} scenarios")
+        _say(
+            f"{folder}: pack {pack.name} {pack.version}{ext}: {len(pack.rules)} rules, "
+            f"{len(pack.scenarios)} scenarios"
+        )
     else:
         _say(f"{folder}: the pack does not validate")
     if report.inheritance:
@@ -87,20 +100,31 @@ def check(folder: str, samples: int | None) -> None:
     elif pack is not None:
         _say(
             f"sampled {report.sampled:,} profiles: "
-            + ("every rule can fire" if "never-fires" not in by_kind else
-               f"{len(by_kind['never-fires'])} rule(s) or pattern(s) never fire")
+            + (
+                "every rule can fire"
+                if "never-fires" not in by_kind
+                else f"{len(by_kind['never-fires'])} rule(s) or pattern(s) never fire"
+            )
             + "; "
-            + ("no contradictory rules" if "contradiction" not in by_kind else
-               f"{len(by_kind['contradiction'])} contradictory pair(s)")
+            + (
+                "no contradictory rules"
+                if "contradiction" not in by_kind
+                else f"{len(by_kind['contradiction'])} contradictory pair(s)"
+            )
             + "; "
-            + ("no profile with every option vetoed" if "all-vetoed" not in by_kind else
-               "some profiles have every option vetoed")
+            + (
+                "no profile with every option vetoed"
+                if "all-vetoed" not in by_kind
+                else "some profiles have every option vetoed"
+            )
         )
         passed = sum(1 for s in report.scenarios if s.passed)
         failed = len(report.scenarios) - passed
         primary = sum(1 for s in report.scenarios if s.primary)
-        _say(f"scenarios: {passed} passed, {failed} failed; {primary} of "
-             f"{len(report.scenarios)} give the expected primary answer")
+        _say(
+            f"scenarios: {passed} passed, {failed} failed; {primary} of "
+            f"{len(report.scenarios)} give the expected primary answer"
+        )
         for s in report.scenarios:
             if s.passed and not s.primary:
                 _say(f"  pass  {s.id}: {s.got} (accepted; the expected primary is {s.expect})")
@@ -130,18 +154,22 @@ def effective_yaml(pack: Any, source: str) -> str:
     extends = data.pop("extends", None)
     head = [printable(f"# Effective rule pack {pack.name} {pack.version} from {source}")]
     if extends:
-        head.append(printable(f"# (extends {extends}; inheritance resolved: this file stands "
-                              "alone)"))
+        head.append(
+            printable(f"# (extends {extends}; inheritance resolved: this file stands alone)")
+        )
     head.append(f"# sha256 {pack.sha256()}")
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(head) + "\n" + body
 
 
-@rules.command("show", epilog="""\b
+@rules.command(
+    "show",
+    epilog="""\b
 Examples:
   advisor rules show                              # the bundled pack (or $ADVISOR_RULES)
   advisor rules show examples/org-pack-bank > effective.yaml
-""")
+""",
+)
 @click.argument("folder", metavar="[DIR]", required=False, envvar=ENV_RULES)
 def show(folder: str | None) -> None:
     """Print the effective rule pack in DIR (default: $ADVISOR_RULES, else the bundled pack)
@@ -176,18 +204,24 @@ def backtest_text(bt: Any, source: str, pack: Any) -> str:
         "answer mix: " + ", ".join(f"{o} {_pct(bt.mix[o])}" for o in OPTIONS),
     ]
     for kind, k in bt.by_kind.items():
-        lines.append(f"  {_printable(kind)}: {int(k['cases'])} cases, accepted "
-                     f"{_pct(k['accepted'])}, primary {_pct(k['primary'])}")
+        lines.append(
+            f"  {_printable(kind)}: {int(k['cases'])} cases, accepted "
+            f"{_pct(k['accepted'])}, primary {_pct(k['primary'])}"
+        )
     lines.append("confusion (rows: expected primary; columns: the pack's answer):")
     lines.append("  " + " " * 12 + "".join(f"{o:>12}" for o in OPTIONS))
     for o in OPTIONS:
         lines.append(f"  {o:<12}" + "".join(f"{bt.confusion[o][g]:>12}" for g in OPTIONS))
-    lines.append(f"confidence: Brier score {bt.brier:.3f} (0 is perfect; as a forecast that "
-                 "the answer is accepted)")
+    lines.append(
+        f"confidence: Brier score {bt.brier:.3f} (0 is perfect; as a forecast that "
+        "the answer is accepted)"
+    )
     for b in bt.reliability:
-        lines.append(f"  confidence {b.low:.2f}-{b.high:.2f}: {b.count} answers, mean "
-                     f"{b.mean_confidence:.2f}, accepted {_pct(b.accepted_share)}, primary "
-                     f"{_pct(b.primary_share)}")
+        lines.append(
+            f"  confidence {b.low:.2f}-{b.high:.2f}: {b.count} answers, mean "
+            f"{b.mean_confidence:.2f}, accepted {_pct(b.accepted_share)}, primary "
+            f"{_pct(b.primary_share)}"
+        )
     if bt.disagreements:
         lines.append(f"disagreements with the primary answer ({len(bt.disagreements)}):")
     for r in bt.disagreements:
@@ -200,16 +234,23 @@ def backtest_text(bt: Any, source: str, pack: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-@rules.command("backtest", epilog="""\b
+@rules.command(
+    "backtest",
+    epilog="""\b
 Examples:
   advisor rules backtest rules/precedents-labelled.yaml
   advisor rules backtest my-adrs-labelled.yaml --rules my-pack -o backtest.json
-""")
+""",
+)
 @click.argument("labelled", metavar="LABELLED.yaml")
 @rules_option(help="The rule pack to test (default: $ADVISOR_RULES, else the bundled pack).")
-@click.option("-o", "--output", metavar="FILE", default=None,
-              help="Also write the full back-test as JSON to FILE (.json; missing folders are "
-                   "created).")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default=None,
+    help="Also write the full back-test as JSON to FILE (.json; missing folders are created).",
+)
 def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> None:
     """Run a rule pack over labelled decisions and report where it and the reviewers part.
 

@@ -193,11 +193,13 @@ def _veto_changes(old: Assessment, new: Assessment) -> list[VetoChange]:
     after = {(v.option, v.rule): v for v in new.vetoes}
     out = [
         VetoChange(option=v.option, change="added", rule=v.rule, reason=v.reason)
-        for k, v in after.items() if k not in before
+        for k, v in after.items()
+        if k not in before
     ]
     out += [
         VetoChange(option=v.option, change="lifted", rule=v.rule, reason=v.reason)
-        for k, v in before.items() if k not in after
+        for k, v in before.items()
+        if k not in after
     ]
     return out
 
@@ -358,7 +360,10 @@ def compare(old: Assessment, new: Assessment, pack: Any = None) -> Comparison:
         contributions = sorted(
             (
                 Contribution(
-                    field=f, label=byfield[f].label, old=byfield[f].old, new=byfield[f].new,
+                    field=f,
+                    label=byfield[f].label,
+                    old=byfield[f].old,
+                    new=byfield[f].new,
                     contribution=round(p, 6) + 0.0,
                 )
                 for f, p in zip(players, phi, strict=True)
@@ -373,7 +378,9 @@ def compare(old: Assessment, new: Assessment, pack: Any = None) -> Comparison:
         )
     scores = [
         ScoreChange(
-            option=o, old=old.scores[o], new=new.scores[o],
+            option=o,
+            old=old.scores[o],
+            new=new.scores[o],
             delta=round(new.scores[o] - old.scores[o], 6) + 0.0,
             old_probability=old.probabilities.get(o, 0.0),
             new_probability=new.probabilities.get(o, 0.0),
@@ -398,16 +405,31 @@ def compare(old: Assessment, new: Assessment, pack: Any = None) -> Comparison:
             f"{old.confidence:.0%} -> {new.confidence:.0%})."
         )
     return Comparison(
-        old_name=old.name, new_name=new.name,
-        old_recommendation=old.recommendation, new_recommendation=new.recommendation,
+        old_name=old.name,
+        new_name=new.name,
+        old_recommendation=old.recommendation,
+        new_recommendation=new.recommendation,
         recommendation_changed=changed,
-        old_confidence=old.confidence, new_confidence=new.confidence,
-        old_rulepack=old.rulepack, new_rulepack=new.rulepack, rulepack_changed=pack_changed,
-        old_advisor_version=old.advisor_version, new_advisor_version=new.advisor_version,
-        inputs=inputs, scores=scores, dimensions=dims, rules=rules, vetoes=vetoes,
-        explainability=expl, attribution_target=target, attribution_old=a_old,
-        attribution_new=a_new, contributions=contributions, attribution_note=note,
-        why=why, summary=summary,
+        old_confidence=old.confidence,
+        new_confidence=new.confidence,
+        old_rulepack=old.rulepack,
+        new_rulepack=new.rulepack,
+        rulepack_changed=pack_changed,
+        old_advisor_version=old.advisor_version,
+        new_advisor_version=new.advisor_version,
+        inputs=inputs,
+        scores=scores,
+        dimensions=dims,
+        rules=rules,
+        vetoes=vetoes,
+        explainability=expl,
+        attribution_target=target,
+        attribution_old=a_old,
+        attribution_new=a_new,
+        contributions=contributions,
+        attribution_note=note,
+        why=why,
+        summary=summary,
     )
 
 
@@ -416,9 +438,15 @@ def _favour_words(side: str) -> str:
 
 
 def _why(
-    old: Assessment, new: Assessment, inputs: list[InputChange], dims: list[DimensionChange],
-    rules: list[RuleChange], vetoes: list[VetoChange], contributions: list[Contribution],
-    pack_changed: bool, target: str,
+    old: Assessment,
+    new: Assessment,
+    inputs: list[InputChange],
+    dims: list[DimensionChange],
+    rules: list[RuleChange],
+    vetoes: list[VetoChange],
+    contributions: list[Contribution],
+    pack_changed: bool,
+    target: str,
 ) -> list[str]:
     out = []
     if pack_changed:
@@ -491,8 +519,15 @@ def assessment_problems(a: Assessment, source: str) -> list[Any]:
         if keys != set(OPTIONS):
             missing = [o for o in OPTIONS if o not in keys]
             unknown = sorted(str(k) for k in keys - set(OPTIONS))
-            out.append(Problem(source, name, "must give a value for each of end_to_end, modular "
-                               f"and hybrid (missing {missing}, unknown {unknown})", (name,)))
+            out.append(
+                Problem(
+                    source,
+                    name,
+                    "must give a value for each of end_to_end, modular "
+                    f"and hybrid (missing {missing}, unknown {unknown})",
+                    (name,),
+                )
+            )
     for where, results in (("rules_evaluated", a.rules_evaluated), ("rules_fired", a.rules_fired)):
         for i, r in enumerate(results):
             problem = _effect_problem(r.effect, OPTIONS)
@@ -518,8 +553,10 @@ def _effect_problem(
     if unknown:
         return (), f"unknown keys {unknown} (an effect has {', '.join(known)})"
     for k, v in effect.items():
-        if k not in ("add", "veto", "advice") and v is not None and (
-            isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        if (
+            k not in ("add", "veto", "advice")
+            and v is not None
+            and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v))
         ):
             return (k,), f"must be a finite number (got {v!r})"
     add = effect.get("add")

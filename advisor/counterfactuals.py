@@ -149,7 +149,7 @@ def numeric_moves(
     if extra:
         rows.append(np.stack(extra))
     choices = evaluate(np.concatenate(rows), cp).choice if rows else np.array([], dtype=int)
-    extra_choices = choices[len(choices) - len(extra):]
+    extra_choices = choices[len(choices) - len(extra) :]
     bracketed = []
     offset = 0
     for s in scans:

@@ -128,8 +128,9 @@ def decide(
         if explain:
             game = coalition_tables(x, prep.background, cp)
             margin = explain_rows(game, ev.choice, runner)
-        out.append(Decisions(np.array(rows, dtype=np.intp), prep, x, ev, runner, probs, game,
-                             margin))
+        out.append(
+            Decisions(np.array(rows, dtype=np.intp), prep, x, ev, runner, probs, game, margin)
+        )
     return out
 
 

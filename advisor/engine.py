@@ -162,9 +162,7 @@ def _assemble(
     plan = parts.plan(cp, ev, rec, fit)
     risks = parts.risks(cp, x, ev, fit)
     # Context only: found after the decision, never part of it.
-    precedents = nearest(
-        req, pack.precedents, sources=pack.sources_by_id(), sectors=fit.sectors
-    )
+    precedents = nearest(req, pack.precedents, sources=pack.sources_by_id(), sectors=fit.sectors)
     bibliography = cited(
         [d.evidence for d in dims]
         + [r.evidence for r in rule_results if r.fired]

@@ -242,13 +242,15 @@ def _pure_yaml(text: str) -> Any:
         mark = e.problem_mark
         where = f"line {mark.line + 1}" if mark else ""
         tag = (e.problem or "").replace("could not determine a constructor for the tag", "tag")
-        raise ParseError(f"unsupported YAML {tag.strip()} (only plain data is allowed)",
-                         where) from None
+        raise ParseError(
+            f"unsupported YAML {tag.strip()} (only plain data is allowed)", where
+        ) from None
     except yaml.reader.ReaderError as e:
         line = text.count("\n", 0, e.position) + 1
         char = e.character if isinstance(e.character, str) else chr(e.character)
-        raise ParseError(f"contains U+{ord(char):04X}, a character YAML text cannot hold",
-                         f"line {line}") from None
+        raise ParseError(
+            f"contains U+{ord(char):04X}, a character YAML text cannot hold", f"line {line}"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
@@ -365,19 +367,28 @@ def first_bad_value(
                 return field_path(loc) or "value", loc, f"must be a finite number (got {node})"
         elif isinstance(node, str):
             if not text_ok(node):
-                return (field_path(loc) or "value", loc,
-                        "is not valid Unicode text (it holds a lone surrogate, such as \\ud800)")
+                return (
+                    field_path(loc) or "value",
+                    loc,
+                    "is not valid Unicode text (it holds a lone surrogate, such as \\ud800)",
+                )
         elif isinstance(node, dict):
             children = []
             for k, v in node.items():
                 if not isinstance(k, str):  # `1:`, `true:` or `~:` in YAML; no format has them
                     where = (*loc, str(k))
-                    return (field_path(where), where,
-                            f"a key must be text (got {type(k).__name__} {k!r}; quote it)")
+                    return (
+                        field_path(where),
+                        where,
+                        f"a key must be text (got {type(k).__name__} {k!r}; quote it)",
+                    )
                 if not text_ok(k):
                     where = (*loc, k)
-                    return (field_path(where), where,
-                            "this key is not valid Unicode text (it holds a lone surrogate)")
+                    return (
+                        field_path(where),
+                        where,
+                        "this key is not valid Unicode text (it holds a lone surrogate)",
+                    )
                 children.append((v, (*loc, k)))
             stack.extend(reversed(children))
         elif isinstance(node, list):
@@ -448,7 +459,7 @@ def validation_details(
         if unknown is not None:
             msg = _unknown_field(model, unknown, known_at)
         out.append(Problem(source, path, msg, loc))
-    more = [Problem(source, path, msg, loc) for path, loc, msg in kept[limit + 1:]]
+    more = [Problem(source, path, msg, loc) for path, loc, msg in kept[limit + 1 :]]
     return capped(out + more, limit)
 
 

@@ -37,8 +37,12 @@ def _assess(item: Item, job: dict[str, Any]) -> Assessment:
 
     req, given = item
     return assess(
-        req, job["pack"], given=given, explain=job["explain"],
-        explain_scores=job["explain_scores"], probe=job["probe"],
+        req,
+        job["pack"],
+        given=given,
+        explain=job["explain"],
+        explain_scores=job["explain_scores"],
+        probe=job["probe"],
     )
 
 
@@ -49,8 +53,9 @@ def _assess_items(items: list[Item], job: dict[str, Any]) -> list[Assessment]:
         return [_assess(item, job) for item in items]
     from .engine import assess_many
 
-    return assess_many([r for r, _ in items], [g for _, g in items], job["pack"],
-                       probe=job["probe"])
+    return assess_many(
+        [r for r, _ in items], [g for _, g in items], job["pack"], probe=job["probe"]
+    )
 
 
 def _assess_chunk(items: list[Item]) -> list[str]:
@@ -133,7 +138,9 @@ def recommend_many(
     workers = min(jobs or (os.cpu_count() or 1), max(len(items) - 1, 1))
     job = {
         "pack": rulepack if rulepack is not None else load_rulepack(),
-        "explain": explain, "explain_scores": explain_scores, "probe": probe,
+        "explain": explain,
+        "explain_scores": explain_scores,
+        "probe": probe,
     }
     context = fork_context() if workers > 1 else None
     if context is None:
@@ -148,6 +155,9 @@ def recommend_many(
     size = max(1, min(32 if explain or explain_scores else 500, len(rest) // (workers * 4)))
     chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        done = [Assessment.model_validate_json(text)
-                for texts in pool.map(_assess_chunk, chunks) for text in texts]
+        done = [
+            Assessment.model_validate_json(text)
+            for texts in pool.map(_assess_chunk, chunks)
+            for text in texts
+        ]
     return [first, *done]

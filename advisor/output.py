@@ -69,8 +69,10 @@ def _stat_shown(path: Path, shown: Path) -> os.stat_result | None:
         if e.errno == errno.ENAMETOOLONG:
             size = len(os.fsencode(shown.name))
             if size > _NAME_MAX:
-                raise OutputError(f"{shown}: the file name is {size} bytes long; at most "
-                                  f"{_NAME_MAX} bytes are allowed") from None
+                raise OutputError(
+                    f"{shown}: the file name is {size} bytes long; at most "
+                    f"{_NAME_MAX} bytes are allowed"
+                ) from None
             raise OutputError(f"{shown}: the path is too long") from None
         raise OutputError(f"{shown}: cannot write ({e.strerror})") from None
 
@@ -166,8 +168,9 @@ def final_path(shown: Path) -> Path:
     limit = _name_max(parent)
     size = len(os.fsencode(target.name))
     if size > limit:
-        raise OutputError(f"{shown}: the file name is {size} bytes long; at most {limit} bytes "
-                          "are allowed")
+        raise OutputError(
+            f"{shown}: the file name is {size} bytes long; at most {limit} bytes are allowed"
+        )
     return target
 
 
@@ -307,7 +310,8 @@ class AtomicWriter:
             except FileExistsError:  # the same 32 random bits twice: draw again
                 if attempt == 99:
                     raise OutputError(
-                        f"{path}: cannot create a temporary file in {parent}") from None
+                        f"{path}: cannot create a temporary file in {parent}"
+                    ) from None
                 continue
             except PermissionError:
                 raise OutputError(
@@ -323,8 +327,12 @@ class AtomicWriter:
     def __enter__(self) -> AtomicWriter:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if kind is None:
             self.commit()
         else:

@@ -84,8 +84,7 @@ class CheckReport:
     @property
     def clean(self) -> bool:
         """Tell whether the pack has no problems and every scenario passes."""
-        return (self.pack is not None and not self.findings
-                and all(s.passed for s in self.scenarios))
+        return self.pack is not None and not self.findings and all(s.passed for s in self.scenarios)
 
 
 def _kind(message: str) -> str:
@@ -152,8 +151,13 @@ def check_pack(
 def _file_of(head: str, origin: dict[str, str], default: str = "pack") -> str:
     # "rule x" -> origin["rules:x"], "pattern y" -> origin["patterns:y"], ...
     kind, _, ident = head.partition(" ")
-    section = {"rule": "rules", "pattern": "patterns", "advice": "advice", "risk": "risks",
-               "precedent": "precedents"}.get(kind, "")
+    section = {
+        "rule": "rules",
+        "pattern": "patterns",
+        "advice": "advice",
+        "risk": "risks",
+        "precedent": "precedents",
+    }.get(kind, "")
     if section and f"{section}:{ident}" in origin:
         return origin[f"{section}:{ident}"]
     first = head.split(".")[0].split(" ")[0].split("[")[0]
@@ -169,8 +173,13 @@ def _nested_duplicates(pack: RulePack, origin: dict[str, str]) -> list[Finding]:
         seen: set[str] = set()
         for adj in getattr(ex, name, []):
             if adj.id in seen:
-                out.append(Finding("duplicate-id", f"{where}: explainability.{name}[id={adj.id}]",
-                                   "duplicate id"))
+                out.append(
+                    Finding(
+                        "duplicate-id",
+                        f"{where}: explainability.{name}[id={adj.id}]",
+                        "duplicate id",
+                    )
+                )
             seen.add(adj.id)
     return out
 
@@ -202,8 +211,9 @@ def _thresholds(pack: RulePack, column: str) -> list[float]:
             _, value = leaf.operator()
             for v in value if isinstance(value, list) else [value]:
                 t = kind.encode(v)
-                out.update((t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf),
-                            t - 1e-3, t + 1e-3))
+                out.update(
+                    (t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf), t - 1e-3, t + 1e-3)
+                )
     return sorted(out)
 
 
@@ -255,9 +265,9 @@ def describe_row(x: np.ndarray, cp: Any) -> str:
         name, kind = entry
         v = float(x[i])
         if col == "paired_log":
-            parts.append(f"{name}={10 ** v - 1:.4g}")
+            parts.append(f"{name}={10**v - 1:.4g}")
         elif col == "latency_log":
-            parts.append(f"{name}={10 ** v:.4g}")
+            parts.append(f"{name}={10**v:.4g}")
         elif kind.kind == "bool":
             parts.append(f"{name}={'true' if v else 'false'}")
         elif kind.choices:
@@ -282,29 +292,40 @@ def _sampled_findings(
     counts = fired.sum(axis=0)
     for j, rule in enumerate(pack.rules):
         if counts[j] == 0:
-            out.append(Finding(
-                "never-fires", f"{origin.get(f'rules:{rule.id}', 'pack')}: rule {rule.id}",
-                f"never fired in {n:,} sampled profiles: its condition can probably never hold",
-            ))
+            out.append(
+                Finding(
+                    "never-fires",
+                    f"{origin.get(f'rules:{rule.id}', 'pack')}: rule {rule.id}",
+                    f"never fired in {n:,} sampled profiles: its condition can probably never hold",
+                )
+            )
     cols = columns(x, cp, ev.required)
     for p, pred in zip(pack.patterns, cp.pattern_preds, strict=True):
         if pred is not None and not pred(cols).any():
-            out.append(Finding(
-                "never-fires", f"{origin.get(f'patterns:{p.id}', 'pack')}: pattern {p.id}",
-                f"its 'when' never held in {n:,} sampled profiles: it can probably never apply",
-            ))
+            out.append(
+                Finding(
+                    "never-fires",
+                    f"{origin.get(f'patterns:{p.id}', 'pack')}: pattern {p.id}",
+                    f"its 'when' never held in {n:,} sampled profiles: it can probably never apply",
+                )
+            )
     out.extend(_contradictions(pack, origin, cp, x, fired, counts))
     all_vetoed = ev.vetoed.all(axis=1)
     if all_vetoed.any():
         k = int(np.flatnonzero(all_vetoed)[0])
-        who = sorted({pack.rules[j].id for j in np.flatnonzero(fired[k])
-                      if pack.rules[j].effect.veto})
+        who = sorted(
+            {pack.rules[j].id for j in np.flatnonzero(fired[k]) if pack.rules[j].effect.veto}
+        )
         by = f" (vetoes: {', '.join(who)}, and the explainability requirement)" if who else ""
-        out.append(Finding(
-            "all-vetoed", f"{origin.get('rules', 'pack')}: vetoes",
-            f"every option is vetoed in {int(all_vetoed.sum()):,} of {n:,} sampled profiles{by}; "
-            f"e.g. {describe_row(x[k], cp)}",
-        ))
+        out.append(
+            Finding(
+                "all-vetoed",
+                f"{origin.get('rules', 'pack')}: vetoes",
+                f"every option is vetoed in {int(all_vetoed.sum()):,} of {n:,} sampled "
+                f"profiles{by}; "
+                f"e.g. {describe_row(x[k], cp)}",
+            )
+        )
     return out
 
 
@@ -319,7 +340,11 @@ def _effect_signs(rule: Any) -> np.ndarray:
 
 
 def _contradictions(
-    pack: RulePack, origin: dict[str, str], cp: Any, x: np.ndarray, fired: np.ndarray,
+    pack: RulePack,
+    origin: dict[str, str],
+    cp: Any,
+    x: np.ndarray,
+    fired: np.ndarray,
     counts: np.ndarray,
 ) -> list[Finding]:
     # Two rules contradict when, on the region where one of them fires (all of it, and at least
@@ -332,7 +357,8 @@ def _contradictions(
     for a in range(n_rules):
         for b in range(a + 1, n_rules):
             clash = [
-                OPTIONS[o] for o in range(3)
+                OPTIONS[o]
+                for o in range(3)
                 if (signs[a][o] > 0 > signs[b][o]) or (signs[b][o] > 0 > signs[a][o])
             ]
             if not clash:
@@ -346,12 +372,15 @@ def _contradictions(
             inner, outer = (ra, rb) if counts[a] <= counts[b] else (rb, ra)
             k = int(np.flatnonzero(both)[0])
             same = "the same region as" if counts[a] == counts[b] else "only inside the region of"
-            out.append(Finding(
-                "contradiction",
-                f"{origin.get(f'rules:{inner.id}', 'pack')}: rules {inner.id} and {outer.id}",
-                f"{inner.id} fires {same} {outer.id} and they push {', '.join(clash)} in opposite "
-                f"directions (one undoes the other there); e.g. {describe_row(x[k], cp)}",
-            ))
+            out.append(
+                Finding(
+                    "contradiction",
+                    f"{origin.get(f'rules:{inner.id}', 'pack')}: rules {inner.id} and {outer.id}",
+                    f"{inner.id} fires {same} {outer.id} and they push {', '.join(clash)} "
+                    "in opposite "
+                    f"directions (one undoes the other there); e.g. {describe_row(x[k], cp)}",
+                )
+            )
     return out
 
 
@@ -371,8 +400,11 @@ def run_scenarios(pack: RulePack, origin: dict[str, str] | None = None) -> list[
         try:
             req = parse_requirements(dict(sc.input), f"scenario {sc.id}: input")
         except InputError as e:
-            results.append(ScenarioResult(sc.id, fname, sc.expect, None, "; ".join(e.problems),
-                                          tuple(sc.accepted())))
+            results.append(
+                ScenarioResult(
+                    sc.id, fname, sc.expect, None, "; ".join(e.problems), tuple(sc.accepted())
+                )
+            )
             continue
         got = assess(req, pack, given=dict(sc.input), explain=False).recommendation
         results.append(ScenarioResult(sc.id, fname, sc.expect, got, "", tuple(sc.accepted())))

@@ -97,8 +97,13 @@ class Precedent(_Strict):
     def texts(self) -> list[str]:
         """Give every free-text field, for the qualifying markers."""
         return [
-            self.system, self.architecture_note, self.why, self.data, self.latency,
-            self.regulatory, self.features.note,
+            self.system,
+            self.architecture_note,
+            self.why,
+            self.data,
+            self.latency,
+            self.regulatory,
+            self.features.note,
         ]
 
 
@@ -143,8 +148,10 @@ class _Index:
         num = np.array(
             [
                 _numeric(
-                    p.features.modality, p.features.paired_log10,
-                    p.features.latency_class, p.features.criticality,
+                    p.features.modality,
+                    p.features.paired_log10,
+                    p.features.latency_class,
+                    p.features.criticality,
                 )
                 for p in library
             ]
@@ -166,8 +173,14 @@ class _Index:
         """
         import numpy as np
 
-        num = np.array(_numeric(feats["modality"], feats["paired_log10"], feats["latency_class"],
-                                feats["criticality"]))
+        num = np.array(
+            _numeric(
+                feats["modality"],
+                feats["paired_log10"],
+                feats["latency_class"],
+                feats["criticality"],
+            )
+        )
         row = np.concatenate([(num - self.mean) / self.scale, _onehot(feats["modality"])])
         dist = np.sqrt(((self.rows - row[None, :]) ** 2).sum(axis=1))
         # Round before sorting so that ties break on the library order, not on float noise.
@@ -180,8 +193,13 @@ _lock = threading.Lock()
 
 def _index(library: Sequence[Precedent]) -> _Index:
     key = tuple(
-        (p.id, p.features.modality, p.features.paired_log10, p.features.latency_class,
-         p.features.criticality)
+        (
+            p.id,
+            p.features.modality,
+            p.features.paired_log10,
+            p.features.latency_class,
+            p.features.criticality,
+        )
         for p in library
     )
     with _lock:
@@ -203,7 +221,8 @@ def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
     est = set(f.estimated)
     parts = []
     parts.append(
-        f"same modality ({f.modality})" if f.modality == feats["modality"]
+        f"same modality ({f.modality})"
+        if f.modality == feats["modality"]
         else f"different modality ({f.modality})"
     )
     decades = f.paired_log10 - feats["paired_log10"]
@@ -216,13 +235,15 @@ def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
         parts.append(f"{abs(decades):.1f} decades {side} data ({pairs} pairs{tag})")
     tag = ", estimate" if "latency_class" in est else ""
     parts.append(
-        f"same latency class ({f.latency_class}{tag})" if f.latency_class == feats["latency_class"]
+        f"same latency class ({f.latency_class}{tag})"
+        if f.latency_class == feats["latency_class"]
         else f"latency class {f.latency_class}{tag}"
     )
     crit = f.criticality.replace("_", " ")
     tag = ", judgement" if "criticality" in est else ""
     parts.append(
-        f"same criticality ({crit}{tag})" if f.criticality == feats["criticality"]
+        f"same criticality ({crit}{tag})"
+        if f.criticality == feats["criticality"]
         else f"criticality {crit}{tag}"
     )
     return "; ".join(parts)

@@ -137,7 +137,9 @@ class ProbeSettings(_M):
     radius: float = Field(default=1.0, gt=0, le=10)
     top_k: int = Field(default=10, ge=1, le=100)
     tolerance: float = Field(
-        default=0.1, gt=0, le=1,
+        default=0.1,
+        gt=0,
+        le=1,
         description="Regression: a surrogate agrees when within this share of the target's "
         "standard deviation.",
     )
@@ -283,7 +285,8 @@ def _check_missing(table: Table, columns: list[int], parsed: dict[int, np.ndarra
         more = f" ({len(bad) - 1} more column(s) have them too)" if len(bad) > 1 else ""
         kind = "missing or non-finite values"
         raise _err(
-            table.source, name,
+            table.source,
+            name,
             f"{count} {kind} (first at data row {first}); fill or drop them before probing{more}",
         )
 
@@ -297,9 +300,13 @@ def _check_magnitude(source: str, column: str, values: np.ndarray) -> None:
     big = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE)
     if len(big):
         first = int(big[0])
-        raise _err(source, column, f"{len(big)} value(s) larger than {MAX_MAGNITUDE:g} in "
-                   f"magnitude (first at data row {first + 1}: {values[first]:g}); no model can "
-                   "be fitted on them: rescale the column (a log, or other units)")
+        raise _err(
+            source,
+            column,
+            f"{len(big)} value(s) larger than {MAX_MAGNITUDE:g} in "
+            f"magnitude (first at data row {first + 1}: {values[first]:g}); no model can "
+            "be fitted on them: rescale the column (a log, or other units)",
+        )
 
 
 def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
@@ -324,8 +331,12 @@ def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
     """
     src = table.source
     if len(table.columns) < 2:
-        raise _err(src, None, "not a table with a header row and at least two columns "
-                   f"(found {len(table.columns)} column)")
+        raise _err(
+            src,
+            None,
+            "not a table with a header row and at least two columns "
+            f"(found {len(table.columns)} column)",
+        )
     if target not in table.columns:
         hint = difflib.get_close_matches(target, table.columns, n=1)
         shown = ", ".join(table.columns[:12]) + (", ..." if len(table.columns) > 12 else "")
@@ -359,24 +370,36 @@ def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
     if task == "regression":
         if y_num is None:
             bad = next(i for i, v in enumerate(y_cells) if _as_numbers([v]) is None)
-            raise _err(src, target, f"--task regression needs a numeric target (got "
-                       f"'{_label(y_cells[bad])}' at data row {bad + 1})")
+            raise _err(
+                src,
+                target,
+                f"--task regression needs a numeric target (got "
+                f"'{_label(y_cells[bad])}' at data row {bad + 1})",
+            )
         y = y_num.astype(float)
         _check_magnitude(src, target, y)
     else:
         labels = [_label(v) for v in (y_num.tolist() if y_num is not None else y_cells)]
         counts = Counter(labels)
         if len(counts) > MAX_CLASSES:
-            raise _err(src, target, f"{len(counts)} distinct values is too many classes (at most "
-                       f"{MAX_CLASSES}); use --task regression for a numeric target")
+            raise _err(
+                src,
+                target,
+                f"{len(counts)} distinct values is too many classes (at most "
+                f"{MAX_CLASSES}); use --task regression for a numeric target",
+            )
         if y_num is not None:
             classes = sorted(counts, key=lambda c: float(c))
         else:
             classes = sorted(counts)
         rare = [c for c in classes if counts[c] < MIN_PER_CLASS]
         if rare:
-            raise _err(src, target, f"class '{rare[0]}' has {counts[rare[0]]} row; every class "
-                       f"needs at least {MIN_PER_CLASS} (merge or drop rare classes)")
+            raise _err(
+                src,
+                target,
+                f"class '{rare[0]}' has {counts[rare[0]]} row; every class "
+                f"needs at least {MIN_PER_CLASS} (merge or drop rare classes)",
+            )
         index = {c: i for i, c in enumerate(classes)}
         y = np.array([index[c] for c in labels], dtype=np.int64)
 
@@ -401,8 +424,12 @@ def prepare(table: Table, target: str, task: Task | None = None) -> Dataset:
         labels = [_label(v) for v in table.cells[j]]
         stray = _stray_text(table.cells[j])
         if stray is not None:
-            raise _err(src, name, f"not a number at data row {stray[0] + 1} ('{stray[1]}') in a "
-                       "column of numbers; fix or drop that value")
+            raise _err(
+                src,
+                name,
+                f"not a number at data row {stray[0] + 1} ('{stray[1]}') in a "
+                "column of numbers; fix or drop that value",
+            )
         counts = Counter(labels)
         if len(counts) < 2:
             dropped.append(DroppedColumn(column=name, reason="constant"))
@@ -490,11 +517,11 @@ def bootstrap_scores(
         for k, p in enumerate(preds):
             pt = p[idx]
             if task == "classification":
-                out[start:start + b, k] = np.mean(yt == pt, axis=1)
+                out[start : start + b, k] = np.mean(yt == pt, axis=1)
             else:
                 ss_res = np.sum((yt - pt) ** 2, axis=1)
                 ss_tot = np.sum((yt - yt.mean(axis=1, keepdims=True)) ** 2, axis=1)
-                out[start:start + b, k] = 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.inf)
+                out[start : start + b, k] = 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.inf)
     return out
 
 
@@ -568,7 +595,7 @@ def surrogate_fidelity(
         return out.reshape(z.shape[0], z.shape[1], -1)
 
     for start in range(0, p_all, chunk):
-        x0 = pts[start:start + chunk]
+        x0 = pts[start : start + chunk]
         p = x0.shape[0]
         e_fit = rng.standard_normal((p, perturbations, d)) * radius
         e_new = rng.standard_normal((p, perturbations, d)) * radius
@@ -601,7 +628,7 @@ def surrogate_fidelity(
         else:
             hit = np.abs(y_hat[:, :, 0] - y_new[:, :, 0]) <= tolerance
             col = np.zeros(p, dtype=int)
-        agree[start:start + p] = np.sum(w_new * hit, axis=1) / np.sum(w_new, axis=1)
+        agree[start : start + p] = np.sum(w_new * hit, axis=1) / np.sum(w_new, axis=1)
         yh = np.take_along_axis(y_hat, col[:, None, None], axis=2)[:, :, 0]
         yt = np.take_along_axis(y_new, col[:, None, None], axis=2)[:, :, 0]
         wn = w_new / w_new.sum(axis=1, keepdims=True)
@@ -609,7 +636,7 @@ def surrogate_fidelity(
         mean = np.sum(wn * yt, axis=1, keepdims=True)
         ss_tot = np.sum(wn * (yt - mean) ** 2, axis=1)
         flat = ss_tot < 1e-12
-        local_r2[start:start + p] = np.where(
+        local_r2[start : start + p] = np.where(
             flat, np.where(ss_res < 1e-12, 1.0, 0.0), 1.0 - ss_res / np.where(flat, 1.0, ss_tot)
         )
     boot_idx = rng.integers(0, p_all, size=(n_boot, p_all))
@@ -689,7 +716,9 @@ def _models(task: Task, settings: ProbeSettings, seed: int) -> tuple[Any, str, A
     if task == "classification":
         box_cls = HistGradientBoostingClassifier
     box = box_cls(
-        max_iter=settings.black_box_iterations, learning_rate=0.1, early_stopping=False,
+        max_iter=settings.black_box_iterations,
+        learning_rate=0.1,
+        early_stopping=False,
         random_state=seed,
     )
     box_name = (
@@ -807,8 +836,15 @@ def _run(data: Dataset, s: ProbeSettings, say: Progress) -> ProbeResult:
         predict = box.predict
         tolerance = s.tolerance * float(np.std(y_tr))
     surrogate = surrogate_fidelity(
-        predict, x_te[chosen], task=task, rng=rng, perturbations=s.perturbations,
-        radius=s.radius, top_k=s.top_k, tolerance=tolerance, n_boot=s.bootstrap,
+        predict,
+        x_te[chosen],
+        task=task,
+        rng=rng,
+        perturbations=s.perturbations,
+        radius=s.radius,
+        top_k=s.top_k,
+        tolerance=tolerance,
+        n_boot=s.bootstrap,
     )
 
     eval_rows = x_te[np.sort(rng.choice(len(te), size=min(s.eval_rows, len(te)), replace=False))]
@@ -831,26 +867,28 @@ def _run(data: Dataset, s: ProbeSettings, say: Progress) -> ProbeResult:
         for i in order
     ]
     if report.encoded:
-        notes.append(
-            "One-hot encoded: " + ", ".join(e.column for e in report.encoded) + "."
-        )
+        notes.append("One-hot encoded: " + ", ".join(e.column for e in report.encoded) + ".")
     if report.rows_read > report.rows_used:
-        notes.append(
-            f"A random sample of {report.rows_used} of {report.rows_read} rows was used."
-        )
+        notes.append(f"A random sample of {report.rows_used} of {report.rows_read} rows was used.")
     return ProbeResult(
         advisor_version=__version__,
         data=report,
         split=SplitReport(
-            test_fraction=s.test_fraction, train_rows=len(tr), test_rows=len(te),
+            test_fraction=s.test_fraction,
+            train_rows=len(tr),
+            test_rows=len(te),
             stratified=stratify is not None,
         ),
         interpretable=ModelReport(
-            model=inter_name, metric=metric, test=_interval(s_inter, boots[:, 0]),
+            model=inter_name,
+            metric=metric,
+            test=_interval(s_inter, boots[:, 0]),
             rank_stability=inter_stab,
         ),
         black_box=ModelReport(
-            model=box_name, metric=metric, test=_interval(s_box, boots[:, 1]),
+            model=box_name,
+            metric=metric,
+            test=_interval(s_box, boots[:, 1]),
             rank_stability=box_stab,
         ),
         accuracy_gap=_interval(s_box - s_inter, boots[:, 1] - boots[:, 0]),
@@ -881,6 +919,8 @@ def demo_table() -> Table:
     cells = [bunch.data[:, j].tolist() for j in range(bunch.data.shape[1])] + [labels]
     n = len(labels)
     return Table(
-        source="breast-cancer (scikit-learn demo)", columns=names + ["diagnosis"], cells=cells,
+        source="breast-cancer (scikit-learn demo)",
+        columns=names + ["diagnosis"],
+        cells=cells,
         rows_read=n,
     )

@@ -195,8 +195,9 @@ def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
             continue
         if opt == "hybrid":
             side = "learned stages" if d.favours == "end_to_end" else "traditional modules"
-            good.append(f"{where} favours {option_label(d.favours)}, which a hybrid serves with "
-                        f"its {side}")
+            good.append(
+                f"{where} favours {option_label(d.favours)}, which a hybrid serves with its {side}"
+            )
         elif d.favours == opt:
             good.append(f"{where} favours it")
         else:
@@ -208,8 +209,10 @@ def option_case(a: Assessment, opt: str) -> dict[str, list[str]]:
             (good if add > 0 else bad).append(text)
     e = a.explainability.get(opt)
     if e is not None:
-        text = (f"estimated explanation fidelity {e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) "
-                f"against the {e.required_level} requirement's {e.required_fidelity:.0%}")
+        text = (
+            f"estimated explanation fidelity {e.estimate:.0%} ({e.low:.0%}–{e.high:.0%}) "
+            f"against the {e.required_level} requirement's {e.required_fidelity:.0%}"
+        )
         if e.meets_requirement:
             good.append(f"its {text} meets it")
         else:
@@ -256,8 +259,9 @@ def render(assessment: Assessment, format: str = "html") -> str:
     if format not in FORMATS:
         from .errors import Problem, UsageError
 
-        raise UsageError(Problem("", "format", f"unknown format {format!r}; use one of "
-                                 f"{', '.join(FORMATS)}"))
+        raise UsageError(
+            Problem("", "format", f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+        )
     template = environment().get_template(TEMPLATES[format])
     return str(template.render(a=assessment))
 
@@ -273,8 +277,11 @@ def render_comparison(comparison: Any, format: str = "text") -> str:
     if format not in COMPARE_FORMATS:
         from .errors import Problem, UsageError
 
-        raise UsageError(Problem("", "format", f"unknown format {format!r}; use one of "
-                                 f"{', '.join(COMPARE_FORMATS)}"))
+        raise UsageError(
+            Problem(
+                "", "format", f"unknown format {format!r}; use one of {', '.join(COMPARE_FORMATS)}"
+            )
+        )
     if format == "html":
         return str(environment().get_template("compare.html.j2").render(c=comparison))
     return str(_text_environment().get_template("compare.txt.j2").render(c=comparison))
@@ -295,6 +302,7 @@ def _text_environment() -> Any:
 
             from .escape import printable
 
-            _text_env = base.overlay(finalize=printable,
-                                     bytecode_cache=_bytecode_cache(jinja2, "text"))
+            _text_env = base.overlay(
+                finalize=printable, bytecode_cache=_bytecode_cache(jinja2, "text")
+            )
         return _text_env

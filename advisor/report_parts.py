@@ -507,7 +507,8 @@ def uncertainty(
         f" Each sample also draws one of {variants} variants of the rule pack, whose assumed "
         "numbers (weights, curve points, regulation utilities, hybrid terms, the end-to-end "
         "explainability prior) are drawn from the intervals the pack states."
-        if variants > 1 else ""
+        if variants > 1
+        else ""
     )
     return Uncertainty(
         samples=u.samples,
@@ -532,8 +533,10 @@ def value_of_information(items: list[dict[str, Any]], rec: int) -> list[Informat
         p = float(item["probability"])
         if item["kind"] == "pack":
             label = "the rule pack's assumptions"
-            what = ("Pinning down the rule pack's assumed numbers (for example with your own "
-                    "labelled decisions and advisor rules backtest)")
+            what = (
+                "Pinning down the rule pack's assumed numbers (for example with your own "
+                "labelled decisions and advisor rules backtest)"
+            )
         elif item["kind"] == "probe":
             label = "the end-to-end explainability estimate"
             what = "Measuring end-to-end explainability on your own data with advisor probe"
@@ -544,12 +547,20 @@ def value_of_information(items: list[dict[str, Any]], rec: int) -> list[Informat
                 "a figure with the default spread": f"An exact figure for the {label}",
                 "an unsure answer": f"Settling the unsure {label}",
             }.get(item["uncertainty"], f"Stating the {label} (left to its default)")
-        text = (f"{what} has a {p:.0%} chance of changing the answer from "
-                f"{option_label(OPTIONS[rec])}.")
-        out.append(InformationValue(
-            input=field, label=label, kind=item["kind"], uncertainty=item["uncertainty"],
-            probability=p, answers=item["answers"], text=text,
-        ))
+        text = (
+            f"{what} has a {p:.0%} chance of changing the answer from {option_label(OPTIONS[rec])}."
+        )
+        out.append(
+            InformationValue(
+                input=field,
+                label=label,
+                kind=item["kind"],
+                uncertainty=item["uncertainty"],
+                probability=p,
+                answers=item["answers"],
+                text=text,
+            )
+        )
     return out
 
 
@@ -851,8 +862,9 @@ def counterfactuals(
     """Give, per input, the smallest verified change that flips the recommendation."""
     current = OPTIONS[rec]
     firsts = {field: _change(req, found[0]) for field, found in moves.items() if found}
-    first_new = dict(zip(firsts, reevaluate_all(req, pack, [[c] for c in firsts.values()]),
-                         strict=True))
+    first_new = dict(
+        zip(firsts, reevaluate_all(req, pack, [[c] for c in firsts.values()]), strict=True)
+    )
     out = []
     for field, found in moves.items():
         label = FIELD_LABELS[field]

@@ -240,12 +240,15 @@ def _number_schema(kind: Literal["count", "duration"]) -> Any:
                 branches.append({**b, **bounds})
             elif "$ref" in b:
                 ends = {"low": {"type": "number", **bounds}, "high": {"type": "number", **bounds}}
-                branches.append({"allOf": [b, {"properties": ends}],
-                                 "description": "A range; low must not exceed high."})
+                branches.append(
+                    {
+                        "allOf": [b, {"properties": ends}],
+                        "description": "A range; low must not exceed high.",
+                    }
+                )
             else:
                 branches.append(b)
-        branches.append({"type": "string", "pattern": _NUMERIC_START.pattern,
-                         "description": typed})
+        branches.append({"type": "string", "pattern": _NUMERIC_START.pattern, "description": typed})
         prop["anyOf"] = branches
 
     return hook
@@ -266,7 +269,10 @@ def point(value: float | Range) -> float:
 
 class _Section(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, use_enum_values=True, validate_default=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        use_enum_values=True,
+        validate_default=True,
         json_schema_extra=file_examples,
     )
 
@@ -392,8 +398,9 @@ class Latency(_Section):
             if x < MIN_BUDGET_MS:
                 # Below a nanosecond no design differs; and x / spread, or a range's midpoint,
                 # must stay a positive float for the log scale the engine works on.
-                raise ValueError(f"must be at least {MIN_BUDGET_MS:g} ms, one nanosecond "
-                                 f"(got {x:g})")
+                raise ValueError(
+                    f"must be at least {MIN_BUDGET_MS:g} ms, one nanosecond (got {x:g})"
+                )
             if x > 86_400_000:
                 raise ValueError(f"must be at most one day, 86400000 ms (got {x:g})")
         return v
@@ -461,8 +468,10 @@ class Regulation(_Section):
             if len(key) > 64:
                 raise ValueError(f"regime name too long ({len(key)} characters, at most 64)")
             if not _is_text(key):
-                raise ValueError("regime names must be valid Unicode text (a lone surrogate, "
-                                 "such as \\ud800, is not)")
+                raise ValueError(
+                    "regime names must be valid Unicode text (a lone surrogate, "
+                    "such as \\ud800, is not)"
+                )
             out.add(key)
         return sorted(out)
 
@@ -518,6 +527,7 @@ class Requirements(BaseModel):
         if isinstance(v, bool):
             raise ValueError(f"must be the number 1, not {str(v).lower()}")
         return v
+
     name: str = Field(
         min_length=1,
         max_length=200,
@@ -593,8 +603,9 @@ def _one_of(path: str, raw: Any) -> dict[Any, tuple[float, Any]]:
     elif isinstance(raw, dict) and raw:
         items = list(raw.items())
     else:
-        raise ValueError(f"{path}: one_of needs a non-empty list of choices or a mapping of "
-                         "choice to weight")
+        raise ValueError(
+            f"{path}: one_of needs a non-empty list of choices or a mapping of choice to weight"
+        )
     out: dict[Any, tuple[float, Any]] = {}
     for v, w in items:
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w <= 0:

@@ -47,7 +47,8 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
     # A labelled set (`*-labelled.yaml`, read by `advisor rules backtest`) may sit beside the
     # pack it tests; it is not part of the pack, nor of its sha256.
     files = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.suffix in (".yaml", ".yml") and p.is_file() and not p.stem.endswith("-labelled")
     )
     if not files:
@@ -113,8 +114,11 @@ def resolve_extends(ref: object, folder: Path, shown: str | None = None) -> Path
     """
     if not isinstance(ref, str) or not ref.strip() or not ref.isprintable():
         # A NUL or another control character names no folder (and the OS would refuse it).
-        raise RulePackError(Problem(
-            shown or str(folder), "extends", f"must be 'default' or a pack folder (got {ref!r})"))
+        raise RulePackError(
+            Problem(
+                shown or str(folder), "extends", f"must be 'default' or a pack folder (got {ref!r})"
+            )
+        )
     if ref == "default":
         return default_rules_dir()
     p = Path(ref)
@@ -141,14 +145,14 @@ def parent_documents(
     chain = _chain + (str(folder.resolve()),)
     if key in chain:
         raise RulePackError(
-            Problem(shown, "extends", f"'{ref}' leads back to {parent_dir} (a cycle)"))
+            Problem(shown, "extends", f"'{ref}' leads back to {parent_dir} (a cycle)")
+        )
     try:
         found = parent_dir.is_dir()
     except (OSError, ValueError):  # a name too long for the system, say
         found = False
     if not found:
-        raise RulePackError(
-            Problem(shown, "extends", f"pack folder {parent_dir} not found"))
+        raise RulePackError(Problem(shown, "extends", f"pack folder {parent_dir} not found"))
     p_docs = read_pack_documents(parent_dir)
     p_merged, p_origin = merge_documents(p_docs)
     grand = parent_documents(p_docs, parent_dir, chain)

@@ -98,8 +98,10 @@ class Condition(_Strict):
                 raise ValueError(f"'{op}' needs at least one value")
             values = value
         elif isinstance(value, list | dict):
-            raise ValueError(f"'{op}' compares with one value, not a list or mapping "
-                             "(use in / not_in for several)")
+            raise ValueError(
+                f"'{op}' compares with one value, not a list or mapping "
+                "(use in / not_in for several)"
+            )
         else:
             values = [value]
         for v in values:
@@ -243,8 +245,10 @@ class Dimensions(_Strict):
     @model_validator(mode="after")
     def _weighted(self) -> Dimensions:
         if not any(d.weight > 0 for d in (self.data, self.latency, self.regulation)):
-            raise ValueError("the weights of data, latency and regulation are all 0: at least "
-                             "one dimension must count")
+            raise ValueError(
+                "the weights of data, latency and regulation are all 0: at least "
+                "one dimension must count"
+            )
         return self
 
 
@@ -302,9 +306,9 @@ class ProbeUse(_Strict):
     """How the accuracy gap measured by `advisor probe` shifts the data dimension."""
 
     # (gap in accuracy or R2 points, black box minus interpretable) -> added to the data utility
-    accuracy_gap_curve: list[
-        tuple[Annotated[float, Field(ge=-1, le=1)], float]
-    ] = Field(min_length=2)
+    accuracy_gap_curve: list[tuple[Annotated[float, Field(ge=-1, le=1)], float]] = Field(
+        min_length=2
+    )
     # Warn when the black box's SHAP top-feature rank correlation across retrains is below this.
     stability_warning: float = Field(default=0.7, ge=-1, le=1)
     rationale: str = ""
@@ -402,8 +406,10 @@ class ExplainabilityPack(_Strict):
                     "a min_fidelity, traceability and hard at least those of the level below)"
                 )
         e2e, mod = self.priors["end_to_end"], self.priors["modular"]
-        best = e2e.fidelity + max([0.0, *(a.delta for a in self.modality_adjustments)]) + max(
-            [0.0, *(a.delta for a in self.method_adjustments)]
+        best = (
+            e2e.fidelity
+            + max([0.0, *(a.delta for a in self.modality_adjustments)])
+            + max([0.0, *(a.delta for a in self.method_adjustments)])
         )
         if best > mod.fidelity + 1e-12:
             raise ValueError(
@@ -540,8 +546,9 @@ class Uncertainty(_Strict):
                 raise ValueError(f"parameters: {name}: needs a finite interval [low, high]")
             if abs(low) > 10 or abs(high) > 10:
                 raise ValueError(f"parameters: {name}: interval must lie within [-10, 10]")
-        missing = [f for f in ("data.paired_examples", "latency.budget_ms")
-                   if f not in self.default_spread]
+        missing = [
+            f for f in ("data.paired_examples", "latency.budget_ms") if f not in self.default_spread
+        ]
         if missing:
             raise ValueError(f"default_spread needs a value for {', '.join(missing)}")
         return self
@@ -645,8 +652,14 @@ def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
             continue
         for key, value in doc.items():
             if not isinstance(key, str):
-                problems.append(Problem(fname, shown_key(key), "a pack section name must be "
-                                        f"text (got {type(key).__name__} {key!r})", (key,)))
+                problems.append(
+                    Problem(
+                        fname,
+                        shown_key(key),
+                        f"a pack section name must be text (got {type(key).__name__} {key!r})",
+                        (key,),
+                    )
+                )
                 continue
             if key in LIST_SECTIONS:
                 if not isinstance(value, list):
@@ -656,24 +669,35 @@ def merge_documents(docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
                 for i, item in enumerate(value):
                     item_id = item.get("id") if isinstance(item, dict) else None
                     if item_id is not None and not isinstance(item_id, str):
-                        problems.append(Problem(
-                            fname, f"{key}[{i}].id",
-                            f"must be a text id (got {_kind_of(item_id)})", (key, i, "id")))
+                        problems.append(
+                            Problem(
+                                fname,
+                                f"{key}[{i}].id",
+                                f"must be a text id (got {_kind_of(item_id)})",
+                                (key, i, "id"),
+                            )
+                        )
                         continue
                     tag = (
                         f"{key}:{item_id}" if item_id is not None else f"{key}[{len(merged[key])}]"
                     )
                     if item_id is not None and tag in origin:
-                        problems.append(Problem(
-                            fname, f"{key}[{i}] (id '{shown_key(item_id)}')",
-                            f"duplicate id, already defined in {origin[tag]}", (key, i)))
+                        problems.append(
+                            Problem(
+                                fname,
+                                f"{key}[{i}] (id '{shown_key(item_id)}')",
+                                f"duplicate id, already defined in {origin[tag]}",
+                                (key, i),
+                            )
+                        )
                         continue
                     origin[tag] = fname
                     merged[key].append(item)
             else:
                 if key in merged:
-                    problems.append(Problem(fname, shown_key(key),
-                                            f"already defined in {origin[key]}", (key,)))
+                    problems.append(
+                        Problem(fname, shown_key(key), f"already defined in {origin[key]}", (key,))
+                    )
                     continue
                 merged[key] = value
                 origin[key] = fname
@@ -761,8 +785,11 @@ def reference_details(pack: RulePack) -> list[tuple[str, str, str]]:
         refs(f"rules:{r.id}", f"rule {r.id}", r.evidence)
         if r.effect.advice and r.effect.advice not in advice_ids:
             problems.append(
-                (f"rules:{r.id}", f"rule {r.id}",
-                 f"effect.advice '{r.effect.advice}' is not defined")
+                (
+                    f"rules:{r.id}",
+                    f"rule {r.id}",
+                    f"effect.advice '{r.effect.advice}' is not defined",
+                )
             )
     for p in pack.patterns:
         refs(f"patterns:{p.id}", f"pattern {p.id}", p.evidence)
@@ -785,15 +812,21 @@ def reference_details(pack: RulePack) -> list[tuple[str, str, str]]:
     for e in pack.evidence:
         if e.source not in bib:
             problems.append(
-                (f"evidence:{e.id}", f"evidence[id={e.id}].source",
-                 f"'{e.source}' is not defined in the sources section")
+                (
+                    f"evidence:{e.id}",
+                    f"evidence[id={e.id}].source",
+                    f"'{e.source}' is not defined in the sources section",
+                )
             )
     for prec in pack.precedents:
         for i, sid in enumerate(prec.sources):
             if sid not in bib:
                 problems.append(
-                    (f"precedents:{prec.id}", f"precedents[id={prec.id}].sources[{i}]",
-                     f"'{sid}' is not defined in the sources section")
+                    (
+                        f"precedents:{prec.id}",
+                        f"precedents[id={prec.id}].sources[{i}]",
+                        f"'{sid}' is not defined in the sources section",
+                    )
                 )
     if set(pack.tie_break) != set(OPTIONS) or len(pack.tie_break) != 3:
         problems.append(
@@ -802,8 +835,11 @@ def reference_details(pack: RulePack) -> list[tuple[str, str, str]]:
     if pack.patterns[-1].when is not None:
         last = pack.patterns[-1].id
         problems.append(
-            (f"patterns:{last}", f"pattern {last}",
-             "the last pattern must have no 'when' (the fallback)")
+            (
+                f"patterns:{last}",
+                f"pattern {last}",
+                "the last pattern must have no 'when' (the fallback)",
+            )
         )
     problems.extend(_background_problems(pack))
     return problems
@@ -876,7 +912,8 @@ def _merge_by_id(
     # pattern), which must stay last.
     out = list(parent)
     index = {
-        e["id"]: i for i, e in enumerate(out)
+        e["id"]: i
+        for i, e in enumerate(out)
         if isinstance(e, dict) and isinstance(e.get("id"), str)
     }
     added: list[Any] = []

@@ -112,9 +112,17 @@ class ExplainabilityTables:
 
 
 def _explainability_tables(
-    prior_e2e: float, prior_mod: float, trace_e2e: bool, trace_mod: bool,
-    modality_adj: np.ndarray, req_min: np.ndarray, req_trace: np.ndarray, req_hard: np.ndarray,
-    penalty: float, share: np.ndarray, pattern_trace: np.ndarray,
+    prior_e2e: float,
+    prior_mod: float,
+    trace_e2e: bool,
+    trace_mod: bool,
+    modality_adj: np.ndarray,
+    req_min: np.ndarray,
+    req_trace: np.ndarray,
+    req_hard: np.ndarray,
+    penalty: float,
+    share: np.ndarray,
+    pattern_trace: np.ndarray,
 ) -> ExplainabilityTables:
     # End-to-end: the prior adjusted by modality; modular: its prior; hybrid: the two mixed by
     # the interpretable share of the pattern.
@@ -189,8 +197,16 @@ class CompiledPack:
 
     def __post_init__(self) -> None:
         tables = _explainability_tables(
-            self.prior_e2e, self.prior_mod, self.trace_e2e, self.trace_mod, self.modality_adj,
-            self.req_min, self.req_trace, self.req_hard, self.penalty, self.pattern_share,
+            self.prior_e2e,
+            self.prior_mod,
+            self.trace_e2e,
+            self.trace_mod,
+            self.modality_adj,
+            self.req_min,
+            self.req_trace,
+            self.req_hard,
+            self.penalty,
+            self.pattern_share,
             self.pattern_trace,
         )
         object.__setattr__(self, "expl_tables", tables)
@@ -246,8 +262,11 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         crit_adj=_lookup(dims.regulation.criticality, CRITICALITY_ORDER),
         expl_adj=_lookup(dims.regulation.explainability, levels),
         floor_steps=np.array(
-            [[levels.index(r.explainability_floor) >= step for step in range(1, len(levels))]
-             for r in pack.regimes], dtype=float,
+            [
+                [levels.index(r.explainability_floor) >= step for step in range(1, len(levels))]
+                for r in pack.regimes
+            ],
+            dtype=float,
         ).reshape(len(pack.regimes), len(levels) - 1),
         rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
         rule_veto=rule_veto,
@@ -263,8 +282,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         req_hard=np.array([required[lv].hard for lv in levels]),
         penalty=ex.penalty_per_point,
         pattern_preds=tuple(
-            compile_condition(p.when, space) if p.when is not None else None
-            for p in pack.patterns
+            compile_condition(p.when, space) if p.when is not None else None for p in pack.patterns
         ),
         pattern_share=np.array([p.interpretable_share for p in pack.patterns]),
         pattern_trace=np.array([p.traceable for p in pack.patterns]),
@@ -370,7 +388,9 @@ def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
 
 
 def evaluate(
-    x: np.ndarray, cp: CompiledPack, variants: Stack | None = None,
+    x: np.ndarray,
+    cp: CompiledPack,
+    variants: Stack | None = None,
     variant: np.ndarray | None = None,
 ) -> Evaluation:
     """Score every row of a feature matrix.
@@ -396,7 +416,7 @@ def evaluate(
     stated = x[:, sp.col("explainability")]
     pretrained = x[:, sp.col("pretrained")]
     foundation = x[:, sp.col("foundation")]
-    bits = x[:, len(BASE_COLUMNS):]
+    bits = x[:, len(BASE_COLUMNS) :]
 
     # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
     # pretrained backbone or a foundation model that already does the task lowers.
@@ -476,8 +496,7 @@ def evaluate(
     conflict = np.maximum(np.minimum(learned, traditional) - floor_, 0.0)
     # Hybrid keeps a share of the winning side's lead (it can put that side's kind of stage
     # where it matters), so a conflict still decides for hybrid when one side is far ahead.
-    s_hyb = (0.5 - complexity + share * np.abs(net) / 2.0 + gain * conflict
-             - short * shortage)
+    s_hyb = 0.5 - complexity + share * np.abs(net) / 2.0 + gain * conflict - short * shortage
     s_hyb = np.clip(s_hyb, 0.0, 1.0)
     pulls = np.stack([learned, traditional, shortage], axis=1)
     base = np.stack([s_e2e, s_mod, s_hyb], axis=1)

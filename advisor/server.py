@@ -154,8 +154,12 @@ class _ProcessLane:
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: the server process runs threads (uvicorn, the ordinary lane).
-        pool = ProcessPoolExecutor(max_workers=self._n, mp_context=multiprocessing.get_context(
-            "spawn"), initializer=_process_init, initargs=(self._pack,))
+        pool = ProcessPoolExecutor(
+            max_workers=self._n,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_process_init,
+            initargs=(self._pack,),
+        )
         with self._lock:
             self._pool, self._ready = pool, False
         # One warm-up job per process; the lane opens when they are all done.
@@ -294,8 +298,9 @@ def _too_deep(doc: Any) -> bool:
         node, level = stack.pop()
         if level > MAX_DEPTH:
             return True
-        children = node.values() if isinstance(node, dict) else node if isinstance(
-            node, list) else ()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
         stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
     return False
 
@@ -331,9 +336,11 @@ def parse_body(body: bytes) -> Any:
         try:
             json.dumps(doc, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as e:
-            bad = e.object[e.start:e.end]
-            raise _BadBody(f"a lone UTF-16 surrogate ({ascii(bad)[1:-1]}) is not a character; "
-                           "send valid Unicode text") from None
+            bad = e.object[e.start : e.end]
+            raise _BadBody(
+                f"a lone UTF-16 surrogate ({ascii(bad)[1:-1]}) is not a character; "
+                "send valid Unicode text"
+            ) from None
     return doc
 
 
@@ -368,18 +375,25 @@ _PROBLEM = {
 }
 _FIELD_PROBLEMS = {
     "type": "object",
-    "properties": {"detail": {"type": "array", "items": {
-        "type": "object",
-        "properties": {
-            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"},
-                                                         {"type": "integer"}]},
-                    "description": "Where: 'body' then the field path, or 'query' then the "
-                                   "parameter."},
-            "field": {"type": "string", "description": "Dotted field path (or parameter)."},
-            "msg": {"type": "string"},
-        },
-        "required": ["loc", "field", "msg"],
-    }}},
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                        "description": "Where: 'body' then the field path, or 'query' then the "
+                        "parameter.",
+                    },
+                    "field": {"type": "string", "description": "Dotted field path (or parameter)."},
+                    "msg": {"type": "string"},
+                },
+                "required": ["loc", "field", "msg"],
+            },
+        }
+    },
     "required": ["detail"],
 }
 
@@ -387,8 +401,12 @@ _FIELD_PROBLEMS = {
 def _openapi_paths() -> dict[str, Any]:
     req = {"$ref": "#/components/schemas/Requirements"}
     problem = {"$ref": "#/components/schemas/Problem"}
-    retry = {"Retry-After": {"description": "Seconds to wait before retrying.",
-                             "schema": {"type": "integer"}}}
+    retry = {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "integer"},
+        }
+    }
     return {
         "requestBody": {
             "required": True,
@@ -398,32 +416,46 @@ def _openapi_paths() -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "The assessment (JSON), or the report (HTML or Markdown) when "
-                               "the Accept header asks for text/html or text/markdown.",
+                "the Accept header asks for text/html or text/markdown.",
                 "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Assessment"}},
                     "text/html": {"schema": {"type": "string"}},
                     "text/markdown": {"schema": {"type": "string"}},
                 },
             },
-            "400": {"description": "The body is not JSON (or not valid Unicode, or nested too "
-                                   "deeply).",
-                    "content": {"application/json": {"schema": problem}}},
-            "408": {"description": "The body did not arrive in time.",
-                    "content": {"application/json": {"schema": problem}}},
-            "413": {"description": "The body is larger than 1 MB.",
-                    "content": {"application/json": {"schema": problem}}},
-            "415": {"description": "The body is not application/json.",
-                    "content": {"application/json": {"schema": problem}}},
-            "422": {"description": "Invalid requirements or query parameters: one entry per "
-                                   "problem, with its field path.",
-                    "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/FieldProblems"}}}},
-            "503": {"description": "Busy (every worker and queue place taken) or the request "
-                                   "took longer than the time limit; retry later.",
-                    "headers": retry,
-                    "content": {"application/json": {"schema": problem}}},
-            "500": {"description": "Internal error (no details are sent; see the server log).",
-                    "content": {"application/json": {"schema": problem}}},
+            "400": {
+                "description": "The body is not JSON (or not valid Unicode, or nested too deeply).",
+                "content": {"application/json": {"schema": problem}},
+            },
+            "408": {
+                "description": "The body did not arrive in time.",
+                "content": {"application/json": {"schema": problem}},
+            },
+            "413": {
+                "description": "The body is larger than 1 MB.",
+                "content": {"application/json": {"schema": problem}},
+            },
+            "415": {
+                "description": "The body is not application/json.",
+                "content": {"application/json": {"schema": problem}},
+            },
+            "422": {
+                "description": "Invalid requirements or query parameters: one entry per "
+                "problem, with its field path.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/FieldProblems"}}
+                },
+            },
+            "503": {
+                "description": "Busy (every worker and queue place taken) or the request "
+                "took longer than the time limit; retry later.",
+                "headers": retry,
+                "content": {"application/json": {"schema": problem}},
+            },
+            "500": {
+                "description": "Internal error (no details are sent; see the server log).",
+                "content": {"application/json": {"schema": problem}},
+            },
         },
     }
 
@@ -458,8 +490,14 @@ def _work(pack: "RulePack", body: bytes, explain: bool, fmt: str) -> _Answer:
         return _Answer(422, {"detail": problem_entries(e, "<body>")})
 
 
-_WARM_UP = json.dumps({"name": "warm-up", "task": {"modality": "text"},
-                       "data": {"paired_examples": 20000}, "latency": {"budget_ms": 250}}).encode()
+_WARM_UP = json.dumps(
+    {
+        "name": "warm-up",
+        "task": {"modality": "text"},
+        "data": {"paired_examples": 20000},
+        "latency": {"budget_ms": 250},
+    }
+).encode()
 
 
 def _warm_up(pack: "RulePack") -> None:
@@ -517,8 +555,10 @@ def create_app(
     pack_info = {"name": pack.name, "version": pack.version, "sha256": pack.sha256()}
     light = _Lane("work", lim.threads, lim.queue)
     heavy: _Lane | _ProcessLane = (
-        _ProcessLane(lim.heavy_threads, lim.heavy_queue, pack) if lim.heavy_processes
-        else _Lane("heavy", lim.heavy_threads, lim.heavy_queue))
+        _ProcessLane(lim.heavy_threads, lim.heavy_queue, pack)
+        if lim.heavy_processes
+        else _Lane("heavy", lim.heavy_threads, lim.heavy_queue)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -532,7 +572,7 @@ def create_app(
         title="advisor",
         version=__version__,
         description="Recommends an end-to-end, modular or hybrid architecture for an AI system "
-                    "from its requirements, and says why.",
+        "from its requirements, and says why.",
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -541,8 +581,9 @@ def create_app(
     app.add_middleware(_ContentLengthLimit)
 
     def unavailable(detail: str) -> Response:
-        return JSONResponse({"detail": detail}, status_code=503,
-                            headers={"Retry-After": str(lim.retry_after)})
+        return JSONResponse(
+            {"detail": detail}, status_code=503, headers={"Retry-After": str(lim.retry_after)}
+        )
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
@@ -575,10 +616,15 @@ def create_app(
 
     async def healthz() -> dict[str, Any]:
         # On the event loop itself (async, no thread): it answers while workers are busy.
-        return {"status": "ok", "advisor_version": __version__, "rulepack": pack_info,
-                "in_progress": light.held + heavy.held,
-                "large_bodies": "starting" if isinstance(heavy, _ProcessLane) and not heavy.ready
-                else "ready"}
+        return {
+            "status": "ok",
+            "advisor_version": __version__,
+            "rulepack": pack_info,
+            "in_progress": light.held + heavy.held,
+            "large_bodies": "starting"
+            if isinstance(heavy, _ProcessLane) and not heavy.ready
+            else "ready",
+        }
 
     health = "Liveness, the rule pack in use and the requests in progress"
     app.get("/healthz", summary=health, operation_id="healthz")(healthz)
@@ -598,28 +644,34 @@ def create_app(
     )
     async def assessments(
         request: Request,
-        explain: bool = Query(True, description="Compute SHAP attributions and "
-                                                "counterfactuals (the slow part)."),
+        explain: bool = Query(
+            True, description="Compute SHAP attributions and counterfactuals (the slow part)."
+        ),
     ) -> Response:
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
         if ctype.lower() not in ("application/json", ""):
-            return JSONResponse({"detail": f"send application/json, not {ctype[:80]!a}"},
-                                status_code=415)
+            return JSONResponse(
+                {"detail": f"send application/json, not {ctype[:80]!a}"}, status_code=415
+            )
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > lim.heavy_body and not heavy.has_room():
             # Refused before its body is read: reading 1 MB bodies only to answer 503 would
             # itself load the event loop.
-            return JSONResponse({"detail": "busy: every worker is taken; retry later"},
-                                status_code=503, headers={"Retry-After": str(lim.retry_after),
-                                                          "Connection": "close"})
+            return JSONResponse(
+                {"detail": "busy: every worker is taken; retry later"},
+                status_code=503,
+                headers={"Retry-After": str(lim.retry_after), "Connection": "close"},
+            )
         try:
             body = await asyncio.wait_for(_read_body(request), lim.body_timeout)
         except _TooLarge:
             return _too_large()
         except TimeoutError:
-            return JSONResponse({"detail": f"the body did not arrive within "
-                                           f"{lim.body_timeout:g} s"}, status_code=408,
-                                headers={"Connection": "close"})
+            return JSONResponse(
+                {"detail": f"the body did not arrive within {lim.body_timeout:g} s"},
+                status_code=408,
+                headers={"Connection": "close"},
+            )
         fmt = negotiate(request.headers.get("accept"))
         lane: _Lane | _ProcessLane = heavy if len(body) > lim.heavy_body else light
         if isinstance(lane, _ProcessLane):
@@ -636,9 +688,11 @@ def create_app(
                 # cannot be stopped, and run on to their end).
                 proc_lane = lane
                 asyncio.get_running_loop().call_later(
-                    lim.kill_after, lambda: None if fut.done() else proc_lane.kill())
-            return unavailable(f"the request took longer than {lim.request_timeout:g} s; "
-                               "retry later")
+                    lim.kill_after, lambda: None if fut.done() else proc_lane.kill()
+                )
+            return unavailable(
+                f"the request took longer than {lim.request_timeout:g} s; retry later"
+            )
         except BrokenProcessPool:
             # Its worker process was killed (another request's time limit) or died.
             return unavailable("busy: the worker was restarted; retry later")
@@ -649,8 +703,9 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                          routes=app.routes)
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         comps = doc.setdefault("components", {}).setdefault("schemas", {})
         for model in (Requirements, Assessment):
             s = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -701,8 +756,9 @@ class _ContentLengthLimit:
 def _too_large() -> "Response":
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"detail": f"the body is larger than {MAX_BODY // 1_000_000} MB"},
-                        status_code=413)
+    return JSONResponse(
+        {"detail": f"the body is larger than {MAX_BODY // 1_000_000} MB"}, status_code=413
+    )
 
 
 async def _read_body(request: "Request") -> bytes:
@@ -728,8 +784,10 @@ def app_from_environment() -> "FastAPI":
     """Build the app from ADVISOR_SERVE_RULES and ADVISOR_SERVE_TIMEOUT (uvicorn's factory for
     `advisor serve --workers N`, whose worker processes import the app by name)."""
     timeout = float(os.environ.get(_ENV_TIMEOUT) or Limits.request_timeout)
-    return create_app(rules_dir=os.environ.get(_ENV_RULES) or None,
-                      limits=Limits(request_timeout=timeout, heavy_processes=True))
+    return create_app(
+        rules_dir=os.environ.get(_ENV_RULES) or None,
+        limits=Limits(request_timeout=timeout, heavy_processes=True),
+    )
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -753,30 +811,62 @@ def check_port_free(host: str, port: int) -> None:
                 s.bind(addr)
             except OSError as e:
                 if e.errno == errno.EADDRINUSE:
-                    raise AdvisorError(f"--port {port}: already in use on {host}; stop the "
-                                       "other server or choose another port") from None
-                raise AdvisorError(f"--host {host} --port {port}: cannot listen there "
-                                   f"({e.strerror})") from None
+                    raise AdvisorError(
+                        f"--port {port}: already in use on {host}; stop the "
+                        "other server or choose another port"
+                    ) from None
+                raise AdvisorError(
+                    f"--host {host} --port {port}: cannot listen there ({e.strerror})"
+                ) from None
 
 
-@click.command("serve", epilog="""\b
+@click.command(
+    "serve",
+    epilog="""\b
 Examples:
   advisor serve                                  # http://127.0.0.1:8000
   advisor serve --port 9000 --rules examples/org-pack-bank
-""")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; the default accepts connections from this machine only.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="TCP port to listen on (exit 2 when it is taken).")
-@click.option("--rules", "rules_dir", metavar="DIR", envvar="ADVISOR_RULES",
-              help="Rule pack folder (default: $ADVISOR_RULES, else the bundled pack).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (uvicorn's own), for more than one core.")
-@click.option("--timeout", "request_timeout", type=click.FloatRange(min=0.1), default=10.0,
-              show_default=True, metavar="SECONDS",
-              help="Per-request time limit; a request over it gets 503 with Retry-After.")
-def serve(host: str, port: int, rules_dir: str | None, workers: int,
-          request_timeout: float) -> None:
+""",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; the default accepts connections from this machine only.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="TCP port to listen on (exit 2 when it is taken).",
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    metavar="DIR",
+    envvar="ADVISOR_RULES",
+    help="Rule pack folder (default: $ADVISOR_RULES, else the bundled pack).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (uvicorn's own), for more than one core.",
+)
+@click.option(
+    "--timeout",
+    "request_timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Per-request time limit; a request over it gets 503 with Retry-After.",
+)
+def serve(
+    host: str, port: int, rules_dir: str | None, workers: int, request_timeout: float
+) -> None:
     """Serve the JSON API (POST /v1/assessments, GET /v1/schema, GET /healthz, /openapi.json).
 
     Needs the server extra: pip install 'e2e-advisor[server]'.
@@ -807,13 +897,24 @@ def serve(host: str, port: int, rules_dir: str | None, workers: int,
         os.environ[_ENV_TIMEOUT] = str(request_timeout)
         target = "advisor.server:app_from_environment"
     if host not in _LOOPBACK:
-        click.echo(f"warning: listening on {host}: reachable from other machines, with no "
-                   "authentication; put it behind your gateway", err=True)
+        click.echo(
+            f"warning: listening on {host}: reachable from other machines, with no "
+            "authentication; put it behind your gateway",
+            err=True,
+        )
     try:
-        uvicorn.run(target, host=host, port=port, log_level="info", workers=workers,
-                    factory=workers > 1, **uvicorn_settings())
+        uvicorn.run(
+            target,
+            host=host,
+            port=port,
+            log_level="info",
+            workers=workers,
+            factory=workers > 1,
+            **uvicorn_settings(),
+        )
     except SystemExit as e:
         # uvicorn exits 3 when it cannot start (the port was taken after the check, say).
         if e.code not in (0, None):
-            raise AdvisorError(f"the server on {host}:{port} could not start (see the log "
-                               "above)") from None
+            raise AdvisorError(
+                f"the server on {host}:{port} could not start (see the log above)"
+            ) from None

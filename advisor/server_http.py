@@ -65,8 +65,10 @@ class HeadTimeoutH11Protocol(H11Protocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.logger.info("closing a connection whose request head did not arrive within "
-                             "%g s", self.head_timeout)
+            self.logger.info(
+                "closing a connection whose request head did not arrive within %g s",
+                self.head_timeout,
+            )
             self.transport.close()
 
 

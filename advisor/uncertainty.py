@@ -34,7 +34,8 @@ from .scoring import CompiledPack, Stack, evaluate, stack
 
 #: Choice fields that may be given as unsure (`{one_of: ...}`), each with its own uniform column.
 CHOICE_FIELDS = tuple(
-    path for path, kind in CONDITION_FIELDS.items()
+    path
+    for path, kind in CONDITION_FIELDS.items()
     if kind.kind in ("ordinal", "nominal", "bool") and not path.startswith("derived.")
 )
 _PAIRS, _BUDGET, _VARIANT = 0, 1, 2
@@ -68,8 +69,17 @@ def _apply(cp: CompiledPack, values: Mapping[str, float]) -> CompiledPack:
     # restored (curves and regulation utilities never rise with the budget or strictness).
     arrays = {
         name: np.array(getattr(cp, name), dtype=float)
-        for name in ("weights", "curve_u", "crit_adj", "expl_adj", "stage_adj", "cost_adj",
-                     "scarce_log", "ample_log", "rule_lean")
+        for name in (
+            "weights",
+            "curve_u",
+            "crit_adj",
+            "expl_adj",
+            "stage_adj",
+            "cost_adj",
+            "scarce_log",
+            "ample_log",
+            "rule_lean",
+        )
     }
     scalars: dict[str, Any] = {}
     hybrid = list(cp.hybrid_terms)
@@ -85,13 +95,19 @@ def _apply(cp: CompiledPack, values: Mapping[str, float]) -> CompiledPack:
         elif head == "regulation":
             table, level = rest.split(".")
             key = "crit_adj" if table == "criticality" else "expl_adj"
-            order = (("non_critical", "business_critical", "regulated", "safety_critical")
-                     if table == "criticality" else tuple(EXPLAINABILITY_ORDER))
+            order = (
+                ("non_critical", "business_critical", "regulated", "safety_critical")
+                if table == "criticality"
+                else tuple(EXPLAINABILITY_ORDER)
+            )
             arrays[key][order.index(level)] = v
         elif rest.startswith(("stage_labels.", "labeling_cost.")):
             table, level = rest.split(".")
-            order = (("none", "partial", "full") if table == "stage_labels"
-                     else ("low", "medium", "high"))
+            order = (
+                ("none", "partial", "full")
+                if table == "stage_labels"
+                else ("low", "medium", "high")
+            )
             arrays["stage_adj" if table == "stage_labels" else "cost_adj"][order.index(level)] = v
         elif rest == "thresholds_shift":
             arrays["scarce_log"] = arrays["scarce_log"] + v
@@ -99,8 +115,15 @@ def _apply(cp: CompiledPack, values: Mapping[str, float]) -> CompiledPack:
         elif rest in ("pretrained_shift_decades", "foundation_shift_decades"):
             scalars[rest.replace("_decades", "")] = v
         elif head == "hybrid":
-            hybrid[("complexity_cost", "conflict_gain", "conflict_floor",
-                    "shortage_cost", "winner_share").index(rest)] = v
+            hybrid[
+                (
+                    "complexity_cost",
+                    "conflict_gain",
+                    "conflict_floor",
+                    "shortage_cost",
+                    "winner_share",
+                ).index(rest)
+            ] = v
         elif name == "explainability.end_to_end_fidelity":
             base = cp.pack.explainability.priors["end_to_end"].fidelity
             if cp.pack.explainability.measured is None:
@@ -144,10 +167,13 @@ def _variants(cp: CompiledPack) -> tuple[tuple[CompiledPack, ...], Stack]:
         names = sorted(unc.parameters)
         draws = rng.random((unc.pack_variants, len(names)))
         out = tuple(
-            _apply(cp, {
-                n: unc.parameters[n][0] + (unc.parameters[n][1] - unc.parameters[n][0]) * d
-                for n, d in zip(names, row, strict=True)
-            })
+            _apply(
+                cp,
+                {
+                    n: unc.parameters[n][0] + (unc.parameters[n][1] - unc.parameters[n][0]) * d
+                    for n, d in zip(names, row, strict=True)
+                },
+            )
             for row in draws
         )
     st = stack(out)
@@ -183,8 +209,9 @@ def _choice_codes(req: Requirements) -> list[tuple[int, str, np.ndarray, np.ndar
             continue
         kind = CONDITION_FIELDS[path]
         codes = np.array([kind.encode(v) for v in dist])
-        out.append((3 + CHOICE_FIELDS.index(path), kind.column,
-                    np.cumsum(list(dist.values())), codes))
+        out.append(
+            (3 + CHOICE_FIELDS.index(path), kind.column, np.cumsum(list(dist.values())), codes)
+        )
     return out
 
 
@@ -192,8 +219,7 @@ def _fill_choices(xs: np.ndarray, req: Requirements, cp: CompiledPack, u: np.nda
     # Write one project's unsure answers into its sample rows, by their weights.
     sp = cp.space
     for col, column, cum, codes in _choice_codes(req):
-        pick = np.minimum(np.searchsorted(cum, u[:, col] * cum[-1], side="right"),
-                          len(codes) - 1)
+        pick = np.minimum(np.searchsorted(cum, u[:, col] * cum[-1], side="right"), len(codes) - 1)
         xs[:, sp.col(column)] = codes[pick]
     if not req.explainability_given() and "regulation.criticality" in req.unsure():
         # The default explainability follows the sampled criticality.
@@ -284,7 +310,7 @@ def probabilities_many(
         xs[:, c_lat] = (lo[a:b, 1:2] + span[a:b, 1:2] * u[None, :, _BUDGET]).ravel()
         for i in range(a, b):
             if reqs[i].unsure():
-                _fill_choices(xs[(i - a) * k:(i - a + 1) * k], reqs[i], cp, u)
+                _fill_choices(xs[(i - a) * k : (i - a + 1) * k], reqs[i], cp, u)
         choice = _choices(xs, np.tile(variant, b - a), cp).reshape(b - a, k)
         for o in range(3):
             counts[a:b, o] = (choice == o).sum(axis=1)
@@ -299,16 +325,18 @@ def probabilities_many(
 NUMERIC_POINTS = 8
 
 
-def _candidates(req: Requirements, given: Mapping[str, Any], cp: CompiledPack
-                ) -> list[tuple[str, str, list[tuple[float, dict[str, float]]]]]:
+def _candidates(
+    req: Requirements, given: Mapping[str, Any], cp: CompiledPack
+) -> list[tuple[str, str, list[tuple[float, dict[str, float]]]]]:
     # Per uncertain input: (field, how it is uncertain, [(probability, fixed columns)]).
     from .narrative import get_path
 
     out = []
     lo, hi = _log_bounds(req, cp)
     mids = (np.arange(NUMERIC_POINTS) + 0.5) / NUMERIC_POINTS
-    for i, (path, column) in enumerate((("data.paired_examples", "paired_log"),
-                                        ("latency.budget_ms", "latency_log"))):
+    for i, (path, column) in enumerate(
+        (("data.paired_examples", "paired_log"), ("latency.budget_ms", "latency_log"))
+    ):
         value = req.data.paired_examples if i == 0 else req.latency.budget_ms
         how = "a range" if isinstance(value, Range) else "a figure with the default spread"
         points = lo[i] + (hi[i] - lo[i]) * mids
@@ -321,8 +349,11 @@ def _candidates(req: Requirements, given: Mapping[str, Any], cp: CompiledPack
             dist = unsure[path]
             how = "an unsure answer"
         elif get_path(dict(given), path) is None and path != "regulation.explainability":
-            dist = {c: 1.0 / len(kind.choices) for c in kind.choices} if kind.choices else {
-                False: 0.5, True: 0.5}
+            dist = (
+                {c: 1.0 / len(kind.choices) for c in kind.choices}
+                if kind.choices
+                else {False: 0.5, True: 0.5}
+            )
             how = "a default the file did not give"
         else:
             continue
@@ -331,10 +362,12 @@ def _candidates(req: Requirements, given: Mapping[str, Any], cp: CompiledPack
             code = kind.encode(choice if kind.kind != "bool" else bool(choice))
             fixed = {kind.column: code}
             if path == "regulation.criticality" and not req.explainability_given():
-                crit = ("non_critical", "business_critical", "regulated",
-                        "safety_critical")[int(code)]
+                crit = ("non_critical", "business_critical", "regulated", "safety_critical")[
+                    int(code)
+                ]
                 fixed["explainability"] = float(
-                    EXPLAINABILITY_ORDER.index(DEFAULT_EXPLAINABILITY[crit]))
+                    EXPLAINABILITY_ORDER.index(DEFAULT_EXPLAINABILITY[crit])
+                )
             opts.append((float(w), fixed))
         out.append((path, how, opts))
     return out
@@ -373,16 +406,27 @@ def value_of_information(
                 changes[j] += w
             answers[j][OPTIONS[int(c)]] = answers[j].get(OPTIONS[int(c)], 0.0) + w
         for j, (path, how, _) in enumerate(cands):
-            out.append({"input": path, "kind": "input", "uncertainty": how,
-                        "probability": round(min(changes[j], 1.0), 4),
-                        "answers": {k: round(v, 4) for k, v in sorted(answers[j].items())}})
+            out.append(
+                {
+                    "input": path,
+                    "kind": "input",
+                    "uncertainty": how,
+                    "probability": round(min(changes[j], 1.0), 4),
+                    "answers": {k: round(v, 4) for k, v in sorted(answers[j].items())},
+                }
+            )
     # The pack's assumptions: each variant's answer at the point input, per parameter group.
     if len(variants(cp)) > 1:
         answers_k = point_answers(x, cp)
-        out.append({"input": "rule pack assumptions", "kind": "pack",
-                    "uncertainty": f"{len(answers_k)} variants of the pack's assumed numbers",
-                    "probability": round(float((answers_k != rec).mean()), 4),
-                    "answers": _shares(answers_k)})
+        out.append(
+            {
+                "input": "rule pack assumptions",
+                "kind": "pack",
+                "uncertainty": f"{len(answers_k)} variants of the pack's assumed numbers",
+                "probability": round(float((answers_k != rec).mean()), 4),
+                "answers": _shares(answers_k),
+            }
+        )
     out.sort(key=lambda d: (-d["probability"], d["input"]))
     return out
 
@@ -396,17 +440,29 @@ def probe_sensitivity(x: np.ndarray, cp: CompiledPack, rec: int) -> list[dict[st
         return []
     prior = ex.priors["end_to_end"]
     points = np.linspace(prior.low, prior.high, 5)
-    answers = np.array([
-        int(evaluate(x[None, :], dataclasses.replace(
-            cp, prior_e2e=cp.prior_e2e + (float(p) - prior.fidelity))).choice[0])
-        for p in points
-    ])
+    answers = np.array(
+        [
+            int(
+                evaluate(
+                    x[None, :],
+                    dataclasses.replace(cp, prior_e2e=cp.prior_e2e + (float(p) - prior.fidelity)),
+                ).choice[0]
+            )
+            for p in points
+        ]
+    )
     changed = float((answers != rec).mean())
     if changed == 0.0:
         return []
-    return [{"input": "explainability.end_to_end", "kind": "probe",
-             "uncertainty": f"an estimate: fidelity {prior.low:.2f}-{prior.high:.2f}",
-             "probability": round(changed, 4), "answers": _shares(answers)}]
+    return [
+        {
+            "input": "explainability.end_to_end",
+            "kind": "probe",
+            "uncertainty": f"an estimate: fidelity {prior.low:.2f}-{prior.high:.2f}",
+            "probability": round(changed, 4),
+            "answers": _shares(answers),
+        }
+    ]
 
 
 def describe_inputs(req: Requirements, cp: CompiledPack) -> dict[str, str]:

@@ -86,16 +86,24 @@ def main() -> None:
     many = time.perf_counter() - t
 
     print(f"warm-up first call {warm * 1000:.0f} ms")
-    print(f"one full assessment, median over {len(times)} runs: {med * 1000:.1f} ms "
-          f"(p90 {sorted(times)[int(len(times) * 0.9)] * 1000:.1f} ms; target <= 5 ms)")
-    print(f"{args.many} assessments with attributions: {bulk:.2f} s wall, {bulk_cpu:.2f} s CPU "
-          "(target <= 10 s)")
-    print(f"{args.many} assessments without attributions: recommend one at a time "
-          f"{one_by_one:.2f} s wall ({one_cpu:.2f} s CPU, {args.many / one_by_one:,.0f}/s); "
-          f"recommend_many(explain=False) {vectorised:.2f} s wall ({vec_cpu:.2f} s CPU, "
-          f"{args.many / vectorised:,.0f}/s): {one_by_one / vectorised:.1f}x")
-    print(f"{args.many} assessments with attributions, recommend_many(jobs=0) over "
-          f"{os.cpu_count()} CPUs: {many:.2f} s wall (target <= 10 s)")
+    print(
+        f"one full assessment, median over {len(times)} runs: {med * 1000:.1f} ms "
+        f"(p90 {sorted(times)[int(len(times) * 0.9)] * 1000:.1f} ms; target <= 5 ms)"
+    )
+    print(
+        f"{args.many} assessments with attributions: {bulk:.2f} s wall, {bulk_cpu:.2f} s CPU "
+        "(target <= 10 s)"
+    )
+    print(
+        f"{args.many} assessments without attributions: recommend one at a time "
+        f"{one_by_one:.2f} s wall ({one_cpu:.2f} s CPU, {args.many / one_by_one:,.0f}/s); "
+        f"recommend_many(explain=False) {vectorised:.2f} s wall ({vec_cpu:.2f} s CPU, "
+        f"{args.many / vectorised:,.0f}/s): {one_by_one / vectorised:.1f}x"
+    )
+    print(
+        f"{args.many} assessments with attributions, recommend_many(jobs=0) over "
+        f"{os.cpu_count()} CPUs: {many:.2f} s wall (target <= 10 s)"
+    )
     cold_figures()
 
 
@@ -108,15 +116,19 @@ def cold_figures() -> None:
     example = card if card.exists() else examples[0]
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "r.html")
-        rec, libs, bare = cold([
-            [*advisor, "recommend", str(example), "-o", out],
-            [sys.executable, "-c", "import numpy, pydantic, jinja2, yaml"],
-            [sys.executable, "-c", "pass"],
-        ])
+        rec, libs, bare = cold(
+            [
+                [*advisor, "recommend", str(example), "-o", out],
+                [sys.executable, "-c", "import numpy, pydantic, jinja2, yaml"],
+                [sys.executable, "-c", "pass"],
+            ]
+        )
     print(f"cold `advisor recommend {example.name} -o r.html`: {rec:.2f} s (median of 7)")
-    print(f"cold `python -c 'import numpy, pydantic, jinja2, yaml'`: {libs:.2f} s "
-          f"(bare interpreter {bare:.2f} s); the advisor's own share: {rec - libs:.2f} s "
-          "(target <= 0.3 s)")
+    print(
+        f"cold `python -c 'import numpy, pydantic, jinja2, yaml'`: {libs:.2f} s "
+        f"(bare interpreter {bare:.2f} s); the advisor's own share: {rec - libs:.2f} s "
+        "(target <= 0.3 s)"
+    )
 
 
 if __name__ == "__main__":

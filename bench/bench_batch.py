@@ -25,12 +25,36 @@ import time
 from pathlib import Path
 
 MODALITIES = ["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
-REGIMES = ["gdpr_art22", "eu_ai_act_high_risk", "ecoa", "sr_11_7", "hipaa", "fda_samd", "eu_mdr",
-           "iso_26262", "eu_dsa", "sec_15c3_5", "colorado_sb21_169", "pci_dss"]
-COLUMNS = ["id", "name", "task.modality", "task.pretrained_available", "data.paired_examples",
-           "data.stage_labels", "data.labeling_cost", "latency.budget_ms",
-           "regulation.criticality", "regulation.explainability", "regulation.regimes",
-           "team.ml_maturity", "deployment.target", "deployment.independent_updates"]
+REGIMES = [
+    "gdpr_art22",
+    "eu_ai_act_high_risk",
+    "ecoa",
+    "sr_11_7",
+    "hipaa",
+    "fda_samd",
+    "eu_mdr",
+    "iso_26262",
+    "eu_dsa",
+    "sec_15c3_5",
+    "colorado_sb21_169",
+    "pci_dss",
+]
+COLUMNS = [
+    "id",
+    "name",
+    "task.modality",
+    "task.pretrained_available",
+    "data.paired_examples",
+    "data.stage_labels",
+    "data.labeling_cost",
+    "latency.budget_ms",
+    "regulation.criticality",
+    "regulation.explainability",
+    "regulation.regimes",
+    "team.ml_maturity",
+    "deployment.target",
+    "deployment.independent_updates",
+]
 
 
 def portfolio(path: Path, rows: int, seed: int = 7) -> None:
@@ -40,22 +64,26 @@ def portfolio(path: Path, rows: int, seed: int = 7) -> None:
         w = csv.writer(fh)
         w.writerow(COLUMNS)
         for i in range(rows):
-            w.writerow([
-                f"P{i:06d}",
-                f"Project {i}",
-                rnd.choice(MODALITIES),
-                rnd.choice(["true", "false", ""]),
-                str(round(10 ** rnd.uniform(1, 9))),
-                rnd.choice(["none", "partial", "full", ""]),
-                rnd.choice(["low", "medium", "high", ""]),
-                str(round(10 ** rnd.uniform(0.5, 4.7), 1)),
-                rnd.choice(["non_critical", "business_critical", "regulated", "safety_critical"]),
-                rnd.choice(["", "", "none", "low", "medium", "high"]),
-                ";".join(rnd.sample(REGIMES, rnd.choice([0, 0, 0, 1, 1, 2]))),
-                rnd.choice(["low", "medium", "high", ""]),
-                rnd.choice(["cloud", "cloud", "on_premises", "edge", "on_device", ""]),
-                rnd.choice(["true", "false", "false", ""]),
-            ])
+            w.writerow(
+                [
+                    f"P{i:06d}",
+                    f"Project {i}",
+                    rnd.choice(MODALITIES),
+                    rnd.choice(["true", "false", ""]),
+                    str(round(10 ** rnd.uniform(1, 9))),
+                    rnd.choice(["none", "partial", "full", ""]),
+                    rnd.choice(["low", "medium", "high", ""]),
+                    str(round(10 ** rnd.uniform(0.5, 4.7), 1)),
+                    rnd.choice(
+                        ["non_critical", "business_critical", "regulated", "safety_critical"]
+                    ),
+                    rnd.choice(["", "", "none", "low", "medium", "high"]),
+                    ";".join(rnd.sample(REGIMES, rnd.choice([0, 0, 0, 1, 1, 2]))),
+                    rnd.choice(["low", "medium", "high", ""]),
+                    rnd.choice(["cloud", "cloud", "on_premises", "edge", "on_device", ""]),
+                    rnd.choice(["true", "false", "false", ""]),
+                ]
+            )
 
 
 def _tree_rss(pid: int) -> int:
@@ -87,8 +115,12 @@ def run(args: list[str]) -> tuple[float, int, str]:
     peak = 0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     done = threading.Event()
 
     def watch() -> None:
@@ -121,9 +153,11 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None)
     a = ap.parse_args()
     extra = ["--samples", str(a.samples)] if a.samples else []
-    print(f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}; load average before: "
-          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (other processes share the CPUs; "
-          "the CPU-seconds figures do not depend on them)")
+    print(
+        f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}; load average before: "
+        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (other processes share the CPUs; "
+        "the CPU-seconds figures do not depend on them)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         big, small = d / "portfolio.csv", d / "explain.csv"
@@ -131,28 +165,66 @@ def main() -> None:
         portfolio(small, a.explain_rows, seed=8)
         print(f"portfolio: {a.rows:,} rows, {big.stat().st_size / 1e6:.1f} MB CSV")
         for jobs in sorted({1, a.jobs}):
-            secs, peak, err = run(["batch", str(big), "-o", str(d / "out.jsonl"),
-                                   "--jobs", str(jobs), "--no-progress", *extra])
+            secs, peak, err = run(
+                [
+                    "batch",
+                    str(big),
+                    "-o",
+                    str(d / "out.jsonl"),
+                    "--jobs",
+                    str(jobs),
+                    "--no-progress",
+                    *extra,
+                ]
+            )
             lines = sum(1 for _ in (d / "out.jsonl").open())
-            print(f"CSV -> JSONL, no attributions, --jobs {jobs}: {a.rows / secs:,.0f} projects/s "
-                  f"({secs:.2f} s wall incl. start-up; {lines:,} lines; {CPU[-1]:.1f} CPU-s, "
-                  f"{a.rows / CPU[-1]:,.0f} projects per CPU-second); peak memory "
-                  f"{peak / 2**20:,.0f} MiB (process tree)")
+            print(
+                f"CSV -> JSONL, no attributions, --jobs {jobs}: {a.rows / secs:,.0f} projects/s "
+                f"({secs:.2f} s wall incl. start-up; {lines:,} lines; {CPU[-1]:.1f} CPU-s, "
+                f"{a.rows / CPU[-1]:,.0f} projects per CPU-second); peak memory "
+                f"{peak / 2**20:,.0f} MiB (process tree)"
+            )
             print(f"  advisor says: {err.splitlines()[0]}")
-        secs, peak, err = run(["batch", str(big), "-o", str(d / "out.jsonl"), "--report",
-                               str(d / "portfolio.html"), "--jobs", str(a.jobs), "--no-progress",
-                               *extra])
+        secs, peak, err = run(
+            [
+                "batch",
+                str(big),
+                "-o",
+                str(d / "out.jsonl"),
+                "--report",
+                str(d / "portfolio.html"),
+                "--jobs",
+                str(a.jobs),
+                "--no-progress",
+                *extra,
+            ]
+        )
         size = (d / "portfolio.html").stat().st_size / 1e6
-        print(f"  with --report: {a.rows / secs:,.0f} projects/s; peak memory "
-              f"{peak / 2**20:,.0f} MiB; overview {size:.1f} MB")
+        print(
+            f"  with --report: {a.rows / secs:,.0f} projects/s; peak memory "
+            f"{peak / 2**20:,.0f} MiB; overview {size:.1f} MB"
+        )
         for jobs in sorted({1, a.jobs}):
-            secs, peak, err = run(["batch", str(small), "-o", str(d / "explained.jsonl"),
-                                   "--explain", "--jobs", str(jobs), "--no-progress", *extra])
-            print(f"CSV -> JSONL with attributions, --jobs {jobs}: "
-                  f"{a.explain_rows / secs:,.0f} projects/s ({secs:.2f} s wall for "
-                  f"{a.explain_rows:,} rows; {CPU[-1]:.1f} CPU-s, "
-                  f"{a.explain_rows / CPU[-1]:,.0f} projects per CPU-second); peak memory "
-                  f"{peak / 2**20:,.0f} MiB")
+            secs, peak, err = run(
+                [
+                    "batch",
+                    str(small),
+                    "-o",
+                    str(d / "explained.jsonl"),
+                    "--explain",
+                    "--jobs",
+                    str(jobs),
+                    "--no-progress",
+                    *extra,
+                ]
+            )
+            print(
+                f"CSV -> JSONL with attributions, --jobs {jobs}: "
+                f"{a.explain_rows / secs:,.0f} projects/s ({secs:.2f} s wall for "
+                f"{a.explain_rows:,} rows; {CPU[-1]:.1f} CPU-s, "
+                f"{a.explain_rows / CPU[-1]:,.0f} projects per CPU-second); peak memory "
+                f"{peak / 2**20:,.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

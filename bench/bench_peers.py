@@ -57,8 +57,12 @@ def _defaults() -> dict[str, Any]:
     # What an empty cell means: the requirements model's own defaults.
     from advisor.requirements import Requirements
 
-    minimal = {"name": "x", "task": {"modality": "text"}, "data": {"paired_examples": 1},
-               "latency": {"budget_ms": 1}}
+    minimal = {
+        "name": "x",
+        "task": {"modality": "text"},
+        "data": {"paired_examples": 1},
+        "latency": {"budget_ms": 1},
+    }
     return Requirements.model_validate(minimal).model_dump(mode="json")
 
 
@@ -85,8 +89,9 @@ def read_columns(path: Path, regimes: Sequence[str]) -> tuple[list[str], dict[st
         cells = by_name.get(field, ("",) * n)
         if kind.kind == "numeric":
             vals = np.array([float(c) if c else np.nan for c in cells])
-            out[kind.column] = (np.log10(vals) if kind.column == "latency_log"
-                                else np.log10(1.0 + vals))
+            out[kind.column] = (
+                np.log10(vals) if kind.column == "latency_log" else np.log10(1.0 + vals)
+            )
         elif kind.kind == "bool":
             table = {"true": 1.0, "false": 0.0, "": 1.0 if default else 0.0}
             out[kind.column] = np.array([table[c.lower()] for c in cells])
@@ -99,10 +104,12 @@ def read_columns(path: Path, regimes: Sequence[str]) -> tuple[list[str], dict[st
     levels = CONDITION_FIELDS["regulation.explainability"].choices
     crit_names = CONDITION_FIELDS["regulation.criticality"].choices
     stated = by_name.get("regulation.explainability", ("",) * n)
-    out["explainability"] = np.array([
-        float(levels.index(s or DEFAULT_EXPLAINABILITY[crit_names[int(c)]]))
-        for s, c in zip(stated, out["criticality"], strict=True)
-    ])
+    out["explainability"] = np.array(
+        [
+            float(levels.index(s or DEFAULT_EXPLAINABILITY[crit_names[int(c)]]))
+            for s, c in zip(stated, out["criticality"], strict=True)
+        ]
+    )
     known = {r: i for i, r in enumerate(regimes)}
     bits = np.zeros((n, len(regimes)))
     for i, cell in enumerate(by_name.get("regulation.regimes", ("",) * n)):
@@ -177,21 +184,51 @@ class Z:
         a, b = (Z.of(other), self) if swap else (self, Z.of(other))
         return Z(f"({a.text} {op} {b.text})")
 
-    def __add__(self, o: Any) -> Z: return self._op("+", o)
-    def __radd__(self, o: Any) -> Z: return self._op("+", o, True)
-    def __sub__(self, o: Any) -> Z: return self._op("-", o)
-    def __rsub__(self, o: Any) -> Z: return self._op("-", o, True)
-    def __mul__(self, o: Any) -> Z: return self._op("*", o)
-    def __rmul__(self, o: Any) -> Z: return self._op("*", o, True)
-    def __truediv__(self, o: Any) -> Z: return self._op("/", o)
-    def __rtruediv__(self, o: Any) -> Z: return self._op("/", o, True)
-    def __neg__(self) -> Z: return Z(f"(-{self.text})")
-    def __lt__(self, o: Any) -> Z: return self._op("<", o)  # type: ignore[override]
-    def __le__(self, o: Any) -> Z: return self._op("<=", o)  # type: ignore[override]
-    def __gt__(self, o: Any) -> Z: return self._op(">", o)  # type: ignore[override]
-    def __ge__(self, o: Any) -> Z: return self._op(">=", o)  # type: ignore[override]
-    def __eq__(self, o: Any) -> Z: return self._op("==", o)  # type: ignore[override]
-    def __ne__(self, o: Any) -> Z: return self._op("!=", o)  # type: ignore[override]
+    def __add__(self, o: Any) -> Z:
+        return self._op("+", o)
+
+    def __radd__(self, o: Any) -> Z:
+        return self._op("+", o, True)
+
+    def __sub__(self, o: Any) -> Z:
+        return self._op("-", o)
+
+    def __rsub__(self, o: Any) -> Z:
+        return self._op("-", o, True)
+
+    def __mul__(self, o: Any) -> Z:
+        return self._op("*", o)
+
+    def __rmul__(self, o: Any) -> Z:
+        return self._op("*", o, True)
+
+    def __truediv__(self, o: Any) -> Z:
+        return self._op("/", o)
+
+    def __rtruediv__(self, o: Any) -> Z:
+        return self._op("/", o, True)
+
+    def __neg__(self) -> Z:
+        return Z(f"(-{self.text})")
+
+    def __lt__(self, o: Any) -> Z:
+        return self._op("<", o)  # type: ignore[override]
+
+    def __le__(self, o: Any) -> Z:
+        return self._op("<=", o)  # type: ignore[override]
+
+    def __gt__(self, o: Any) -> Z:
+        return self._op(">", o)  # type: ignore[override]
+
+    def __ge__(self, o: Any) -> Z:
+        return self._op(">=", o)  # type: ignore[override]
+
+    def __eq__(self, o: Any) -> Z:
+        return self._op("==", o)  # type: ignore[override]
+
+    def __ne__(self, o: Any) -> Z:
+        return self._op("!=", o)  # type: ignore[override]
+
     __hash__ = None  # type: ignore[assignment]
 
 
@@ -269,9 +306,16 @@ def data_utility(B: Any, v: dict[str, Any], cp: Any) -> Any:
     lo = B.take(cp.scarce_log.tolist(), v["modality"]) - shift
     hi = B.take(cp.ample_log.tolist(), v["modality"]) - shift
     u_data = B.clip(-1.0 + 2.0 * (v["paired_log"] - lo) / (hi - lo), -1.0, 1.0)
-    return B.clip(u_data + (B.take(cp.stage_adj.tolist(), v["stage_labels"])
-                            + B.take(cp.cost_adj.tolist(), v["labeling_cost"])) + cp.data_shift,
-                  -1.0, 1.0)
+    return B.clip(
+        u_data
+        + (
+            B.take(cp.stage_adj.tolist(), v["stage_labels"])
+            + B.take(cp.cost_adj.tolist(), v["labeling_cost"])
+        )
+        + cp.data_shift,
+        -1.0,
+        1.0,
+    )
 
 
 def option_scores(B: Any, u: list[Any], fired: list[Any], cp: Any) -> list[Any]:
@@ -298,6 +342,8 @@ def option_scores(B: Any, u: list[Any], fired: list[Any], cp: Any) -> list[Any]:
     conflict = B.maximum(B.minimum(learned, traditional) - floor, 0.0)
     s_hyb = B.clip(0.5 - complexity + gain * conflict - short * shortage, 0.0, 1.0)
     return [s_e2e, s_mod, s_hyb]
+
+
 # <<< THE DECISION MODEL'S FORMULAS
 
 
@@ -322,8 +368,14 @@ def _condition(B: Any, cond: Any, v: dict[str, Any], regimes: Sequence[str], n: 
         hit = B.any([col == kind.encode(x) for x in value], n)
         return hit if op == "in" else B.not_(hit)
     code = kind.encode(value)
-    return {"lt": col < code, "le": col <= code, "gt": col > code, "ge": col >= code,
-            "eq": col == code, "ne": col != code}[op]
+    return {
+        "lt": col < code,
+        "le": col <= code,
+        "gt": col > code,
+        "ge": col >= code,
+        "eq": col == code,
+        "ne": col != code,
+    }[op]
 
 
 def decision_logic(B: Any, v: dict[str, Any], cp: Any, n: int = 1) -> Any:
@@ -346,20 +398,33 @@ def decision_logic(B: Any, v: dict[str, Any], cp: Any, n: int = 1) -> Any:
         reached = B.any([v["regimes"][r] > 0.5 for r in range(len(regimes)) if step[r] > 0.5], n)
         floor = floor + B.where(reached, 1.0, 0.0)
     required = B.let("required", B.maximum(v["explainability"], floor))
-    u_reg = B.let("u_reg", B.clip(B.take(cp.crit_adj.tolist(), v["criticality"])
-                                  + B.take(cp.expl_adj.tolist(), required), -1.0, 1.0))
+    u_reg = B.let(
+        "u_reg",
+        B.clip(
+            B.take(cp.crit_adj.tolist(), v["criticality"]) + B.take(cp.expl_adj.tolist(), required),
+            -1.0,
+            1.0,
+        ),
+    )
     cols = {**v, "required": required}
-    fired = [B.let(f"rule{i}", _condition(B, r.when, cols, regimes, n))
-             for i, r in enumerate(cp.pack.rules)]
+    fired = [
+        B.let(f"rule{i}", _condition(B, r.when, cols, regimes, n))
+        for i, r in enumerate(cp.pack.rules)
+    ]
     scores = option_scores(B, [u_data, u_lat, u_reg], fired, cp)
     base = [B.let(f"base{o}", s) for o, s in enumerate(scores)]
     et = cp.expl_tables
     key = B.let("key", v["modality"] * et.levels + required)
-    applicable = [B.all([], n) if p.when is None
-                  else B.let(f"applies{j}", _condition(B, p.when, cols, regimes, n))
-                  for j, p in enumerate(cp.pack.patterns)]
-    good = [B.all([applicable[j], B.take(et.meets_pattern[:, j].tolist(), key)], n)
-            for j in range(et.patterns)]
+    applicable = [
+        B.all([], n)
+        if p.when is None
+        else B.let(f"applies{j}", _condition(B, p.when, cols, regimes, n))
+        for j, p in enumerate(cp.pack.patterns)
+    ]
+    good = [
+        B.all([applicable[j], B.take(et.meets_pattern[:, j].tolist(), key)], n)
+        for j in range(et.patterns)
+    ]
     # The first applicable pattern that meets the requirement, else the first applicable one.
     first_applicable = B.const(0.0)
     for j in range(et.patterns - 1, -1, -1):
@@ -381,8 +446,10 @@ def decision_logic(B: Any, v: dict[str, Any], cp: Any, n: int = 1) -> Any:
         effective.append(B.let(f"effective{o}", B.where(B.any(vetoes, n), VETO_SCORE, raw)))
     t = [int(i) for i in cp.tie_order]
     a, b, c = (effective[i] for i in t)
-    return B.let("choice", B.where(B.all([a >= b, a >= c], n), float(t[0]),
-                                   B.where(b >= c, float(t[1]), float(t[2]))))
+    return B.let(
+        "choice",
+        B.where(B.all([a >= b, a >= c], n), float(t[0]), B.where(b >= c, float(t[1]), float(t[2]))),
+    )
 
 
 def zen_graph(cp: Any) -> str:
@@ -393,15 +460,28 @@ def zen_graph(cp: Any) -> str:
     v: dict[str, Any] = {c: Z(c) for c in BASE_COLUMNS}
     v["regimes"] = [Z(f"regimes[{i}]") for i in range(len(cp.space.regimes))]
     decision_logic(ops, v, cp)
-    node = {"id": "logic", "type": "expressionNode", "name": "logic",
-            "position": {"x": 200, "y": 0},
-            "content": {"expressions": [{"id": f"e{i}", "key": k, "value": text}
-                                        for i, (k, text) in enumerate(ops.expressions)],
-                        "passThrough": False}}
-    nodes = [{"id": "in", "type": "inputNode", "name": "in", "position": {"x": 0, "y": 0}}, node,
-             {"id": "out", "type": "outputNode", "name": "out", "position": {"x": 400, "y": 0}}]
-    edges = [{"id": "a", "sourceId": "in", "targetId": "logic", "type": "edge"},
-             {"id": "b", "sourceId": "logic", "targetId": "out", "type": "edge"}]
+    node = {
+        "id": "logic",
+        "type": "expressionNode",
+        "name": "logic",
+        "position": {"x": 200, "y": 0},
+        "content": {
+            "expressions": [
+                {"id": f"e{i}", "key": k, "value": text}
+                for i, (k, text) in enumerate(ops.expressions)
+            ],
+            "passThrough": False,
+        },
+    }
+    nodes = [
+        {"id": "in", "type": "inputNode", "name": "in", "position": {"x": 0, "y": 0}},
+        node,
+        {"id": "out", "type": "outputNode", "name": "out", "position": {"x": 400, "y": 0}},
+    ]
+    edges = [
+        {"id": "a", "sourceId": "in", "targetId": "logic", "type": "edge"},
+        {"id": "b", "sourceId": "logic", "targetId": "out", "type": "edge"},
+    ]
     return json.dumps({"nodes": nodes, "edges": edges})
 
 
@@ -442,8 +522,7 @@ def run_zen(src: Path, dst: Path) -> None:
     regimes = v["regimes"].tolist()
     with dst.open("w", encoding="utf-8") as fh:
         for i, ident in enumerate(ids):
-            ctx: dict[str, Any] = {c: col[i] for c, col in zip(BASE_COLUMNS, columns,
-                                                                strict=True)}
+            ctx: dict[str, Any] = {c: col[i] for c, col in zip(BASE_COLUMNS, columns, strict=True)}
             ctx["regimes"] = regimes[i]
             o = int(decision.evaluate(ctx)["result"]["choice"])
             fh.write(json.dumps({"row": i + 1, "id": ident, "recommendation": OPTIONS[o]}) + "\n")
@@ -470,8 +549,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--samples", type=int, default=None,
-                    help="advisor batch --samples (default: batch's own default)")
+    ap.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="advisor batch --samples (default: batch's own default)",
+    )
     ap.add_argument("--peer", choices=["zen", "numpy"], help=argparse.SUPPRESS)
     ap.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     opts = ap.parse_args()
@@ -492,8 +575,16 @@ def main() -> None:
         d = Path(tmp)
         src = d / "portfolio.csv"
         portfolio(src, opts.rows)
-        advisor = [sys.executable, "-m", "advisor.cli", "batch", str(src), "-o",
-                   str(d / "advisor.jsonl"), "--no-progress"]
+        advisor = [
+            sys.executable,
+            "-m",
+            "advisor.cli",
+            "batch",
+            str(src),
+            "-o",
+            str(d / "advisor.jsonl"),
+            "--no-progress",
+        ]
         if opts.samples:
             advisor += ["--samples", str(opts.samples)]
         me = [sys.executable, str(Path(__file__).resolve())]
@@ -501,8 +592,11 @@ def main() -> None:
         if have_zen:
             contenders["zen-engine"] = [*me, "--peer", "zen", str(src), str(d / "zen.jsonl")]
         contenders["numpy"] = [*me, "--peer", "numpy", str(src), str(d / "numpy.jsonl")]
-        outputs = {"advisor batch": d / "advisor.jsonl", "zen-engine": d / "zen.jsonl",
-                   "numpy": d / "numpy.jsonl"}
+        outputs = {
+            "advisor batch": d / "advisor.jsonl",
+            "zen-engine": d / "zen.jsonl",
+            "numpy": d / "numpy.jsonl",
+        }
         # First: every contender gives the same recommendation on every row.
         for cmd in contenders.values():
             _timed(cmd)
@@ -511,8 +605,10 @@ def main() -> None:
             got = _recommendations(outputs[name])
             bad = [i + 1 for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b]
             if len(got) != len(want) or bad:
-                raise SystemExit(f"{name} disagrees with advisor batch on {len(bad)} of "
-                                 f"{len(want)} rows (first rows: {bad[:10]})")
+                raise SystemExit(
+                    f"{name} disagrees with advisor batch on {len(bad)} of "
+                    f"{len(want)} rows (first rows: {bad[:10]})"
+                )
         print(f"{opts.rows:,} rows: all contenders agree on every row's recommendation")
         times: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(opts.runs):  # interleaved

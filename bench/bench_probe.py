@@ -83,8 +83,10 @@ def main() -> None:
         path = Path(tmp) / "bench.csv"
         synthetic_csv(path, args.rows, args.cols, args.seed)
         size = path.stat().st_size / 1e6
-        print(f"data: {args.rows:,} rows x {args.cols} columns + target ({size:.1f} MB CSV); "
-              f"repeats {args.repeats}, points {args.points}, threads {args.threads}")
+        print(
+            f"data: {args.rows:,} rows x {args.cols} columns + target ({size:.1f} MB CSV); "
+            f"repeats {args.repeats}, points {args.points}, threads {args.threads}"
+        )
         print(f"imports (scikit-learn, shap): {t_import:.2f} s")
         times = []
         for run in range(args.runs):
@@ -102,12 +104,16 @@ def main() -> None:
             for msg, secs in steps.times:
                 print(f"  {secs:7.2f} s  {msg}")
         s = result.surrogate.agreement
-        print(f"\nprobe time: median {np.median(times):.2f} s over {len(times)} run(s) "
-              f"(target <= 60 s); imports add {t_import:.2f} s")
+        print(
+            f"\nprobe time: median {np.median(times):.2f} s over {len(times)} run(s) "
+            f"(target <= 60 s); imports add {t_import:.2f} s"
+        )
         print(f"peak memory: {peak_mb():.0f} MB (target < 1024 MB)")
-        print(f"results: accuracy {result.interpretable.test.value:.3f} (interpretable) vs "
-              f"{result.black_box.test.value:.3f} (black box); surrogate fidelity {s.value:.3f}; "
-              f"SHAP rank stability {result.stability.rank_correlation.value:.2f}")
+        print(
+            f"results: accuracy {result.interpretable.test.value:.3f} (interpretable) vs "
+            f"{result.black_box.test.value:.3f} (black box); surrogate fidelity {s.value:.3f}; "
+            f"SHAP rank stability {result.stability.rank_correlation.value:.2f}"
+        )
 
 
 if __name__ == "__main__":

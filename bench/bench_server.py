@@ -53,13 +53,16 @@ def free_port() -> int:
 def _request_bytes(method: str, path: str, port: int, body: bytes | None = None) -> bytes:
     if body is None:
         body = json.dumps(BODY).encode() if method == "POST" else b""
-    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    request: bytes) -> int:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
     # One request on a keep-alive connection; read the response by its Content-Length.
     writer.write(request)
     await writer.drain()
@@ -144,9 +147,14 @@ def _slow_body(fields: int = SLOW_FIELDS) -> bytes:
 ATTACKS = ("loris", "body", "oversized", "slow")
 
 
-async def _attack(port: int, stop: asyncio.Event, loris: int,
-                  seen: collections.Counter[str], kinds: tuple[str, ...] = ATTACKS,
-                  slow_fields: int = SLOW_FIELDS) -> None:
+async def _attack(
+    port: int,
+    stop: asyncio.Event,
+    loris: int,
+    seen: collections.Counter[str],
+    kinds: tuple[str, ...] = ATTACKS,
+    slow_fields: int = SLOW_FIELDS,
+) -> None:
     # Bounded: a fixed number of attacker tasks, each looping until `stop` (or its own cap).
 
     async def slow_loris() -> None:
@@ -175,8 +183,10 @@ async def _attack(port: int, stop: asyncio.Event, loris: int,
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                             b"application/json\r\nContent-Length: 1000\r\n\r\n{")
+                writer.write(
+                    b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                    b"application/json\r\nContent-Length: 1000\r\n\r\n{"
+                )
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
                 seen[f"slow body: HTTP {int(head.split(b' ', 2)[1])}"] += 1
                 writer.close()
@@ -184,10 +194,14 @@ async def _attack(port: int, stop: asyncio.Event, loris: int,
                 seen["slow body: closed"] += 1
 
     async def oversized() -> None:
-        big_head = (b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                    b"\r\nContent-Length: 50000000\r\n\r\n")
-        chunked = (b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                   b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+        big_head = (
+            b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            b"\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        chunked = (
+            b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
         while not stop.is_set():
             for head, tail in ((big_head, b"x" * 65536), (chunked, chunk * 20)):
@@ -213,15 +227,18 @@ async def _attack(port: int, stop: asyncio.Event, loris: int,
             except (ConnectionError, OSError, asyncio.IncompleteReadError, TimeoutError):
                 seen["slow request: closed"] += 1
 
-    tasks = ([slow_loris() for _ in range(loris if "loris" in kinds else 0)]
-             + [slow_body() for _ in range(4 if "body" in kinds else 0)]
-             + [oversized() for _ in range(2 if "oversized" in kinds else 0)]
-             + [slow_requests() for _ in range(3 if "slow" in kinds else 0)])
+    tasks = (
+        [slow_loris() for _ in range(loris if "loris" in kinds else 0)]
+        + [slow_body() for _ in range(4 if "body" in kinds else 0)]
+        + [oversized() for _ in range(2 if "oversized" in kinds else 0)]
+        + [slow_requests() for _ in range(3 if "slow" in kinds else 0)]
+    )
     await asyncio.gather(*tasks)
 
 
-def _attack_process(port: int, loris: int, seconds: float, out: Any,
-                    kinds: tuple[str, ...], slow_fields: int) -> None:
+def _attack_process(
+    port: int, loris: int, seconds: float, out: Any, kinds: tuple[str, ...], slow_fields: int
+) -> None:
     # The attack in a process of its own, so that its client work does not slow the measuring
     # client; runs until told to stop or for `seconds` at most, then sends back what it got.
     async def run() -> collections.Counter[str]:
@@ -231,8 +248,9 @@ def _attack_process(port: int, loris: int, seconds: float, out: Any,
         loop.call_later(seconds, stop.set)
         loop.add_reader(out.fileno(), stop.set)  # the parent writes a byte: stop
         try:
-            await asyncio.wait_for(_attack(port, stop, loris, seen, kinds, slow_fields),
-                                   seconds + 130)
+            await asyncio.wait_for(
+                _attack(port, stop, loris, seen, kinds, slow_fields), seconds + 130
+            )
         except TimeoutError:
             pass
         return seen
@@ -240,9 +258,14 @@ def _attack_process(port: int, loris: int, seconds: float, out: Any,
     out.send(dict(asyncio.run(run())))
 
 
-def latency_under_attack(port: int, n: int, path: str, loris: int,
-                         kinds: tuple[str, ...] = ATTACKS,
-                         slow_fields: int = SLOW_FIELDS) -> None:
+def latency_under_attack(
+    port: int,
+    n: int,
+    path: str,
+    loris: int,
+    kinds: tuple[str, ...] = ATTACKS,
+    slow_fields: int = SLOW_FIELDS,
+) -> None:
     """Print p50/p99 of n valid requests quiet, then during the attack, and their ratio."""
     import multiprocessing
 
@@ -250,8 +273,9 @@ def latency_under_attack(port: int, n: int, path: str, loris: int,
     quiet = asyncio.run(_valid_latencies(port, n, path, bad_quiet))
     ctx = multiprocessing.get_context("spawn")
     here, there = ctx.Pipe()
-    attacker = ctx.Process(target=_attack_process,
-                           args=(port, loris, 600.0, there, kinds, slow_fields))
+    attacker = ctx.Process(
+        target=_attack_process, args=(port, loris, 600.0, there, kinds, slow_fields)
+    )
     attacker.start()
     time.sleep(5)  # let the attack get going
     bad_attack: list[int] = []
@@ -261,16 +285,19 @@ def latency_under_attack(port: int, n: int, path: str, loris: int,
     attacker.join(30)
     if attacker.is_alive():
         attacker.kill()
-    q50, q99, a50, a99 = (_pct(quiet, 0.5), _pct(quiet, 0.99), _pct(loud, 0.5),
-                          _pct(loud, 0.99))
+    q50, q99, a50, a99 = (_pct(quiet, 0.5), _pct(quiet, 0.99), _pct(loud, 0.5), _pct(loud, 0.99))
     print(f"valid POST {path}, {n} requests each, one at a time; attack: {', '.join(kinds)}")
     print(f"  quiet:        p50 {q50:7.1f} ms   p99 {q99:7.1f} ms")
     print(f"  under attack: p50 {a50:7.1f} ms   p99 {a99:7.1f} ms")
     print(f"  ratio (attack / quiet): p50 {a50 / q50:.2f}x   p99 {a99 / q99:.2f}x")
-    print(f"  valid requests not answered 200: quiet {len(bad_quiet)}, "
-          f"under attack {len(bad_attack)} {sorted(collections.Counter(bad_attack).items())}")
-    print("  the attack (another process) got: "
-          + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items())))
+    print(
+        f"  valid requests not answered 200: quiet {len(bad_quiet)}, "
+        f"under attack {len(bad_attack)} {sorted(collections.Counter(bad_attack).items())}"
+    )
+    print(
+        "  the attack (another process) got: "
+        + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items()))
+    )
     fivexx = sum(v for k, v in seen.items() if "HTTP 5" in k and "HTTP 503" not in k)
     print(f"  5xx other than 503 answered to the attack: {fivexx}")
 
@@ -280,22 +307,43 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--explain", action="store_true", help="also measure with attributions")
-    ap.add_argument("--latency-requests", type=int, default=300,
-                    help="valid requests timed quiet, and again under attack")
+    ap.add_argument(
+        "--latency-requests",
+        type=int,
+        default=300,
+        help="valid requests timed quiet, and again under attack",
+    )
     ap.add_argument("--loris", type=int, default=40, help="slow-loris connections")
     ap.add_argument("--workers", type=int, default=1, help="advisor serve --workers")
-    ap.add_argument("--attack", default=",".join(ATTACKS),
-                    help=f"the attacks to send, comma-separated (default: all of {ATTACKS})")
+    ap.add_argument(
+        "--attack",
+        default=",".join(ATTACKS),
+        help=f"the attacks to send, comma-separated (default: all of {ATTACKS})",
+    )
     ap.add_argument("--no-rates", action="store_true", help="skip the requests/s figures")
-    ap.add_argument("--slow-fields", type=int, default=SLOW_FIELDS,
-                    help="unknown fields in each slow request's body")
+    ap.add_argument(
+        "--slow-fields",
+        type=int,
+        default=SLOW_FIELDS,
+        help="unknown fields in each slow request's body",
+    )
     a = ap.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port),
-         "--workers", str(a.workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "advisor.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(a.workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
     )
     try:
         deadline = time.monotonic() + 120
@@ -309,10 +357,14 @@ def main() -> None:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
-        print(f"CPUs: {os.cpu_count()}; uvicorn, {a.workers} worker process(es), on {base}; "
-              f"{a.requests:,} requests each, {a.concurrency} connections for 'concurrent'")
-        cases = [("GET /healthz", "GET", "/healthz"),
-                 ("POST /v1/assessments?explain=false", "POST", "/v1/assessments?explain=false")]
+        print(
+            f"CPUs: {os.cpu_count()}; uvicorn, {a.workers} worker process(es), on {base}; "
+            f"{a.requests:,} requests each, {a.concurrency} connections for 'concurrent'"
+        )
+        cases = [
+            ("GET /healthz", "GET", "/healthz"),
+            ("POST /v1/assessments?explain=false", "POST", "/v1/assessments?explain=false"),
+        ]
         if a.explain:
             cases.append(("POST /v1/assessments (attributions)", "POST", "/v1/assessments"))
         for label, method, path in cases if not a.no_rates else []:
@@ -320,10 +372,14 @@ def main() -> None:
             seq = rate(port, a.requests, 1, method, path)
             con = rate(port, a.requests, a.concurrency, method, path)
             print(f"{label}: {seq:,.1f} requests/s sequential, {con:,.1f} requests/s concurrent")
-        latency_under_attack(port, a.latency_requests,
-                             "/v1/assessments" if a.explain else "/v1/assessments?explain=false",
-                             a.loris, tuple(k for k in a.attack.split(",") if k),
-                             a.slow_fields)
+        latency_under_attack(
+            port,
+            a.latency_requests,
+            "/v1/assessments" if a.explain else "/v1/assessments?explain=false",
+            a.loris,
+            tuple(k for k in a.attack.split(",") if k),
+            a.slow_fields,
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

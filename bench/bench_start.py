@@ -55,25 +55,36 @@ def main() -> None:
     cli = "from advisor.cli import main; main()"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"advisor cold start ({opts.runs} runs each; load average {load:.2f} on "
-          f"{os.cpu_count()} CPUs)")
+    print(
+        f"advisor cold start ({opts.runs} runs each; load average {load:.2f} on "
+        f"{os.cpu_count()} CPUs)"
+    )
     print(f"  {'':<42} {'median':>8} {'best':>8} {'cpu':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         # Warm the bytecode caches once, as an install would.
         subprocess.run([sys.executable, "-c", cli, "--help"], env=env, capture_output=True)
-        subprocess.run([sys.executable, "-c", cli, "recommend", str(EXAMPLE), "-o",
-                        str(Path(tmp) / "r.html")], env={**env, "NUMBA_DISABLE_JIT": "1"},
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", cli, "recommend", str(EXAMPLE), "-o", str(Path(tmp) / "r.html")],
+            env={**env, "NUMBA_DISABLE_JIT": "1"},
+            capture_output=True,
+        )
         rows: list[tuple[str, list[str], dict[str, str], int]] = [
             ("python -c pass", ["-c", "pass"], env, opts.runs),
             ('python -c "import click"', ["-c", "import click"], env, opts.runs),
             ("advisor --help", ["-c", cli, "--help"], env, opts.runs),
             ("advisor schema", ["-c", cli, "schema"], env, opts.runs),
-            ('python -c "import numpy, pydantic, jinja2, yaml"',
-             ["-c", "import numpy, pydantic, jinja2, yaml"], env, max(3, opts.runs // 3)),
-            ("advisor recommend EXAMPLE -o r.html",
-             ["-c", cli, "recommend", str(EXAMPLE), "-o", str(Path(tmp) / "r.html")],
-             {**env, "NUMBA_DISABLE_JIT": "1"}, max(3, opts.runs // 3)),
+            (
+                'python -c "import numpy, pydantic, jinja2, yaml"',
+                ["-c", "import numpy, pydantic, jinja2, yaml"],
+                env,
+                max(3, opts.runs // 3),
+            ),
+            (
+                "advisor recommend EXAMPLE -o r.html",
+                ["-c", cli, "recommend", str(EXAMPLE), "-o", str(Path(tmp) / "r.html")],
+                {**env, "NUMBA_DISABLE_JIT": "1"},
+                max(3, opts.runs // 3),
+            ),
         ]
         for label, args, e, runs in rows:
             med, best, cpu = cold(args, runs, e, tmp)

@@ -24,10 +24,23 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 _slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
-settings.register_profile("ci", max_examples=2000, deadline=None, suppress_health_check=_slow,
-                          derandomize=True, database=None, print_blob=True)
-settings.register_profile("deep", max_examples=50_000, deadline=None,
-                          suppress_health_check=_slow, derandomize=False, print_blob=True)
+settings.register_profile(
+    "ci",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=_slow,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+)
+settings.register_profile(
+    "deep",
+    max_examples=50_000,
+    deadline=None,
+    suppress_health_check=_slow,
+    derandomize=False,
+    print_blob=True,
+)
 settings.load_profile(os.environ.get("ADVISOR_HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -86,8 +86,9 @@ regime_names = st.one_of(
     st.sampled_from(KNOWN_REGIMES).map(lambda r: r.upper().replace("_", "-")),
     st.sampled_from(["made_up_act", "Local Law 144", "soc2", " hipaa ", "x" * 64]),
 )
-names = st.one_of(st.sampled_from(["p", "Voice agent", "Ünïcödé 漢字 🚀"]),
-                  st.text(min_size=1, max_size=40))
+names = st.one_of(
+    st.sampled_from(["p", "Voice agent", "Ünïcödé 漢字 🚀"]), st.text(min_size=1, max_size=40)
+)
 
 
 def _choice_fields() -> list[tuple[str, str, list[Any]]]:
@@ -121,8 +122,9 @@ _EXTRA_REGIME = st.one_of(st.just(None), regime_names)
 
 
 @st.composite
-def profiles(draw: st.DrawFn, *, ranges: bool = True,
-             text: st.SearchStrategy[str] = names) -> dict[str, Any]:
+def profiles(
+    draw: st.DrawFn, *, ranges: bool = True, text: st.SearchStrategy[str] = names
+) -> dict[str, Any]:
     """Give a valid requirements mapping; optional fields left out at random.
 
     The enum and bool fields come from one integer (a mixed-radix code, 0 = all left out), which
@@ -197,12 +199,12 @@ def pack_variation(base: dict[str, Any], i: int) -> dict[str, Any]:
     xs = sorted({round(10 ** rnd.uniform(-1, 7.9), 3) for _ in range(rnd.randint(2, 6))})
     if len(xs) < 2:
         xs = [10.0, 1000.0]
-    dims["latency"]["curve"] = [[x, u] for x, u in zip(xs, _descending(rnd, len(xs), -1, 1),
-                                                       strict=True)]
+    dims["latency"]["curve"] = [
+        [x, u] for x, u in zip(xs, _descending(rnd, len(xs), -1, 1), strict=True)
+    ]
     reg = dims["regulation"]
     reg["criticality"] = dict(zip(CRITICALITY_ORDER, _descending(rnd, 4, -1, 1), strict=True))
-    reg["explainability"] = dict(zip(EXPLAINABILITY_ORDER, _descending(rnd, 4, -1, 1),
-                                     strict=True))
+    reg["explainability"] = dict(zip(EXPLAINABILITY_ORDER, _descending(rnd, 4, -1, 1), strict=True))
     ex = d["explainability"]
     mod = rnd.uniform(0.3, 1)
     top = max([0.0, *(a["delta"] for a in ex.get("modality_adjustments", []))]) + max(

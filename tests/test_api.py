@@ -71,8 +71,11 @@ def test_submodules_never_shadow_public_names():
 def test_every_error_class_is_public():
     import advisor.errors as errors
 
-    classes = {n for n, c in vars(errors).items()
-               if inspect.isclass(c) and issubclass(c, advisor.AdvisorError)}
+    classes = {
+        n
+        for n, c in vars(errors).items()
+        if inspect.isclass(c) and issubclass(c, advisor.AdvisorError)
+    }
     assert classes <= set(PUBLIC)
     for name in classes - {"AdvisorError"}:
         assert issubclass(getattr(advisor, name), advisor.AdvisorError)
@@ -99,7 +102,9 @@ def test_py_typed_ships_in_the_wheel(tmp_path):
     assert (ROOT / "advisor" / "py.typed").is_file()
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     names = set(zipfile.ZipFile(next(tmp_path.glob("e2e_advisor-*.whl"))).namelist())
@@ -112,8 +117,9 @@ def test_py_typed_ships_in_the_wheel(tmp_path):
 def test_concurrent_recommend_calls_agree_with_sequential_ones(pack):
     docs = [advisor.load_requirements(p) for p in EXAMPLES[:4]]
     expected = [advisor.recommend(d, rulepack=pack).to_json() for d in docs]
-    quick = [profile(data={"paired_examples": 10**k}, latency={"budget_ms": 5 * 3**k})
-             for k in range(8)]
+    quick = [
+        profile(data={"paired_examples": 10**k}, latency={"budget_ms": 5 * 3**k}) for k in range(8)
+    ]
     expected_quick = [advisor.recommend(q, rulepack=pack, explain=False).to_json() for q in quick]
     barrier = threading.Barrier(8)
 
@@ -201,8 +207,9 @@ def _chunk_noting_pid(items):
 
     import advisor.many as many
 
-    tempfile.NamedTemporaryFile(dir=os.environ["PID_DIR"], prefix=f"{os.getpid()}-",
-                                delete=False).close()
+    tempfile.NamedTemporaryFile(
+        dir=os.environ["PID_DIR"], prefix=f"{os.getpid()}-", delete=False
+    ).close()
     return many._real_chunk(items)
 
 
@@ -237,8 +244,12 @@ def test_recommend_many_refuses_bad_items_before_assessing_any():
 
 
 def _many_in_a_pool_worker(_: int) -> list[str]:
-    return [a.recommendation for a in advisor.recommend_many(
-        [profile(name="a"), profile(name="b"), profile(name="c")], explain=False, jobs=2)]
+    return [
+        a.recommendation
+        for a in advisor.recommend_many(
+            [profile(name="a"), profile(name="b"), profile(name="c")], explain=False, jobs=2
+        )
+    ]
 
 
 def test_recommend_many_inside_a_daemonic_pool_worker_works_in_process():

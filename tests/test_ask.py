@@ -94,8 +94,12 @@ class Scripted:
 
 
 def asked_fields(io: Scripted) -> list[str]:
-    return [line.rsplit("field: ", 1)[1] for s in io.shown for line in s.splitlines()
-            if "field: " in line]
+    return [
+        line.rsplit("field: ", 1)[1]
+        for s in io.shown
+        for line in s.splitlines()
+        if "field: " in line
+    ]
 
 
 def test_every_field_has_its_question_beside_the_schema():
@@ -164,8 +168,14 @@ def test_skip_logic_explanation_method_only_when_explanations_are_required():
 
 
 def test_explainability_default_follows_criticality():
-    io = _by_path({"name": "x", "data.paired_examples": "1", "latency.budget_ms": "1",
-                   "regulation.criticality": "regulated"})
+    io = _by_path(
+        {
+            "name": "x",
+            "data.paired_examples": "1",
+            "latency.budget_ms": "1",
+            "regulation.criticality": "regulated",
+        }
+    )
     session = core.Session(core.questions())
     doc = core.run(session, io)
     assert "[Enter: derived from criticality, medium]" in io.text
@@ -181,9 +191,15 @@ def test_progress_marker_counts_the_questions_that_apply():
 
 
 def test_regime_typo_is_questioned_then_kept_when_repeated():
-    io = _by_path({"name": "x", "data.paired_examples": "1", "latency.budget_ms": "1",
-                   "regulation.criticality": "regulated",
-                   "regulation.regimes": ["gdrp_art22", "gdrp_art22"]})
+    io = _by_path(
+        {
+            "name": "x",
+            "data.paired_examples": "1",
+            "latency.budget_ms": "1",
+            "regulation.criticality": "regulated",
+            "regulation.regimes": ["gdrp_art22", "gdrp_art22"],
+        }
+    )
     doc = core.run(core.Session(core.questions()), io)
     assert "did you mean gdpr_art22?" in io.text
     assert doc["regulation"]["regimes"] == ["gdrp_art22"]
@@ -276,9 +292,15 @@ def test_bad_answers_are_asked_again_with_the_reason(here):
     }
     r = run(["ask"], typed(answers))
     assert r.exit_code == 0, r.output
-    for reason in ("an answer is required", "choose a number from 1 to 7",
-                   "answer yes or no", "'lots' is not a number", "must be 0 or more (got -3)",
-                   "must be greater than 0 (got -5)", "unknown unit 'parsecs'"):
+    for reason in (
+        "an answer is required",
+        "choose a number from 1 to 7",
+        "answer yes or no",
+        "'lots' is not a number",
+        "must be 0 or more (got -3)",
+        "must be greater than 0 (got -5)",
+        "unknown unit 'parsecs'",
+    ):
         assert reason in r.stdout, reason
     assert "Traceback" not in r.output
     doc = yaml.safe_load((here / "answers.yaml").read_text())
@@ -321,8 +343,10 @@ def test_eof_midway_saves_a_draft_and_resume_completes_it(here):
     draft = yaml.safe_load((here / "answers.draft.yaml").read_text())
     assert draft["name"] == "Voice bot" and draft["task"]["modality"] == "speech"
 
-    r = run(["ask", "--answers", "answers.draft.yaml"],
-            typed(VOICE, given=("name", "description", "task.modality")))
+    r = run(
+        ["ask", "--answers", "answers.draft.yaml"],
+        typed(VOICE, given=("name", "description", "task.modality")),
+    )
     assert r.exit_code == 0, r.output
     assert "3 answers read from answers.draft.yaml" in r.stdout
     assert "What is the project called?" not in r.stdout  # answered in the draft
@@ -339,10 +363,25 @@ def test_quit_at_summary_keeps_a_draft(here):
 
 
 def test_set_and_defaults_without_a_terminal(here):
-    r = run(["ask", "--defaults", "--set", "name=CLI", "--set", "data.paired_examples=1.5M",
-             "--set", "latency.budget_ms=2s", "--set", "regulation.criticality=regulated",
-             "--set", "regulation.regimes=ecoa,gdpr_art22", "-o", "r.json"],
-            interactive=False)
+    r = run(
+        [
+            "ask",
+            "--defaults",
+            "--set",
+            "name=CLI",
+            "--set",
+            "data.paired_examples=1.5M",
+            "--set",
+            "latency.budget_ms=2s",
+            "--set",
+            "regulation.criticality=regulated",
+            "--set",
+            "regulation.regimes=ecoa,gdpr_art22",
+            "-o",
+            "r.json",
+        ],
+        interactive=False,
+    )
     assert r.exit_code == 0, r.output
     doc = yaml.safe_load((here / "answers.yaml").read_text())
     assert doc["latency"]["budget_ms"] == 2000 and doc["data"]["paired_examples"] == 1_500_000
@@ -352,16 +391,17 @@ def test_set_and_defaults_without_a_terminal(here):
 
 
 def test_set_answers_are_not_asked(here):
-    r = run(["ask", "--set", "latency.budget_ms=80ms"],
-            typed(VOICE, given=("latency.budget_ms",)))
+    r = run(["ask", "--set", "latency.budget_ms=80ms"], typed(VOICE, given=("latency.budget_ms",)))
     assert r.exit_code == 0, r.output
     assert "field: latency.budget_ms" not in r.stdout.split("Summary")[0]
     assert yaml.safe_load((here / "answers.yaml").read_text())["latency"]["budget_ms"] == 80
 
 
 def test_bad_set_is_exit_2_naming_the_field(here):
-    r = run(["ask", "--set", "latency.budget=5", "--set", "latency.budget_ms=-5",
-             "--set", "nonsense"], interactive=False)
+    r = run(
+        ["ask", "--set", "latency.budget=5", "--set", "latency.budget_ms=-5", "--set", "nonsense"],
+        interactive=False,
+    )
     assert r.exit_code == 2
     assert r.stderr.splitlines() == [
         "error: --set latency.budget: unknown field (did you mean 'latency.budget_ms'?)",
@@ -407,14 +447,17 @@ def test_unwritable_targets_fail_before_any_question(here):
     assert r.exit_code == 2 and "must be different files" in r.stderr
     r = run(["ask", "-o", "r.pdf"], "x\n")
     assert r.exit_code == 2 and "[1/" not in r.stdout
-    assert r.stderr == ("error: r.pdf: cannot tell what to write from the suffix '.pdf'; use "
-                        ".html, .json, .md, or give --format\n")
+    assert r.stderr == (
+        "error: r.pdf: cannot tell what to write from the suffix '.pdf'; use "
+        ".html, .json, .md, or give --format\n"
+    )
 
 
 def test_missing_folders_are_created_when_the_files_are_written(here):
     answers = {**VOICE}
-    r = run(["ask", "-o", "out/reports/voice.md", "--answers", "out/answers/voice.yaml"],
-            typed(answers))
+    r = run(
+        ["ask", "-o", "out/reports/voice.md", "--answers", "out/answers/voice.yaml"], typed(answers)
+    )
     assert r.exit_code == 0, r.output
     assert (here / "out/reports/voice.md").read_text().startswith("# ")
     assert (here / "out/answers/voice.yaml").exists()
@@ -429,8 +472,13 @@ def test_stopping_before_the_end_creates_no_folder(here):
 def test_round_trip_recommend_gives_the_same_assessment(here):
     """The answers file is the whole input: `recommend` on it gives byte-identical JSON,
     `input` and `input_sha256` included (the command assesses the very mapping it writes)."""
-    answers = {**VOICE, "data.paired_examples": "20k-80k", "regulation.criticality": "regulated",
-               "regulation.regimes": "gdpr_art22", "description": "Books appointments: #1 use"}
+    answers = {
+        **VOICE,
+        "data.paired_examples": "20k-80k",
+        "regulation.criticality": "regulated",
+        "regulation.regimes": "gdpr_art22",
+        "description": "Books appointments: #1 use",
+    }
     r = run(["ask", "-o", "asked.json"], typed(answers))
     assert r.exit_code == 0, r.output
     again = run(["recommend", "answers.yaml", "--format", "json"])
@@ -475,8 +523,15 @@ def test_pseudo_terminal_ctrl_c_then_resume(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "ADVISOR_ASK_INTERACTIVE"}
     env.update(COLUMNS="100", TERM="dumb")
 
-    child = pexpect.spawn(cmd, [*pre, "ask"], cwd=str(tmp_path), env=env, encoding="utf-8",
-                          timeout=PTY_TIMEOUT, dimensions=(40, 100))
+    child = pexpect.spawn(
+        cmd,
+        [*pre, "ask"],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=PTY_TIMEOUT,
+        dimensions=(40, 100),
+    )
     child.expect(r"\[1/\d+\] What is the project called\?")
     child.expect(r"> ")
     child.sendline("Terminal bot")
@@ -494,9 +549,15 @@ def test_pseudo_terminal_ctrl_c_then_resume(tmp_path):
     draft = yaml.safe_load((tmp_path / "answers.draft.yaml").read_text())
     assert draft["name"] == "Terminal bot" and draft["task"]["modality"] == "text"
 
-    child = pexpect.spawn(cmd, [*pre, "ask", "--answers", "answers.draft.yaml"],
-                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=PTY_TIMEOUT,
-                          dimensions=(40, 100))
+    child = pexpect.spawn(
+        cmd,
+        [*pre, "ask", "--answers", "answers.draft.yaml"],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=PTY_TIMEOUT,
+        dimensions=(40, 100),
+    )
     child.expect("3 answers read from answers.draft.yaml")
     replies = {"pretrained": "no", "pairs do you have": "20k", "response budget": "2s"}
     while True:
@@ -515,8 +576,10 @@ def test_pseudo_terminal_ctrl_c_then_resume(tmp_path):
     assert not (tmp_path / "answers.draft.yaml").exists()
 
 
-@pytest.mark.parametrize("name", ["a\x85b", "x\u2028y", "tab\there", "line\nbreak", "emoji 😀 é",
-                                  "#1: yes", "null", "  lead"])
+@pytest.mark.parametrize(
+    "name",
+    ["a\x85b", "x\u2028y", "tab\there", "line\nbreak", "emoji 😀 é", "#1: yes", "null", "  lead"],
+)
 def test_answers_file_keeps_any_text_exactly(name):
     from advisor.api import read_requirements_bytes
 
@@ -541,10 +604,10 @@ def _regimes_question(pack):
 @pytest.mark.parametrize(
     ("typed_text", "expected"),
     [
-        ("gdpr", ["gdpr_art22"]),               # a unique start, as for other choices
-        ("gdpr art 22", ["gdpr_art22"]),        # spaces inside one name do not split it
+        ("gdpr", ["gdpr_art22"]),  # a unique start, as for other choices
+        ("gdpr art 22", ["gdpr_art22"]),  # spaces inside one name do not split it
         ("GDPR Art. 22", ["gdpr_art22"]),
-        ("ecoa hipaa", ["ecoa", "hipaa"]),      # ... but words that are each a regime do
+        ("ecoa hipaa", ["ecoa", "hipaa"]),  # ... but words that are each a regime do
         ("ecoa, sr", ["ecoa", "sr_11_7"]),
         ("1 3", ["gdpr_art22", "ecoa"]),
         ("none", []),
@@ -574,8 +637,15 @@ def test_summary_shows_the_effective_explainability_and_why(pack):
     qs = core.questions([r.id for r in pack.regimes])
     floors = {r.id: r.explainability_floor for r in pack.regimes}
     assert floors["ecoa"] == "high"
-    s = core.Session(qs, {"regulation.criticality": "regulated", "regulation.regimes": ["ecoa"],
-                          "regulation.explainability": None}, floors=floors)
+    s = core.Session(
+        qs,
+        {
+            "regulation.criticality": "regulated",
+            "regulation.regimes": ["ecoa"],
+            "regulation.explainability": None,
+        },
+        floors=floors,
+    )
     row = next(ln for ln in core.summary_text(s).splitlines() if "regulation.explainability" in ln)
     assert row.endswith("high (raised by ecoa; criticality alone gives medium)")
     s.answers["regulation.regimes"] = []
@@ -587,8 +657,13 @@ def test_summary_shows_the_effective_explainability_and_why(pack):
 
 
 def test_the_summary_level_is_the_one_the_assessment_uses(here, pack):
-    answers = {"name": "Loans", "data.paired_examples": "200k", "latency.budget_ms": "2s",
-               "regulation.criticality": "regulated", "regulation.regimes": "ecoa"}
+    answers = {
+        "name": "Loans",
+        "data.paired_examples": "200k",
+        "latency.budget_ms": "2s",
+        "regulation.criticality": "regulated",
+        "regulation.regimes": "ecoa",
+    }
     r = run(["ask", "-o", "loans.json"], typed(answers))
     assert r.exit_code == 0, r.output
     assert "high (raised by ecoa; criticality alone gives medium)" in r.stdout
@@ -599,11 +674,36 @@ def test_the_summary_level_is_the_one_the_assessment_uses(here, pack):
 
 
 def test_no_terminal_does_not_list_the_optional_description(here):
-    r = run(["ask", "--set", "name=x", "--set", "data.paired_examples=20k",
-             "--set", "latency.budget_ms=300ms", "--defaults", "-o", "r.json"], interactive=False)
+    r = run(
+        [
+            "ask",
+            "--set",
+            "name=x",
+            "--set",
+            "data.paired_examples=20k",
+            "--set",
+            "latency.budget_ms=300ms",
+            "--defaults",
+            "-o",
+            "r.json",
+        ],
+        interactive=False,
+    )
     assert r.exit_code == 0, r.output
-    r = run(["ask", "--answers", "new.yaml", "--set", "name=x", "--set",
-             "data.paired_examples=20k", "--set", "latency.budget_ms=300ms"], interactive=False)
+    r = run(
+        [
+            "ask",
+            "--answers",
+            "new.yaml",
+            "--set",
+            "name=x",
+            "--set",
+            "data.paired_examples=20k",
+            "--set",
+            "latency.budget_ms=300ms",
+        ],
+        interactive=False,
+    )
     assert r.exit_code == 2
     assert "description" not in r.stderr and "task.modality: no answer" in r.stderr
 
@@ -621,8 +721,15 @@ def test_arrow_keys_edit_the_answer_in_a_terminal(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     pytest.importorskip("readline", reason="this Python has no readline module")
     env = {**os.environ, "ADVISOR_ASK_INTERACTIVE": "", "TERM": "xterm"}
-    child = pexpect.spawn(sys.executable, ["-m", "advisor.cli", "ask"], cwd=str(tmp_path),
-                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "advisor.cli", "ask"],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 100),
+    )
     child.expect(r"\[1/\d+\] What is the project called\?")
     child.expect(r"> ")
     child.send("Voie\x1b[Dc\r")

@@ -73,8 +73,14 @@ HOOK = textwrap.dedent("""
 
 def _kill_at(stage: str, args: list[str], cwd: Path) -> None:
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    with subprocess.Popen([sys.executable, "-c", HOOK, stage, *args], cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOOK, stage, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as p:
         try:
             line = p.stdout.readline()  # blocks until the hook is reached (or the child ends)
             if line.strip() != "READY":
@@ -114,8 +120,10 @@ def test_batch_killed_mid_write_then_rerun_leaves_no_temporary(stage, suffix, tm
     work = tmp_path / "work"
     work.mkdir()
     src = tmp_path / "p.csv"
-    src.write_text("name,data.paired_examples,latency.budget_ms\n" +
-                   "".join(f"p{i},{1000 + i},{100 + i}\n" for i in range(50)))
+    src.write_text(
+        "name,data.paired_examples,latency.budget_ms\n"
+        + "".join(f"p{i},{1000 + i},{100 + i}\n" for i in range(50))
+    )
     out = work / f"results{suffix}"
     out.write_text("previous\n")
     _kill_at(stage, ["batch", str(src), "-o", str(out)], tmp_path)
@@ -162,8 +170,10 @@ def test_batch_output_never_overwrites_the_input(tmp_path):
     text = "name,data.paired_examples,latency.budget_ms\nx,1000,300\n"
     src.write_text(text)
     os.link(src, tmp_path / "report.html")  # a report name that is the input under another
-    for args in (["-o", str(src)],
-                 ["-o", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "report.html")]):
+    for args in (
+        ["-o", str(src)],
+        ["-o", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "report.html")],
+    ):
         code, _, err = _run(["batch", str(src), *args])
         assert code == 2 and "refusing to overwrite the input file" in err, err
         assert src.read_text() == text
@@ -273,18 +283,22 @@ def test_special_files_are_written_into_not_replaced(tmp_path):
     if os.geteuid() == 0:  # as root, a device node in a temporary folder stands for /dev/null
         null = tmp_path / "null"
         os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-        code, _, err = _run(["recommend", str(EXAMPLES[0]), "-o", str(null), "--no-explain",
-                             "--format", "json"])
+        code, _, err = _run(
+            ["recommend", str(EXAMPLES[0]), "-o", str(null), "--no-explain", "--format", "json"]
+        )
         assert code == 0, err
         assert stat.S_ISCHR(null.stat().st_mode)  # still the device, not a regular file
 
 
 def test_dev_null_as_output():
     if os.geteuid() == 0:
-        pytest.skip("as root, the device node above stands in for /dev/null: were the fix to "
-                    "regress, writing the real one would replace it for the whole machine")
-    code, out, err = _run(["recommend", str(EXAMPLES[0]), "-o", "/dev/null", "--no-explain",
-                           "--format", "json"])
+        pytest.skip(
+            "as root, the device node above stands in for /dev/null: were the fix to "
+            "regress, writing the real one would replace it for the whole machine"
+        )
+    code, out, err = _run(
+        ["recommend", str(EXAMPLES[0]), "-o", "/dev/null", "--no-explain", "--format", "json"]
+    )
     assert code == 0, err
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
@@ -322,8 +336,15 @@ def _advisor(args: list[str], stdin_path: Path, cwd: Path) -> subprocess.Complet
     """Run the advisor in a real process with stdin opened on a file (not a pipe)."""
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     with stdin_path.open("rb") as fh:
-        return subprocess.run([sys.executable, "-m", "advisor.cli", *args], stdin=fh, cwd=cwd,
-                              env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "advisor.cli", *args],
+            stdin=fh,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
 
 @pytest.mark.skipif(not DESCRIPTOR_PATHS, reason="no /dev/stdin or /proc/self/fd here")
@@ -331,8 +352,9 @@ def _advisor(args: list[str], stdin_path: Path, cwd: Path) -> subprocess.Complet
 def test_descriptor_paths_never_overwrite_stdin(target, tmp_path):
     src = tmp_path / "in.yaml"
     src.write_text(GOOD)
-    r = _advisor(["recommend", "-", "-o", target, "--no-explain", "--format", "json"], src,
-                 tmp_path)
+    r = _advisor(
+        ["recommend", "-", "-o", target, "--no-explain", "--format", "json"], src, tmp_path
+    )
     assert r.returncode == 2, r.stderr
     assert r.stderr == f"error: {target}: refusing to overwrite the input file\n"
     assert src.read_text() == GOOD
@@ -356,9 +378,25 @@ def test_stdin_as_input_and_stdout_as_output_still_work(tmp_path):
     out = tmp_path / "out.json"
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     with src.open("rb") as fin, out.open("wb") as fout:
-        r = subprocess.run([sys.executable, "-m", "advisor.cli", "recommend", "-", "-o",
-                            "/dev/stdout", "--no-explain", "--format", "json"], stdin=fin,
-                           stdout=fout, stderr=subprocess.PIPE, env=env, timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "advisor.cli",
+                "recommend",
+                "-",
+                "-o",
+                "/dev/stdout",
+                "--no-explain",
+                "--format",
+                "json",
+            ],
+            stdin=fin,
+            stdout=fout,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=300,
+        )
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["name"] == "t"
 
@@ -393,8 +431,9 @@ def test_hard_and_symbolic_links_to_any_input_are_refused(tmp_path, monkeypatch)
         assert r.stderr.endswith(": refusing to overwrite the input file\n"), (args, r.stderr)
         assert r.stderr.count("\n") == 1, r.stderr
     r = run_cli(["ask", "--answers", "in.yaml", "-o", "hard.json"])
-    assert r.stderr == ("error: hard.json: the report and the answers file must be different "
-                        "files\n")
+    assert r.stderr == (
+        "error: hard.json: the report and the answers file must be different files\n"
+    )
     assert src.read_text() == GOOD and (rules / "pack.yaml").read_text() == pack
 
 
@@ -422,8 +461,9 @@ def test_batch_folder_and_probe_inputs_are_refused_before_any_work(tmp_path):
 def test_a_255_byte_output_name_works(name, tmp_path):
     assert len(os.fsencode(name)) <= 255
     target = tmp_path / name
-    code, _, err = _run(["recommend", str(EXAMPLES[0]), "-o", str(target), "--no-explain",
-                         "--format", "json"])
+    code, _, err = _run(
+        ["recommend", str(EXAMPLES[0]), "-o", str(target), "--no-explain", "--format", "json"]
+    )
     assert code == 0, err
     assert json.loads(target.read_text())["recommendation"]
     src = tmp_path / "p.csv"
@@ -468,8 +508,10 @@ def test_dangling_symlink_into_a_missing_folder_says_so(tmp_path):
     link.symlink_to("nowhere/x.json")
     code, _, err = _run(["recommend", str(EXAMPLES[0]), "-o", str(link), "--no-explain"])
     assert code == 2
-    assert err == (f"error: {link}: is a symbolic link to {tmp_path / 'nowhere' / 'x.json'}, "
-                   f"whose folder {tmp_path / 'nowhere'} does not exist\n")
+    assert err == (
+        f"error: {link}: is a symbolic link to {tmp_path / 'nowhere' / 'x.json'}, "
+        f"whose folder {tmp_path / 'nowhere'} does not exist\n"
+    )
     loop = tmp_path / "loop.json"
     loop.symlink_to("loop.json")
     code, _, err = _run(["recommend", str(EXAMPLES[0]), "-o", str(loop), "--no-explain"])
@@ -501,8 +543,12 @@ def test_sweep_removes_only_stale_temporaries_of_this_program(tmp_path):
     live = _temp(tmp_path, os.getpid(), rand="11111111")  # a writer still running
     old_live = _temp(tmp_path, os.getpid(), rand="22222222")  # ...whose pid was reused
     os.utime(old_live, (time.time() - STALE_AFTER_S - 5,) * 2)
-    not_ours = [tmp_path / f".r.json.advisor-tmp-{dead}-XYZ", tmp_path / f"r.json.{dead}.tmp",
-                tmp_path / f".r.json.advisor-tmp-{dead}-0123abcd.bak", tmp_path / "keep.json"]
+    not_ours = [
+        tmp_path / f".r.json.advisor-tmp-{dead}-XYZ",
+        tmp_path / f"r.json.{dead}.tmp",
+        tmp_path / f".r.json.advisor-tmp-{dead}-0123abcd.bak",
+        tmp_path / "keep.json",
+    ]
     for p in not_ours:
         p.write_text("not ours")
     link = tmp_path / f".x.advisor-tmp-{dead}-aaaaaaaa"
@@ -528,8 +574,12 @@ def test_sweep_keeps_a_temporary_whose_lock_is_held(tmp_path):
     # A writer in another pid namespace (a container sharing the folder): its pid looks dead
     # from here, but it holds the lock, so its file is kept.
     held = _temp(tmp_path, _dead_pid())
-    with subprocess.Popen([sys.executable, "-c", LOCKER, str(held)], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True) as p:
+    with subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(held)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as p:
         assert p.stdout.readline().strip() == "LOCKED"
         assert sweep_stale(tmp_path) == [] and held.exists()
         p.stdin.close()
@@ -537,8 +587,10 @@ def test_sweep_keeps_a_temporary_whose_lock_is_held(tmp_path):
     assert sweep_stale(tmp_path) == [held.name] and not held.exists()
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
-                    reason="making a file owned by another user needs root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="making a file owned by another user needs root",
+)
 def test_sweep_keeps_another_users_temporary(tmp_path):
     from advisor.output import sweep_stale
 
@@ -558,8 +610,9 @@ WRITER = textwrap.dedent("""
 
 def test_concurrent_writers_give_one_complete_file_and_no_temporaries(tmp_path):
     target = tmp_path / "out.txt"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(i)])
-             for i in range(8)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(i)]) for i in range(8)
+    ]
     assert [p.wait(timeout=300) for p in procs] == [0] * 8
     text = target.read_text()
     first = text.splitlines()[0]
@@ -573,14 +626,19 @@ def test_batch_killed_at_an_arbitrary_moment_then_rerun(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     src = tmp_path / "p.csv"
-    src.write_text("name,data.paired_examples,latency.budget_ms\n" +
-                   "".join(f"p{i},{1000 + i},{100 + i % 900}\n" for i in range(20_000)))
+    src.write_text(
+        "name,data.paired_examples,latency.budget_ms\n"
+        + "".join(f"p{i},{1000 + i},{100 + i % 900}\n" for i in range(20_000))
+    )
     out = work / "results.jsonl"
     out.write_text("previous\n")
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    with subprocess.Popen([sys.executable, "-m", "advisor.cli", "batch", str(src), "-o",
-                           str(out), "--no-progress"], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as p:
+    with subprocess.Popen(
+        [sys.executable, "-m", "advisor.cli", "batch", str(src), "-o", str(out), "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as p:
         try:
             while p.poll() is None:
                 temps = [t for t in work.iterdir() if _TEMP.fullmatch(t.name)]

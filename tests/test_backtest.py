@@ -22,8 +22,11 @@ LABELLED = ROOT / "rules" / "precedents-labelled.yaml"
 def _backtest():
     doc = yaml.safe_load(LABELLED.read_text(encoding="utf-8"))
     pack = load_rulepack()
-    return backtest(parse_labelled(doc, str(LABELLED)), pack,
-                    lambda req, p: recommend(req, rulepack=p, explain=False))
+    return backtest(
+        parse_labelled(doc, str(LABELLED)),
+        pack,
+        lambda req, p: recommend(req, rulepack=p, explain=False),
+    )
 
 
 def test_shipped_development_set_figures_are_pinned():
@@ -35,8 +38,9 @@ def test_shipped_development_set_figures_are_pinned():
     # Every grid cell gets an accepted answer; the strict and safety rows never end-to-end.
     grid = [r for r in bt.results if r.kind == "grid"]
     assert len(grid) == 36 and all(r.accepted for r in grid)
-    assert not [r.id for r in grid if ("strict" in r.id or "safety" in r.id)
-                and r.got == "end_to_end"]
+    assert not [
+        r.id for r in grid if ("strict" in r.id or "safety" in r.id) and r.got == "end_to_end"
+    ]
     assert sum(bt.confusion[o][g] for o in OPTIONS for g in OPTIONS) == 78
     assert all(r.id in {d.id for d in bt.disagreements} for r in bt.results if not r.primary)
     # The confidence (inputs and pack sampled jointly) as a forecast of acceptance.
@@ -57,8 +61,12 @@ def test_answer_mix_on_random_profiles_is_balanced():
     cp = compile_pack(pack)
     ids = [r.id for r in pack.regimes]
     for seed, regime_p, stated in ((7, 0.08, True), (8, 0.0, False)):
-        x = np.stack([cp.space.vector(Requirements.model_validate(p))
-                      for p in random_profiles(3000, seed, ids, regime_p, stated)])
+        x = np.stack(
+            [
+                cp.space.vector(Requirements.model_validate(p))
+                for p in random_profiles(3000, seed, ids, regime_p, stated)
+            ]
+        )
         mix = np.bincount(evaluate(x, cp).choice, minlength=3) / len(x)
         assert mix.max() <= 0.5 and mix.min() >= 0.15, dict(zip(OPTIONS, mix, strict=True))
 
@@ -76,11 +84,25 @@ def test_backtest_command_prints_and_writes_json(tmp_path):
 
 def test_bad_labelled_file_names_entry_and_field(tmp_path):
     bad = tmp_path / "bad-labelled.yaml"
-    bad.write_text(yaml.safe_dump({"labelled": [
-        {"id": "a", "accept": ["sideways"], "source": "s", "input": {"name": "x"}},
-        {"id": "b", "accept": ["modular"], "source": "s",
-         "input": {"name": "x", "data": {"paired_examples": -1}, "latency": {"budget_ms": 5}}},
-    ]}))
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "labelled": [
+                    {"id": "a", "accept": ["sideways"], "source": "s", "input": {"name": "x"}},
+                    {
+                        "id": "b",
+                        "accept": ["modular"],
+                        "source": "s",
+                        "input": {
+                            "name": "x",
+                            "data": {"paired_examples": -1},
+                            "latency": {"budget_ms": 5},
+                        },
+                    },
+                ]
+            }
+        )
+    )
     r = run_cli(["rules", "backtest", str(bad)])
     assert r.exit_code == 2
     assert "Traceback" not in r.output

@@ -16,9 +16,17 @@ from conftest import run_cli as run
 
 from advisor import load_requirements, recommend
 
-HEADER = ["id", "name", "task.modality", "data.paired_examples", "latency.budget_ms",
-          "regulation.criticality", "regulation.regimes", "data.paired_examples.low",
-          "data.paired_examples.high"]
+HEADER = [
+    "id",
+    "name",
+    "task.modality",
+    "data.paired_examples",
+    "latency.budget_ms",
+    "regulation.criticality",
+    "regulation.regimes",
+    "data.paired_examples.low",
+    "data.paired_examples.high",
+]
 
 
 def write_csv(path: Path, rows, header=HEADER) -> Path:
@@ -84,10 +92,17 @@ def test_ok_plus_error_lines_equal_input_rows_on_a_noisy_portfolio(tmp_path):
     rnd = random.Random(3)
     rows = []
     for i in range(400):
-        row = [f"p{i}", f"Project {i}", rnd.choice(["text", "speech", "vision", "tabular"]),
-               str(rnd.randint(0, 10**8)), str(rnd.randint(1, 60000)),
-               rnd.choice(["non_critical", "regulated", ""]),
-               rnd.choice(["", "ecoa", "gdpr_art22;hipaa", "made_up"]), "", ""]
+        row = [
+            f"p{i}",
+            f"Project {i}",
+            rnd.choice(["text", "speech", "vision", "tabular"]),
+            str(rnd.randint(0, 10**8)),
+            str(rnd.randint(1, 60000)),
+            rnd.choice(["non_critical", "regulated", ""]),
+            rnd.choice(["", "ecoa", "gdpr_art22;hipaa", "made_up"]),
+            "",
+            "",
+        ]
         damage = rnd.random()
         if damage < 0.05:
             row[3] = "-1"
@@ -134,8 +149,9 @@ def test_folder_and_jsonl_agree_with_single_assessments(tmp_path):
             assert line["confidence"] == a.confidence, path  # same 2,000 samples, same answer
             assert line["probabilities"] == a.probabilities, path
             assert line["scores"] == a.scores, path
-            assert line["rules_fired"] == [x.id for x in a.rules_fired
-                                           if not x.id.startswith("explainability-requirement")]
+            assert line["rules_fired"] == [
+                x.id for x in a.rules_fired if not x.id.startswith("explainability-requirement")
+            ]
             assert set(line["vetoed"]) == {v.option for v in a.vetoes}, path
             assert line["runner_up"] == a.runner_up, path
 
@@ -206,21 +222,32 @@ def random_profile(rnd: random.Random, i: int) -> dict:
     """A valid requirements mapping spread over the input space."""
     doc = {
         "name": f"p{i}",
-        "task": {"modality": rnd.choice(["text", "speech", "vision", "tabular", "multimodal",
-                                         "control", "other"]),
-                 "pretrained_available": rnd.random() < 0.4},
-        "data": {"paired_examples": rnd.choice([0, round(10 ** rnd.uniform(1, 9))]),
-                 "stage_labels": rnd.choice(["none", "partial", "full"]),
-                 "labeling_cost": rnd.choice(["low", "medium", "high"])},
+        "task": {
+            "modality": rnd.choice(
+                ["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
+            ),
+            "pretrained_available": rnd.random() < 0.4,
+        },
+        "data": {
+            "paired_examples": rnd.choice([0, round(10 ** rnd.uniform(1, 9))]),
+            "stage_labels": rnd.choice(["none", "partial", "full"]),
+            "labeling_cost": rnd.choice(["low", "medium", "high"]),
+        },
         "latency": {"budget_ms": round(10 ** rnd.uniform(0, 4.7), 2)},
-        "regulation": {"criticality": rnd.choice(["non_critical", "business_critical",
-                                                  "regulated", "safety_critical"]),
-                       "regimes": rnd.sample(["ecoa", "gdpr_art22", "hipaa", "iso_26262",
-                                              "sec_15c3_5", "unknown_regime"],
-                                             rnd.randint(0, 2))},
+        "regulation": {
+            "criticality": rnd.choice(
+                ["non_critical", "business_critical", "regulated", "safety_critical"]
+            ),
+            "regimes": rnd.sample(
+                ["ecoa", "gdpr_art22", "hipaa", "iso_26262", "sec_15c3_5", "unknown_regime"],
+                rnd.randint(0, 2),
+            ),
+        },
         "team": {"ml_maturity": rnd.choice(["low", "medium", "high"])},
-        "deployment": {"target": rnd.choice(["cloud", "on_premises", "edge", "on_device"]),
-                       "independent_updates": rnd.random() < 0.3},
+        "deployment": {
+            "target": rnd.choice(["cloud", "on_premises", "edge", "on_device"]),
+            "independent_updates": rnd.random() < 0.3,
+        },
     }
     if rnd.random() < 0.5:
         doc["regulation"]["explainability"] = rnd.choice(["none", "low", "medium", "high"])
@@ -278,9 +305,20 @@ def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
 
 def test_deterministic_and_independent_of_jobs(tmp_path):
     rnd = random.Random(9)
-    rows = [[f"p{i}", f"P {i}", rnd.choice(["text", "vision"]), str(rnd.randint(10, 10**7)),
-             str(rnd.randint(5, 9000)), "", rnd.choice(["", "ecoa"]), "", ""]
-            for i in range(150)]
+    rows = [
+        [
+            f"p{i}",
+            f"P {i}",
+            rnd.choice(["text", "vision"]),
+            str(rnd.randint(10, 10**7)),
+            str(rnd.randint(5, 9000)),
+            "",
+            rnd.choice(["", "ecoa"]),
+            "",
+            "",
+        ]
+        for i in range(150)
+    ]
     src = write_csv(tmp_path / "p.csv", rows)
     outs = []
     for n, extra in enumerate((["--jobs", "1"], ["--jobs", "1"], ["--jobs", "2"])):
@@ -371,8 +409,15 @@ def test_portfolio_overview_memory_is_flat_with_the_rows():
             if i % 10 == 9:
                 yield Point(i, f"p.csv:{i}", f"P{i}", None, None, None, None, "name: bad")
             else:
-                yield Point(i, f"p.csv:{i}", f"P{i}", ("end_to_end", "modular", "hybrid")[i % 3],
-                            0.5, 10.0 ** (1 + i % 8), 10.0 ** (i % 4))
+                yield Point(
+                    i,
+                    f"p.csv:{i}",
+                    f"P{i}",
+                    ("end_to_end", "modular", "hybrid")[i % 3],
+                    0.5,
+                    10.0 ** (1 + i % 8),
+                    10.0 ** (i % 4),
+                )
 
     n = 60_000
     ov = Overview()
@@ -398,13 +443,17 @@ def test_portfolio_overview_memory_is_flat_with_the_rows():
     small = Overview()
     small.extend(points(30))
     assert [p.row for p in small.scatter] == [i for i in range(30) if i % 10 != 9]
-    assert "uniform random sample" not in portfolio_html(small, title="t", source="p.csv",
-                                                         rulepack="default 1", samples=32)
+    assert "uniform random sample" not in portfolio_html(
+        small, title="t", source="p.csv", rulepack="default 1", samples=32
+    )
 
 
 def test_bad_header_writes_nothing_and_keeps_previous_output(tmp_path):
-    src = write_csv(tmp_path / "p.csv", [["a", "1000", "300"]],
-                    header=["name", "data.paired_examples", "latency.budget"])
+    src = write_csv(
+        tmp_path / "p.csv",
+        [["a", "1000", "300"]],
+        header=["name", "data.paired_examples", "latency.budget"],
+    )
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n")
     r = run(["batch", str(src), "-o", str(out)])
@@ -424,8 +473,11 @@ def test_stdout_and_refusals(tmp_path):
     assert r.exit_code == 2 and "refusing to overwrite the input" in r.stderr
     r = run(["batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o.jsonl")])
     assert r.exit_code == 2 and "missing.csv" in r.stderr
-    r = run(["batch", "-", "-o", "-"], input='{"name": "x", "data": {"paired_examples": 5},'
-                                            ' "latency": {"budget_ms": 9}}\nnot json\n')
+    r = run(
+        ["batch", "-", "-o", "-"],
+        input='{"name": "x", "data": {"paired_examples": 5},'
+        ' "latency": {"budget_ms": 9}}\nnot json\n',
+    )
     assert r.exit_code == 2
     first, second = (json.loads(x) for x in r.stdout.splitlines())
     assert first["status"] == "ok" and second["status"] == "error"

@@ -53,11 +53,23 @@ class Browser:
         # other (under pytest, pipes may well get fds 3 and 4 themselves).
         to_browser_r, from_browser_w = (_high(to_browser_r), _high(from_browser_w))
         args = [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-default-apps",
-            "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-            "--remote-debugging-pipe", f"--user-data-dir={user_dir}", "about:blank",
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--mute-audio",
+            "--hide-scrollbars",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={user_dir}",
+            "about:blank",
         ]
         # The browser reads commands on fd 3 and writes replies on fd 4. A tiny Python trampoline
         # moves the pipe ends there and execs chromium (no preexec_fn: no fork of a threaded
@@ -69,7 +81,9 @@ class Browser:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", trampoline, str(to_browser_r), str(from_browser_w), *args],
             pass_fds=(to_browser_r, from_browser_w),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -145,9 +159,9 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     pos, idat, width = 8, b"", 0
     height = channels = 0
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", body[:10])
             assert depth == 8 and colour in (2, 6), (depth, colour)
@@ -161,7 +175,7 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     prev = bytearray(stride)
     for y in range(height):
         ftype = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride):
             a = line[x - channels] if x >= channels else 0
             b = prev[x]
@@ -222,8 +236,12 @@ def test_examples_in_chromium(browser: Browser, reports: list[Path]) -> None:
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.call(f"{domain}.enable", session)
         browser.call(
-            "Emulation.setDeviceMetricsOverride", session,
-            width=1280, height=900, deviceScaleFactor=1, mobile=False,
+            "Emulation.setDeviceMetricsOverride",
+            session,
+            width=1280,
+            height=900,
+            deviceScaleFactor=1,
+            mobile=False,
         )
         url = path.resolve().as_uri()
         browser.events.clear()
@@ -234,43 +252,61 @@ def test_examples_in_chromium(browser: Browser, reports: list[Path]) -> None:
         # The detail sections are closed <details> on screen: the summary page plus their
         # headings is about 1,800-2,000 px at 1280 wide.
         assert height > 1200, f"{path.name}: page only {height}px tall"
-        shot = base64.b64decode(browser.call(
-            "Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
-            optimizeForSpeed=True,
-            clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
-        )["data"])
+        shot = base64.b64decode(
+            browser.call(
+                "Page.captureScreenshot",
+                session,
+                format="png",
+                captureBeyondViewport=True,
+                optimizeForSpeed=True,
+                clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
+            )["data"]
+        )
         (SHOTS / f"{path.stem}.png").write_bytes(shot)
         assert len(shot) > 20_000, f"{path.name}: screenshot suspiciously small"
         # Not blank: decode a quarter-scale view of the first screen and count its colours.
-        small = base64.b64decode(browser.call(
-            "Page.captureScreenshot", session, format="png",
-            clip={"x": 0, "y": 0, "width": 1280, "height": 900, "scale": 0.25},
-        )["data"])
+        small = base64.b64decode(
+            browser.call(
+                "Page.captureScreenshot",
+                session,
+                format="png",
+                clip={"x": 0, "y": 0, "width": 1280, "height": 900, "scale": 0.25},
+            )["data"]
+        )
         w, h, rows = png_pixels(small)
         step = 4 if len(rows[0]) == w * 4 else 3
-        colours = {row[i:i + 3] for row in rows for i in range(0, len(row), step)}
+        colours = {row[i : i + 3] for row in rows for i in range(0, len(row), step)}
         assert len(colours) > 50, f"{path.name}: first screen looks blank ({len(colours)} colours)"
         for paper, (pw, ph) in {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}.items():
-            pdf = base64.b64decode(browser.call(
-                "Page.printToPDF", session, paperWidth=pw, paperHeight=ph, printBackground=True,
-                preferCSSPageSize=False,
-            )["data"])
+            pdf = base64.b64decode(
+                browser.call(
+                    "Page.printToPDF",
+                    session,
+                    paperWidth=pw,
+                    paperHeight=ph,
+                    printBackground=True,
+                    preferCSSPageSize=False,
+                )["data"]
+            )
             assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page") >= 5, (path.name, paper)
             if path.stem == "credit-scoring":
                 (SHOTS / f"{path.stem}-{paper}.pdf").write_bytes(pdf)
         events = [e for e in browser.events if e.get("sessionId") == session]
         errors = [
-            e["params"] for e in events
-            if (e["method"] == "Runtime.consoleAPICalled"
-                and e["params"]["type"] in ("error", "assert"))
+            e["params"]
+            for e in events
+            if (
+                e["method"] == "Runtime.consoleAPICalled"
+                and e["params"]["type"] in ("error", "assert")
+            )
             or e["method"] == "Runtime.exceptionThrown"
             or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
         ]
         assert errors == [], f"{path.name}: console errors {errors}"
         requests = [
-            e["params"]["request"]["url"] for e in events
-            if e["method"] == "Network.requestWillBeSent"
-            and e["params"]["request"]["url"] != url
+            e["params"]["request"]["url"]
+            for e in events
+            if e["method"] == "Network.requestWillBeSent" and e["params"]["request"]["url"] != url
         ]
         assert requests == [], f"{path.name}: network requests {requests}"
         browser.call("Target.closeTarget", targetId=target)
@@ -295,8 +331,10 @@ def _filter_row(ftype: int, row: bytes, prev: bytes, bpp: int) -> bytes:
 def test_png_decoder_handles_every_row_filter() -> None:
     """The decoder behind the not-blank check undoes all five PNG row filters."""
     width, bpp = 4, 3
-    rows = [bytes((x * 37 + y * 91 + k * 13) % 256 for x in range(width) for k in range(bpp))
-            for y in range(10)]
+    rows = [
+        bytes((x * 37 + y * 91 + k * 13) % 256 for x in range(width) for k in range(bpp))
+        for y in range(10)
+    ]
     raw, prev = b"", bytes(width * bpp)
     for y, row in enumerate(rows):
         ftype = y % 5

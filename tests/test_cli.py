@@ -194,8 +194,9 @@ def test_an_unknown_output_suffix_is_refused_unless_format_says(tmp_path, name):
     assert r.exit_code == 0 and target.read_text().startswith("# ")
 
 
-@pytest.mark.parametrize(("suffix", "start"), [(".markdown", "# "), (".htm", "<!DOCTYPE"),
-                                               (".JSON", "{")])
+@pytest.mark.parametrize(
+    ("suffix", "start"), [(".markdown", "# "), (".htm", "<!DOCTYPE"), (".JSON", "{")]
+)
 def test_every_known_suffix_names_its_format(tmp_path, suffix, start):
     target = tmp_path / f"r{suffix}"
     r = run(["recommend", str(VOICE), "-o", str(target), "--no-explain"])
@@ -208,8 +209,14 @@ def test_one_suffix_function_serves_every_command(tmp_path):
     cases = [
         ["compare", str(VOICE), str(VOICE), "-o", str(tmp_path / "c.pdf")],
         ["batch", str(ROOT / "examples"), "-o", str(tmp_path / "b.pdf")],
-        ["batch", str(ROOT / "examples"), "-o", str(tmp_path / "b.jsonl"),
-         "--report", str(tmp_path / "p.pdf")],
+        [
+            "batch",
+            str(ROOT / "examples"),
+            "-o",
+            str(tmp_path / "b.jsonl"),
+            "--report",
+            str(tmp_path / "p.pdf"),
+        ],
         ["probe", "--demo", "-o", str(tmp_path / "p.pdf")],
     ]
     for args in cases:
@@ -223,14 +230,23 @@ def test_stdout_on_a_full_disk_is_exit_2_not_a_bug(tmp_path):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
     with open("/dev/full", "w") as full:
-        p = subprocess.run([sys.executable, "-m", "advisor.cli", "recommend", str(VOICE),
-                            "--no-explain"], stdout=full, stderr=subprocess.PIPE, text=True,
-                           timeout=300)
+        p = subprocess.run(
+            [sys.executable, "-m", "advisor.cli", "recommend", str(VOICE), "--no-explain"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
     assert p.returncode == 2, p.stderr
     assert p.stderr == "error: <stdout>: cannot write (No space left on device)\n"
     with open("/dev/full", "w") as full:
-        p = subprocess.run([sys.executable, "-m", "advisor.cli", "schema"], stdout=full,
-                           stderr=subprocess.PIPE, text=True, timeout=300)
+        p = subprocess.run(
+            [sys.executable, "-m", "advisor.cli", "schema"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
     assert p.returncode == 2 and p.stderr.startswith("error: <stdout>: cannot write"), p.stderr
 
 
@@ -329,5 +345,6 @@ def test_serve_without_the_extra_names_the_distribution_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if FastAPI were not installed
     r = run(["serve"])
     assert r.exit_code == 2
-    assert r.stderr == ("error: advisor serve needs FastAPI and uvicorn: "
-                        "pip install 'e2e-advisor[server]'\n")
+    assert r.stderr == (
+        "error: advisor serve needs FastAPI and uvicorn: pip install 'e2e-advisor[server]'\n"
+    )

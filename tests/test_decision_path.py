@@ -41,8 +41,10 @@ def test_compare_explains_the_margin_the_assessments_report_with_an_explanation_
         b["latency"]["budget_ms"] = round(10 ** rnd.uniform(0, 4.7), 2)
         if i % 3 == 0:  # the method itself changes too: each end keeps its own
             b["regulation"]["explanation_method"] = "lime"
-        old, new = recommend(a, rulepack=pack, explain=False), recommend(b, rulepack=pack,
-                                                                          explain=False)
+        old, new = (
+            recommend(a, rulepack=pack, explain=False),
+            recommend(b, rulepack=pack, explain=False),
+        )
         c = compare(old, new, pack)
         assert c.attribution_old is not None, c.attribution_note
         first, second = _explained(old, new)
@@ -93,5 +95,6 @@ def test_batch_rows_equal_single_assessments_decided_by_the_same_path(pack):
         assert got["scores"] == a.scores
         assert got["attribution_base"] == a.attribution_base
         single = {x.feature: x.contribution for x in a.attributions}
-        assert np.allclose([got["attributions"][k] for k in single], list(single.values()),
-                           atol=1e-9, rtol=0)
+        assert np.allclose(
+            [got["attributions"][k] for k in single], list(single.values()), atol=1e-9, rtol=0
+        )

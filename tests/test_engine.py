@@ -144,8 +144,10 @@ def test_foundation_model_lowers_the_data_needed(pack):
     backbone = recommend(base, rulepack=pack, explain=False)
     base["task"]["foundation_model"] = True
     covered = recommend(base, rulepack=pack, explain=False)
-    u = [next(d.utility for d in a.dimensions if d.name == "data")
-         for a in (plain, backbone, covered)]
+    u = [
+        next(d.utility for d in a.dimensions if d.name == "data")
+        for a in (plain, backbone, covered)
+    ]
     assert u[0] < u[1] < u[2]
     assert plain.recommendation == "modular"
     assert covered.recommendation == "end_to_end"

@@ -34,8 +34,12 @@ from advisor.scoring import compile_pack, evaluate
 SLOW = ["too_slow", "data_too_large", "filter_too_much"]
 DEFAULT = load_rulepack()
 PACK_DOCS = read_pack_documents(default_rules_dir())
-GOOD_DOC = {"name": "t", "data": {"paired_examples": 1000}, "latency": {"budget_ms": 300},
-            "regulation": {"criticality": "regulated", "regimes": ["ecoa"]}}
+GOOD_DOC = {
+    "name": "t",
+    "data": {"paired_examples": 1000},
+    "latency": {"budget_ms": 300},
+    "regulation": {"criticality": "regulated", "regimes": ["ecoa"]},
+}
 
 
 def _health(*names: str) -> list[Any]:
@@ -46,22 +50,87 @@ def _health(*names: str) -> list[Any]:
 
 # Values a mutation puts somewhere: anything YAML or JSON can hold, and the edge cases.
 leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**20), 10**20),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
-    st.sampled_from([0, -0.0, 1e308, -1e308, 1e-320, "1e999", "nan", "", " ", "high", "ecoa",
-                     "end_to_end", "latency.budget_ms", "=cmd|' /C calc'!A0", "<script>"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            0,
+            -0.0,
+            1e308,
+            -1e308,
+            1e-320,
+            "1e999",
+            "nan",
+            "",
+            " ",
+            "high",
+            "ecoa",
+            "end_to_end",
+            "latency.budget_ms",
+            "=cmd|' /C calc'!A0",
+            "<script>",
+        ]
+    ),
 )
 values = st.recursive(
     leaves,
-    lambda children: st.one_of(st.lists(children, max_size=3),
-                               st.dictionaries(st.text(max_size=8), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
-TOKENS = ["&a ", "*a", "!!python/object/apply:os.system ['id']", "!!set {a, b}", "!!binary x",
-          "{", "}", "[", "]", ":", ": ", "- ", "\t", "---\n", "...\n", "%YAML 1.1\n", "? ",
-          "<<: ", ".nan", ".inf", "-.inf", "1e999", "0x1F", "0o17", "1_000", "2001-02-30",
-          "'", '"', "\\", "#", "|\n", ">\n", "\n", "\r\n", "\x85", "\u2028", "\ufeff", "\x00",
-          "\x07", "\ud800", "9" * 5000, "[" * 40, "]" * 40, "NaN", "Infinity", ",", "null"]
+TOKENS = [
+    "&a ",
+    "*a",
+    "!!python/object/apply:os.system ['id']",
+    "!!set {a, b}",
+    "!!binary x",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ": ",
+    "- ",
+    "\t",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "? ",
+    "<<: ",
+    ".nan",
+    ".inf",
+    "-.inf",
+    "1e999",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "2001-02-30",
+    "'",
+    '"',
+    "\\",
+    "#",
+    "|\n",
+    ">\n",
+    "\n",
+    "\r\n",
+    "\x85",
+    "\u2028",
+    "\ufeff",
+    "\x00",
+    "\x07",
+    "\ud800",
+    "9" * 5000,
+    "[" * 40,
+    "]" * 40,
+    "NaN",
+    "Infinity",
+    ",",
+    "null",
+]
 
 
 _ROUNDS, _DESCEND = st.integers(1, 3), st.integers(0, 3)
@@ -112,7 +181,7 @@ def spliced(draw: st.DrawFn, text: str) -> str:
         at = draw(_below(len(text) + 1))
         cut = draw(_CUT)
         piece = draw(_PIECES)
-        text = text[:at] + piece + text[at + cut:]
+        text = text[:at] + piece + text[at + cut :]
     return text
 
 
@@ -257,17 +326,63 @@ def test_fuzz_libyaml_refusals_fall_back_to_the_pure_loader(data, name):
 # ---------------------------------------------------------------------------------------------
 # Batch CSV
 
-COLUMNS = ["id", "name", "description", "task.modality", "task.pretrained_available",
-           "data.paired_examples", "data.paired_examples.low", "data.paired_examples.high",
-           "data.stage_labels", "latency.budget_ms", "regulation.criticality",
-           "regulation.explainability", "regulation.regimes", "team.ml_maturity",
-           "deployment.target", "bogus", ""]
+COLUMNS = [
+    "id",
+    "name",
+    "description",
+    "task.modality",
+    "task.pretrained_available",
+    "data.paired_examples",
+    "data.paired_examples.low",
+    "data.paired_examples.high",
+    "data.stage_labels",
+    "latency.budget_ms",
+    "regulation.criticality",
+    "regulation.explainability",
+    "regulation.regimes",
+    "team.ml_maturity",
+    "deployment.target",
+    "bogus",
+    "",
+]
 CELLS = st.one_of(
-    st.sampled_from(["", "t", "1000", "20k", "1.5M", "10k-50k", "300 ms", "2 s", "1-2 s", "-5",
-                     "0", "-0", "1e999", "nan", "inf", "true", "maybe", "text", "vision",
-                     "regulated", "high", "ecoa;gdpr_art22", "ecoa, hipaa | x",
-                     "=cmd|' /C calc'!A0",
-                     "+1", "-1+2", "@SUM(1)", "\t=1", "\r=1", '"', "a\nb", "\x00", "9" * 400]),
+    st.sampled_from(
+        [
+            "",
+            "t",
+            "1000",
+            "20k",
+            "1.5M",
+            "10k-50k",
+            "300 ms",
+            "2 s",
+            "1-2 s",
+            "-5",
+            "0",
+            "-0",
+            "1e999",
+            "nan",
+            "inf",
+            "true",
+            "maybe",
+            "text",
+            "vision",
+            "regulated",
+            "high",
+            "ecoa;gdpr_art22",
+            "ecoa, hipaa | x",
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-1+2",
+            "@SUM(1)",
+            "\t=1",
+            "\r=1",
+            '"',
+            "a\nb",
+            "\x00",
+            "9" * 400,
+        ]
+    ),
     st.text(max_size=12),
 )
 
@@ -323,17 +438,51 @@ def test_fuzz_batch_csv(text):
 # Every standard YAML tag on every kind of node (issue 15: `!!map [1, 2]` and `!!bool maybe`
 # crashed): the loader reads it or refuses it with a line number, never another exception.
 
-_TAGS = ["!!map", "!!seq", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!timestamp",
-         "!!binary", "!!set", "!!omap", "!!pairs", "!!merge", "!!value", "!!yaml"]
-_NODES = ["[1, 2]", "{a: 1}", "maybe", "''", "1", "-1.5e3", "2001-02-30", "~", "[]", "{}",
-          "[[1, 2]]", "[{a: 1}]", "0x1F", ".nan", "'9" + "9" * 30 + "'"]
+_TAGS = [
+    "!!map",
+    "!!seq",
+    "!!str",
+    "!!int",
+    "!!float",
+    "!!bool",
+    "!!null",
+    "!!timestamp",
+    "!!binary",
+    "!!set",
+    "!!omap",
+    "!!pairs",
+    "!!merge",
+    "!!value",
+    "!!yaml",
+]
+_NODES = [
+    "[1, 2]",
+    "{a: 1}",
+    "maybe",
+    "''",
+    "1",
+    "-1.5e3",
+    "2001-02-30",
+    "~",
+    "[]",
+    "{}",
+    "[[1, 2]]",
+    "[{a: 1}]",
+    "0x1F",
+    ".nan",
+    "'9" + "9" * 30 + "'",
+]
 
 
 @pytest.mark.parametrize("tag", _TAGS)
 def test_every_standard_tag_on_every_node_kind(tag):
     for node in _NODES:
-        for text in (f"a: {tag} {node}\n", f"- {tag} {node}\n", f"{tag} {node}\n",
-                     f"a:\n  b: {tag} {node}\n"):
+        for text in (
+            f"a: {tag} {node}\n",
+            f"- {tag} {node}\n",
+            f"{tag} {node}\n",
+            f"a:\n  b: {tag} {node}\n",
+        ):
             try:
                 parse_text(text, "t.yaml")
             except ValueError as e:

@@ -94,16 +94,23 @@ def test_bad_rule_pack(name, tmp_path):
         load_rulepack(folder)
 
 
-@pytest.mark.parametrize("name", ["billion_laughs.yaml", "python_object_apply.yaml",
-                                  "binary_garbage.yaml", "deep_nesting.json"])
+@pytest.mark.parametrize(
+    "name",
+    ["billion_laughs.yaml", "python_object_apply.yaml", "binary_garbage.yaml", "deep_nesting.json"],
+)
 def test_hostile_files_in_a_real_process(name, tmp_path):
     """The installed console entry point, in its own process: fast, exit 2, no traceback."""
     marker = Path("/tmp/advisor-pwned")  # what python_object_apply.yaml would create if run
     marker.unlink(missing_ok=True)
     path = BAD_REQUIREMENTS / name
     start = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "advisor.cli", "recommend", str(path)],
-                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    p = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "recommend", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert p.returncode == 2, p.stderr
     assert p.stdout == "" and "Traceback" not in p.stderr
     assert p.stderr.startswith(f"error: {path}: {REQ_EXPECTED[name]}")
@@ -153,8 +160,13 @@ def test_50_mb_on_stdin_refused_fast(tmp_path):
     big = _big_file(tmp_path / "big.yaml")
     start = time.monotonic()
     with big.open("rb") as fh:
-        p = subprocess.run([sys.executable, "-m", "advisor.cli", "recommend", "-"], stdin=fh,
-                           capture_output=True, text=True, timeout=60)
+        p = subprocess.run(
+            [sys.executable, "-m", "advisor.cli", "recommend", "-"],
+            stdin=fh,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         # The process stopped after 1 MB: the rest of the file was never consumed.
         assert fh.tell() <= 1_000_001 + 1_000_000  # a pipe buffer of slack at most
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
@@ -167,8 +179,9 @@ def test_a_file_whose_size_lies_is_still_limited():
     if not Path("/dev/zero").exists():
         pytest.skip("no /dev/zero on this system")
     start = time.monotonic()
-    assert_refused(run(["recommend", "/dev/zero", "--no-explain"]), "/dev/zero",
-                   "file is larger than 1 MB")
+    assert_refused(
+        run(["recommend", "/dev/zero", "--no-explain"]), "/dev/zero", "file is larger than 1 MB"
+    )
     assert time.monotonic() - start < 2
 
 
@@ -213,9 +226,9 @@ def test_formula_injection_in_batch_csv(tmp_path):
 
 PAYLOADS = [
     "<script>alert('name')</script>",
-    "\"><img src=x onerror=alert(1)>",
+    '"><img src=x onerror=alert(1)>',
     "'><svg/onload=alert(2)>",
-    "<a href=\"javascript:alert(3)\">click</a>",
+    '<a href="javascript:alert(3)">click</a>',
     "</textarea></title><iframe src=//evil.example>",
     "{{ 7*7 }}{% if 1 %}jinja{% endif %}${7*7}",
     "[md link](javascript:alert(4)) ![img](http://evil.example/x.png) <!-- c -->",
@@ -224,8 +237,23 @@ PAYLOADS = [
     "line\r- list item\r# heading\u2028=====\x85> quote",
 ]
 EVERYTHING = " ".join(PAYLOADS)
-DANGEROUS = {"script", "iframe", "object", "embed", "form", "input", "textarea", "base", "frame",
-             "frameset", "applet", "button", "select", "video", "audio"}
+DANGEROUS = {
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "input",
+    "textarea",
+    "base",
+    "frame",
+    "frameset",
+    "applet",
+    "button",
+    "select",
+    "video",
+    "audio",
+}
 
 
 def assert_no_injection(html: str, baseline: str | None) -> BeautifulSoup:
@@ -268,42 +296,108 @@ def _evil_pack(folder: Path) -> Path:
     folder.mkdir()
     p = EVERYTHING
     docs = {
-        "pack.yaml": {"name": "<script>alert('pack')</script>", "version": "1.0<b>x</b>",
-                      "extends": "default", "description": p},
-        "rules.yaml": {"rules": [{
-            "id": "evil-rule", "when": {"field": "data.paired_examples", "ge": 0},
-            "effect": {"advice": "evil-advice", "add": {"hybrid": 0.0}},
-            "rationale": p, "evidence": ["evil-evidence"]}]},
-        "advice.yaml": {"advice": [{
-            "id": "evil-advice", "title": p, "text": p,
-            "applies_to": ["end_to_end", "modular", "hybrid"], "steps": [p],
-            "monitoring": [{"metric": p, "kind": "performance", "threshold": p}],
-            "evidence": ["evil-evidence"]}]},
-        "evidence.yaml": {"evidence": [{
-            "id": "evil-evidence", "claim": p, "figure": p, "source": "evil-source",
-            "kind": "reported", "domain": p, "modalities": ["speech"]}]},
+        "pack.yaml": {
+            "name": "<script>alert('pack')</script>",
+            "version": "1.0<b>x</b>",
+            "extends": "default",
+            "description": p,
+        },
+        "rules.yaml": {
+            "rules": [
+                {
+                    "id": "evil-rule",
+                    "when": {"field": "data.paired_examples", "ge": 0},
+                    "effect": {"advice": "evil-advice", "add": {"hybrid": 0.0}},
+                    "rationale": p,
+                    "evidence": ["evil-evidence"],
+                }
+            ]
+        },
+        "advice.yaml": {
+            "advice": [
+                {
+                    "id": "evil-advice",
+                    "title": p,
+                    "text": p,
+                    "applies_to": ["end_to_end", "modular", "hybrid"],
+                    "steps": [p],
+                    "monitoring": [{"metric": p, "kind": "performance", "threshold": p}],
+                    "evidence": ["evil-evidence"],
+                }
+            ]
+        },
+        "evidence.yaml": {
+            "evidence": [
+                {
+                    "id": "evil-evidence",
+                    "claim": p,
+                    "figure": p,
+                    "source": "evil-source",
+                    "kind": "reported",
+                    "domain": p,
+                    "modalities": ["speech"],
+                }
+            ]
+        },
         # A bibliography entry whose every text is a payload (its URL must be http(s): the
         # schema refuses javascript: and anything with quotes or angle brackets).
-        "sources.yaml": {"sources": [{
-            "id": "evil-source", "title": "javascript:alert(5)", "original_title": p,
-            "kind": "article",
-            "publisher": p, "url": "https://pack-source.example/?q=1&x=%3Cscript%3E"}]},
-        "regimes.yaml": {"regimes": [{
-            "id": "evil_regime", "title": p, "explainability_floor": "none", "summary": p,
-            "source": "evil-evidence"}]},
-        "patterns.yaml": {"patterns": [{
-            "id": "evil-pattern", "title": p, "summary": p,
-            "when": {"field": "data.paired_examples", "ge": 0}, "interpretable_share": 0.5,
-            "traceable": True, "stages": [{"name": p, "kind": "learned"},
-                                          {"name": p, "kind": "rule_based"}],
-            "evidence": ["evil-evidence"]}]},
-        "risks.yaml": {"risks": [{
-            "id": "evil-risk", "area": "quality", "title": PAYLOADS[0], "text": p,
-            "mitigation": p, "applies_to": ["end_to_end", "modular", "hybrid"],
-            "evidence": ["evil-evidence"]}]},
-        "dimensions.yaml": {"dimensions": {"data": {"label": PAYLOADS[0], "rationale": p},
-                                           "latency": {"label": PAYLOADS[1]},
-                                           "regulation": {"label": PAYLOADS[2]}}},
+        "sources.yaml": {
+            "sources": [
+                {
+                    "id": "evil-source",
+                    "title": "javascript:alert(5)",
+                    "original_title": p,
+                    "kind": "article",
+                    "publisher": p,
+                    "url": "https://pack-source.example/?q=1&x=%3Cscript%3E",
+                }
+            ]
+        },
+        "regimes.yaml": {
+            "regimes": [
+                {
+                    "id": "evil_regime",
+                    "title": p,
+                    "explainability_floor": "none",
+                    "summary": p,
+                    "source": "evil-evidence",
+                }
+            ]
+        },
+        "patterns.yaml": {
+            "patterns": [
+                {
+                    "id": "evil-pattern",
+                    "title": p,
+                    "summary": p,
+                    "when": {"field": "data.paired_examples", "ge": 0},
+                    "interpretable_share": 0.5,
+                    "traceable": True,
+                    "stages": [{"name": p, "kind": "learned"}, {"name": p, "kind": "rule_based"}],
+                    "evidence": ["evil-evidence"],
+                }
+            ]
+        },
+        "risks.yaml": {
+            "risks": [
+                {
+                    "id": "evil-risk",
+                    "area": "quality",
+                    "title": PAYLOADS[0],
+                    "text": p,
+                    "mitigation": p,
+                    "applies_to": ["end_to_end", "modular", "hybrid"],
+                    "evidence": ["evil-evidence"],
+                }
+            ]
+        },
+        "dimensions.yaml": {
+            "dimensions": {
+                "data": {"label": PAYLOADS[0], "rationale": p},
+                "latency": {"label": PAYLOADS[1]},
+                "regulation": {"label": PAYLOADS[2]},
+            }
+        },
     }
     for name, doc in docs.items():
         (folder / name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -317,9 +411,15 @@ def _evil_profile(path: Path, name: str = PAYLOADS[0]) -> Path:
         "task": {"modality": "text"},
         "data": {"paired_examples": 2_000_000},
         "latency": {"budget_ms": 500},
-        "regulation": {"criticality": "regulated",
-                       "regimes": ["evil_regime", "<script>alert(7)</script>",
-                                   "<img src=x onerror=alert(8)>", "gdpr_art22"]},
+        "regulation": {
+            "criticality": "regulated",
+            "regimes": [
+                "evil_regime",
+                "<script>alert(7)</script>",
+                "<img src=x onerror=alert(8)>",
+                "gdpr_art22",
+            ],
+        },
     }
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
@@ -332,13 +432,21 @@ def evil(tmp_path_factory):
     assert run(["rules", "check", str(pack)]).exit_code in (0, 2)  # loads; scenarios may differ
     load_rulepack(pack)  # valid
     benign = base / "benign.json"
-    benign.write_text(json.dumps({"name": "Benign", "description": "Plain text.",
-                                  "task": {"modality": "text"},
-                                  "data": {"paired_examples": 2_000_000},
-                                  "latency": {"budget_ms": 500},
-                                  "regulation": {"criticality": "regulated",
-                                                 "regimes": ["evil_regime", "made_up",
-                                                             "gdpr_art22"]}}))
+    benign.write_text(
+        json.dumps(
+            {
+                "name": "Benign",
+                "description": "Plain text.",
+                "task": {"modality": "text"},
+                "data": {"paired_examples": 2_000_000},
+                "latency": {"budget_ms": 500},
+                "regulation": {
+                    "criticality": "regulated",
+                    "regimes": ["evil_regime", "made_up", "gdpr_art22"],
+                },
+            }
+        )
+    )
     return {"pack": pack, "profile": _evil_profile(base / "evil.json"), "benign": benign}
 
 
@@ -355,8 +463,12 @@ def test_payloads_show_as_text_in_the_html_report(evil):
     soup = assert_no_injection(html, baseline)
     text = soup.get_text()
     # (unknown regime names are normalised: lower case, spaces to underscores)
-    for payload in (PAYLOADS[0], "<img_src=x_onerror=alert(8)>", "{{ 7*7 }}",
-                    "javascript:alert(5)"):
+    for payload in (
+        PAYLOADS[0],
+        "<img_src=x_onerror=alert(8)>",
+        "{{ 7*7 }}",
+        "javascript:alert(5)",
+    ):
         assert payload in text, payload
     assert "<script>alert('pack')</script>" in text
 
@@ -377,19 +489,43 @@ def test_payloads_survive_exactly_in_json(evil):
 
 def test_payloads_show_as_text_in_the_portfolio_and_compare_reports(evil, tmp_path):
     pytest.importorskip("advisor.batch", reason="advisor batch is not available")
-    rows = [{"id": f"<b>{i}</b>", "name": p, "data.paired_examples": "1000",
-             "latency.budget_ms": "300", "regulation.regimes": "<script>x</script>;ecoa"}
-            for i, p in enumerate(PAYLOADS)]
-    rows.append({"id": "<i>bad</i>", "name": PAYLOADS[1], "data.paired_examples": PAYLOADS[0],
-                 "latency.budget_ms": "300", "regulation.regimes": ""})
+    rows = [
+        {
+            "id": f"<b>{i}</b>",
+            "name": p,
+            "data.paired_examples": "1000",
+            "latency.budget_ms": "300",
+            "regulation.regimes": "<script>x</script>;ecoa",
+        }
+        for i, p in enumerate(PAYLOADS)
+    ]
+    rows.append(
+        {
+            "id": "<i>bad</i>",
+            "name": PAYLOADS[1],
+            "data.paired_examples": PAYLOADS[0],
+            "latency.budget_ms": "300",
+            "regulation.regimes": "",
+        }
+    )
     src = tmp_path / "p.csv"
     with src.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
     report = tmp_path / "portfolio.html"
-    r = run(["batch", str(src), "-o", str(tmp_path / "o.jsonl"), "--report", str(report),
-             "--rules", str(evil["pack"])])
+    r = run(
+        [
+            "batch",
+            str(src),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--report",
+            str(report),
+            "--rules",
+            str(evil["pack"]),
+        ]
+    )
     assert r.exit_code == 2, r.output  # the last row is invalid
     soup = assert_no_injection(report.read_text(encoding="utf-8"), baseline=None)
     assert PAYLOADS[0] in soup.get_text()
@@ -397,8 +533,9 @@ def test_payloads_show_as_text_in_the_portfolio_and_compare_reports(evil, tmp_pa
         pytest.skip("advisor compare is not available")
     out = tmp_path / "compare.html"
     other = _evil_profile(tmp_path / "other.json", name=PAYLOADS[3])
-    r = run(["compare", str(evil["profile"]), str(other), "--rules", str(evil["pack"]),
-             "-o", str(out)])
+    r = run(
+        ["compare", str(evil["profile"]), str(other), "--rules", str(evil["pack"]), "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     soup = assert_no_injection(out.read_text(encoding="utf-8"), baseline=None)
     assert PAYLOADS[3] in soup.get_text()
@@ -426,10 +563,15 @@ def test_json_numbers_keep_json_meaning():
     from advisor.loading import parse_text
 
     assert parse_text('{"a": 1e-05, "b": 2E6, "c": -0.0}', "x.json") == {
-        "a": 1e-05, "b": 2e6, "c": -0.0}
+        "a": 1e-05,
+        "b": 2e6,
+        "c": -0.0,
+    }
     assert parse_text("a: 2024-05-01\n", "x.yaml") == {"a": "2024-05-01"}  # dates stay text
-    r = run(["recommend", "-", "--no-explain"],
-            input='{"name": 1e5, "data": {"paired_examples": 10}, "latency": {"budget_ms": 5}}')
+    r = run(
+        ["recommend", "-", "--no-explain"],
+        input='{"name": 1e5, "data": {"paired_examples": 10}, "latency": {"budget_ms": 5}}',
+    )
     assert_refused(r, "<stdin>", "name: Input should be a valid string")
 
 
@@ -451,7 +593,8 @@ def test_a_range_error_is_one_line():
     doc = "name: t\ndata: {paired_examples: 1000}\nlatency: {budget_ms: {low: 9, high: 1}}\n"
     r = run(["recommend", "-", "--no-explain"], input=doc)
     assert r.stderr.splitlines() == [
-        "error: <stdin>: latency.budget_ms: low must not exceed high (got low=9, high=1)"]
+        "error: <stdin>: latency.budget_ms: low must not exceed high (got low=9, high=1)"
+    ]
 
 
 def test_stdout_and_stderr_are_bytes_safe():
@@ -461,8 +604,6 @@ def test_stdout_and_stderr_are_bytes_safe():
     assert_refused(r, "<stdin>", "extra\\u202e: unknown field")
     assert io.StringIO(r.stderr).read()  # decodes
     assert os.fsencode(r.stderr)
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,8 +680,9 @@ def test_hostile_case(name, tmp_path):
         target.write_bytes(path.read_bytes())
         good = tmp_path / "good.yaml"
         good.write_text(GOOD)
-        lines = _clean_refusal(run(["recommend", str(good), "--rules", str(folder),
-                                    "--no-explain"]))
+        lines = _clean_refusal(
+            run(["recommend", str(good), "--rules", str(folder), "--no-explain"])
+        )
         assert any(line.startswith(f"error: {target}: {expect}") for line in lines), lines
         r = run(["rules", "check", str(folder)])
         assert r.exit_code == 2 and not any(bad in r.output for bad in BAD_OUTPUT), r.output
@@ -574,8 +716,9 @@ def test_hostile_case(name, tmp_path):
         lines = _clean_refusal(run(["compare", str(tmp_path / "old.json"), str(new)]))
         assert lines[0].startswith(f"error: {new}: {expect}"), lines
     elif kind == "probe":
-        lines = _clean_refusal(run(["probe", str(path), "--target", "y",
-                                    "-o", str(tmp_path / "probe.json")]))
+        lines = _clean_refusal(
+            run(["probe", str(path), "--target", "y", "-o", str(tmp_path / "probe.json")])
+        )
         assert lines[0].startswith(f"error: {path}: {expect}"), lines
     else:
         good = tmp_path / "good.yaml"
@@ -626,8 +769,9 @@ def test_sixteen_thousand_unknown_keys_give_fifty_lines_and_a_count():
         parse_requirements(doc, "big.json")
     details = info.value.details
     assert len(details) == MAX_PROBLEMS + 1
-    assert details[0] == details[0].__class__("big.json", "unknown_0", details[0].message,
-                                              ("unknown_0",))
+    assert details[0] == details[0].__class__(
+        "big.json", "unknown_0", details[0].message, ("unknown_0",)
+    )
     assert details[-1].message == f"... and {16_000 - MAX_PROBLEMS} more problems (not listed)"
     r = run(["recommend", "-", "--no-explain"], input=json.dumps(doc))
     assert r.exit_code == 2 and len(r.stderr.splitlines()) == MAX_PROBLEMS + 1

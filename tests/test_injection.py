@@ -29,24 +29,65 @@ MD = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 # One payload per Markdown construct (and the terminal ones, which Markdown must also defuse).
 MD_PAYLOADS = [
-    "~~~ x", "```python", "~~~", "````", "# heading", "### closed ###", "Setext\n===",
-    "Setext\n---", "- item", "+ item", "* item", "1. item", "1) item", "> quote",
-    "| a | b |\n|---|---|\n| c | d |", "a | b", "[link](http://evil.example)",
-    "![img](http://evil.example/x.png)", "[ref]: http://evil.example", "[^note]",
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<!-- comment -->",
-    "<http://evil.example>", "<div>\n\nblock\n\n</div>", "<br>",
-    "*em* **strong** _em_ __strong__ ***both***", "~~strike~~ ~one~", "`code` ``double``",
-    "$math$ $$display$$", "back\\slash \\* \\", "trailing backslash\\", "    indented code",
-    "\tindented code", "  two leading", "hard  \nbreak", "soft\nbreak", "cr\rbreak",
-    "crlf\r\nbreak", "\x85nel \u2028ls \u2029ps \x0bvt \x0cff", "&copy; &#65; &#x41; &amp;",
-    "R&D and A & B", "---", "***", "___", "===", "snake_case __dunder__ _lead trail_",
-    "\x1b]0;owned\x07 \x1b[31mred\x1b[0m", "\u202eevil\u202c \u2066iso\u2069", "\x7f\x9b",
-    "{{ 7*7 }}{% if 1 %}x{% endif %}", "emoji 😀, é, 中文",
+    "~~~ x",
+    "```python",
+    "~~~",
+    "````",
+    "# heading",
+    "### closed ###",
+    "Setext\n===",
+    "Setext\n---",
+    "- item",
+    "+ item",
+    "* item",
+    "1. item",
+    "1) item",
+    "> quote",
+    "| a | b |\n|---|---|\n| c | d |",
+    "a | b",
+    "[link](http://evil.example)",
+    "![img](http://evil.example/x.png)",
+    "[ref]: http://evil.example",
+    "[^note]",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<!-- comment -->",
+    "<http://evil.example>",
+    "<div>\n\nblock\n\n</div>",
+    "<br>",
+    "*em* **strong** _em_ __strong__ ***both***",
+    "~~strike~~ ~one~",
+    "`code` ``double``",
+    "$math$ $$display$$",
+    "back\\slash \\* \\",
+    "trailing backslash\\",
+    "    indented code",
+    "\tindented code",
+    "  two leading",
+    "hard  \nbreak",
+    "soft\nbreak",
+    "cr\rbreak",
+    "crlf\r\nbreak",
+    "\x85nel \u2028ls \u2029ps \x0bvt \x0cff",
+    "&copy; &#65; &#x41; &amp;",
+    "R&D and A & B",
+    "---",
+    "***",
+    "___",
+    "===",
+    "snake_case __dunder__ _lead trail_",
+    "\x1b]0;owned\x07 \x1b[31mred\x1b[0m",
+    "\u202eevil\u202c \u2066iso\u2069",
+    "\x7f\x9b",
+    "{{ 7*7 }}{% if 1 %}x{% endif %}",
+    "emoji 😀, é, 中文",
 ]
 LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # What a terminal acts on instead of showing (newline and tab aside, checked separately).
-UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f"
-                         "\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f\ud800-\udfff]")
+UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f"
+    "\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f\ud800-\udfff]"
+)
 
 
 def _shown(text: str) -> str:
@@ -84,12 +125,18 @@ def _assert_literal(text: str) -> None:
         got = _plain(tokens)
         before, after = expect.split("{}")
         assert got.startswith(before) and got.endswith(after), (context, text, escaped, got)
-        inner = got[len(before):len(got) - len(after)]
+        inner = got[len(before) : len(got) - len(after)]
         # Some contexts trim white space at the ends of their text, some keep it.
         assert inner.strip() == shown.strip(), (context, text, escaped, got)
         kinds = {t.type for t in tokens}
-        assert not kinds & {"html_block", "fence", "code_block", "blockquote_open", "hr",
-                            "ordered_list_open"}, (context, text, kinds)
+        assert not kinds & {
+            "html_block",
+            "fence",
+            "code_block",
+            "blockquote_open",
+            "hr",
+            "ordered_list_open",
+        }, (context, text, kinds)
 
 
 @pytest.mark.parametrize("text", MD_PAYLOADS)
@@ -98,9 +145,15 @@ def test_markdown_escape_shows_each_payload_as_text(text):
 
 
 @settings(max_examples=400, derandomize=True, deadline=None)
-@given(st.lists(st.characters(codec="utf-8") | st.sampled_from(
-    list("\\`*_[]()<>#|~$!&-+=.:;'\" \t\n\r1") + ["```", "~~~", "    ", "&#65;", "<a>"]),
-    max_size=30).map("".join))
+@given(
+    st.lists(
+        st.characters(codec="utf-8")
+        | st.sampled_from(
+            list("\\`*_[]()<>#|~$!&-+=.:;'\" \t\n\r1") + ["```", "~~~", "    ", "&#65;", "<a>"]
+        ),
+        max_size=30,
+    ).map("".join)
+)
 @example("1. x")
 @example(" 1. x")
 @example("_ _")
@@ -130,32 +183,85 @@ def _pack(folder: Path, text: str) -> Path:
     """A pack extending the default one with `text` in each kind of field a report shows."""
     folder.mkdir()
     docs = {
-        "pack.yaml": {"name": f"pack {text}", "version": f"1.0 {text}", "extends": "default",
-                      "description": text},
-        "rules.yaml": {"rules": [{
-            "id": "payload-rule", "when": {"field": "data.paired_examples", "ge": 0},
-            "effect": {"advice": "payload-advice", "add": {"hybrid": 0.0}},
-            "rationale": f"Rule {text}", "evidence": ["payload-evidence"]}]},
-        "advice.yaml": {"advice": [{
-            "id": "payload-advice", "title": f"Advice {text}", "text": f"Advice {text}",
-            "applies_to": ["end_to_end", "modular", "hybrid"], "steps": [f"Step {text}"],
-            "monitoring": [{"metric": f"metric {text}", "kind": "performance",
-                            "threshold": f"threshold {text}"}],
-            "evidence": ["payload-evidence"]}]},
-        "evidence.yaml": {"evidence": [{
-            "id": "payload-evidence", "claim": f"claim {text}", "figure": f"figure {text}",
-            "source": "payload-source", "kind": "reported"}]},
-        "sources.yaml": {"sources": [{
-            "id": "payload-source", "title": f"Source {text}", "original_title": text,
-            "kind": "article", "publisher": f"publisher {text}",
-            "url": "https://pack-source.example/"}]},
-        "risks.yaml": {"risks": [{
-            "id": "payload-risk", "area": "quality", "title": f"Risk {text}",
-            "text": f"risk {text}", "mitigation": f"mitigation {text}",
-            "applies_to": ["end_to_end", "modular", "hybrid"], "evidence": ["payload-evidence"]}]},
-        "dimensions.yaml": {"dimensions": {"data": {"label": f"Data {text}"},
-                                           "latency": {"label": f"Latency {text}"},
-                                           "regulation": {"label": f"Regulation {text}"}}},
+        "pack.yaml": {
+            "name": f"pack {text}",
+            "version": f"1.0 {text}",
+            "extends": "default",
+            "description": text,
+        },
+        "rules.yaml": {
+            "rules": [
+                {
+                    "id": "payload-rule",
+                    "when": {"field": "data.paired_examples", "ge": 0},
+                    "effect": {"advice": "payload-advice", "add": {"hybrid": 0.0}},
+                    "rationale": f"Rule {text}",
+                    "evidence": ["payload-evidence"],
+                }
+            ]
+        },
+        "advice.yaml": {
+            "advice": [
+                {
+                    "id": "payload-advice",
+                    "title": f"Advice {text}",
+                    "text": f"Advice {text}",
+                    "applies_to": ["end_to_end", "modular", "hybrid"],
+                    "steps": [f"Step {text}"],
+                    "monitoring": [
+                        {
+                            "metric": f"metric {text}",
+                            "kind": "performance",
+                            "threshold": f"threshold {text}",
+                        }
+                    ],
+                    "evidence": ["payload-evidence"],
+                }
+            ]
+        },
+        "evidence.yaml": {
+            "evidence": [
+                {
+                    "id": "payload-evidence",
+                    "claim": f"claim {text}",
+                    "figure": f"figure {text}",
+                    "source": "payload-source",
+                    "kind": "reported",
+                }
+            ]
+        },
+        "sources.yaml": {
+            "sources": [
+                {
+                    "id": "payload-source",
+                    "title": f"Source {text}",
+                    "original_title": text,
+                    "kind": "article",
+                    "publisher": f"publisher {text}",
+                    "url": "https://pack-source.example/",
+                }
+            ]
+        },
+        "risks.yaml": {
+            "risks": [
+                {
+                    "id": "payload-risk",
+                    "area": "quality",
+                    "title": f"Risk {text}",
+                    "text": f"risk {text}",
+                    "mitigation": f"mitigation {text}",
+                    "applies_to": ["end_to_end", "modular", "hybrid"],
+                    "evidence": ["payload-evidence"],
+                }
+            ]
+        },
+        "dimensions.yaml": {
+            "dimensions": {
+                "data": {"label": f"Data {text}"},
+                "latency": {"label": f"Latency {text}"},
+                "regulation": {"label": f"Regulation {text}"},
+            }
+        },
     }
     for name, doc in docs.items():
         (folder / name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -188,8 +294,10 @@ def packs(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("packs")
     every = " ".join(p for p in MD_PAYLOADS)
-    return {"plain": load_rulepack(_pack(base / "plain", "plain")),
-            "payload": load_rulepack(_pack(base / "payload", every))}
+    return {
+        "plain": load_rulepack(_pack(base / "plain", "plain")),
+        "payload": load_rulepack(_pack(base / "payload", every)),
+    }
 
 
 @pytest.mark.parametrize("fmt", ["md", "adr"])
@@ -198,8 +306,7 @@ def test_payloads_change_no_markdown_structure(fmt, i, packs):
     from advisor import recommend, render
 
     slots = [MD_PAYLOADS[(i + k) % len(MD_PAYLOADS)] for k in range(3)]
-    plain = render(recommend(_profile(["plain"] * 3), rulepack=packs["plain"], explain=False),
-                   fmt)
+    plain = render(recommend(_profile(["plain"] * 3), rulepack=packs["plain"], explain=False), fmt)
     text = render(recommend(_profile(slots), rulepack=packs["plain"], explain=False), fmt)
     assert _shape(text) == _shape(plain)
     assert not UNPRINTABLE.search(text)
@@ -222,15 +329,17 @@ def test_rule_pack_text_changes_no_markdown_structure(fmt, packs):
 def test_adr_front_matter_is_yaml_whatever_the_pack_name(packs):
     from advisor import __version__, recommend, render
 
-    text = render(recommend(_profile(["plain"] * 3), rulepack=packs["payload"], explain=False),
-                  "adr")
+    text = render(
+        recommend(_profile(["plain"] * 3), rulepack=packs["payload"], explain=False), "adr"
+    )
     front = text.split("---\n")[1]
     meta = yaml.safe_load(front)
     assert set(meta) == {"status", "deciders", "consulted"}
     pack = packs["payload"]
     # It reads back as the Markdown-escaped line: ': ', '#' and quotes in the name break nothing.
-    assert meta["consulted"] == markdown(f"advisor {__version__}, rule pack {pack.name} "
-                                         f"{pack.version}")
+    assert meta["consulted"] == markdown(
+        f"advisor {__version__}, rule pack {pack.name} {pack.version}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,8 +357,11 @@ def _assert_terminal_safe(text: str) -> None:
 
 def test_unknown_key_is_echoed_printable(tmp_path):
     f = tmp_path / "p.yaml"
-    f.write_text(json.dumps({"name": "x", "data": {"paired_examples": 1},
-                             "latency": {"budget_ms": 1}, ESC_KEY: 1}))
+    f.write_text(
+        json.dumps(
+            {"name": "x", "data": {"paired_examples": 1}, "latency": {"budget_ms": 1}, ESC_KEY: 1}
+        )
+    )
     r = run_cli(["recommend", str(f)])
     assert r.exit_code == 2
     _assert_terminal_safe(r.stderr)
@@ -277,8 +389,9 @@ def test_usage_errors_are_echoed_printable():
 
 
 def _payload_profile(path: Path, name: str) -> Path:
-    path.write_text(json.dumps({**_profile([name, TERMINAL_PAYLOAD, TERMINAL_PAYLOAD])}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({**_profile([name, TERMINAL_PAYLOAD, TERMINAL_PAYLOAD])}), encoding="utf-8"
+    )
     return path
 
 
@@ -309,12 +422,15 @@ def test_markdown_on_stdout_is_printable(tmp_path):
 
 def test_batch_summary_is_printable(tmp_path):
     src = tmp_path / "p.jsonl"
-    rows = [{"name": TERMINAL_PAYLOAD, "data": {"paired_examples": 1000},
-             "latency": {"budget_ms": 300}},
-            {"name": "x", "data": {"paired_examples": TERMINAL_PAYLOAD},
-             "latency": {"budget_ms": 300}},
-            {"name": "y", ESC_KEY: 1, "data": {"paired_examples": 1000},
-             "latency": {"budget_ms": 300}}]
+    rows = [
+        {
+            "name": TERMINAL_PAYLOAD,
+            "data": {"paired_examples": 1000},
+            "latency": {"budget_ms": 300},
+        },
+        {"name": "x", "data": {"paired_examples": TERMINAL_PAYLOAD}, "latency": {"budget_ms": 300}},
+        {"name": "y", ESC_KEY: 1, "data": {"paired_examples": 1000}, "latency": {"budget_ms": 300}},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / f"out{ESC_KEY}.jsonl"
     r = run_cli(["batch", str(src), "-o", str(out)])
@@ -327,8 +443,11 @@ def test_batch_summary_is_printable(tmp_path):
 def test_questionnaire_echo_is_printable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     answers = _payload_profile(tmp_path / "prefill.json", TERMINAL_PAYLOAD)
-    r = run_cli(["ask", "--answers", str(answers), "--defaults", "-o", "r.md"], input="\n" * 40,
-                env={"ADVISOR_ASK_INTERACTIVE": "1"})
+    r = run_cli(
+        ["ask", "--answers", str(answers), "--defaults", "-o", "r.md"],
+        input="\n" * 40,
+        env={"ADVISOR_ASK_INTERACTIVE": "1"},
+    )
     assert r.exit_code == 0, r.output
     _assert_terminal_safe(r.output)
     assert "\\x1b[2J" in r.stdout
@@ -347,9 +466,27 @@ def test_rules_check_is_printable(tmp_path):
 # The escapes themselves
 
 
-@pytest.mark.parametrize("ch", ["\x00", "\x07", "\t", "\n", "\r", "\x1b", "\x7f", "\x85",
-                                "\x9b", "\u2028", "\u2029", "\u202e", "\u2066", "\u200f",
-                                "\U000e0041", "\ud800"])
+@pytest.mark.parametrize(
+    "ch",
+    [
+        "\x00",
+        "\x07",
+        "\t",
+        "\n",
+        "\r",
+        "\x1b",
+        "\x7f",
+        "\x85",
+        "\x9b",
+        "\u2028",
+        "\u2029",
+        "\u202e",
+        "\u2066",
+        "\u200f",
+        "\U000e0041",
+        "\ud800",
+    ],
+)
 def test_printable_shows_every_terminal_control_as_an_escape(ch):
     s = printable(f"a{ch}b")
     assert s.startswith("a\\") and s.endswith("b") and not UNPRINTABLE.search(s)
@@ -362,8 +499,19 @@ def test_printable_keeps_ordinary_text():
     assert printable(text) == text
 
 
-@pytest.mark.parametrize("word", ["plain", "with space", "it's", "new\nline", "tab\there",
-                                  "esc\x1b[0m", "quote' and \\ back\nslash", "é\u202e"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "plain",
+        "with space",
+        "it's",
+        "new\nline",
+        "tab\there",
+        "esc\x1b[0m",
+        "quote' and \\ back\nslash",
+        "é\u202e",
+    ],
+)
 def test_shell_quote_reads_back_in_bash(word, tmp_path):
     import shutil
     import subprocess
@@ -388,8 +536,20 @@ def test_probe_table_and_progress_are_printable(tmp_path):
         lines.append(f"{a:.3f},{b:.3f},{colour},{2 * a - b + (colour == 'red'):.3f}")
     f = tmp_path / f"data{ESC_KEY}.csv"
     f.write_text("\n".join(lines) + "\n")
-    r = run_cli(["probe", str(f), "--target", "price\u202e", "-o", str(tmp_path / "p.json"),
-                 "--repeats", "2", "--points", "30"])
+    r = run_cli(
+        [
+            "probe",
+            str(f),
+            "--target",
+            "price\u202e",
+            "-o",
+            str(tmp_path / "p.json"),
+            "--repeats",
+            "2",
+            "--points",
+            "30",
+        ]
+    )
     assert r.exit_code == 0, r.output
     _assert_terminal_safe(r.output)
     assert "colour\\x1b]0;owned\\x07" in r.output
@@ -419,12 +579,15 @@ def test_reports_are_printable_even_after_an_older_build_filled_the_template_cac
     subprocess.run([sys.executable, "-c", older], env=env, check=True)
     assert list(tmp_path.glob("_jinja2-cache-*/*.cache"))
     profile = _payload_profile(tmp_path / "p.json", TERMINAL_PAYLOAD)
-    code = ("import sys; from advisor import load_requirements, recommend, render; "
-            f"a = recommend(load_requirements({str(profile)!r}), explain=False); "
-            "sys.stdout.write(render(a, format='html'))")
+    code = (
+        "import sys; from advisor import load_requirements, recommend, render; "
+        f"a = recommend(load_requirements({str(profile)!r}), explain=False); "
+        "sys.stdout.write(render(a, format='html'))"
+    )
     for _ in range(2):  # cold for this build, then warm
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             check=True).stdout.decode()
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, check=True
+        ).stdout.decode()
         assert "\\x1b[2J" in out and not UNPRINTABLE.search(out)
 
 
@@ -441,8 +604,9 @@ def _bash_words(command: str) -> list[str]:
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("no bash to read the command back")
-    out = subprocess.run([bash, "-c", f"printf '%s\\0' {command}"], capture_output=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [bash, "-c", f"printf '%s\\0' {command}"], capture_output=True, check=True
+    ).stdout
     return out.decode("utf-8", "surrogateescape").split("\0")[:-1]
 
 
@@ -450,10 +614,20 @@ def _bash_words(command: str) -> list[str]:
 def test_answers_file_reads_back_with_odd_characters_in_the_paths(odd, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     answers, report = f"ans {odd}.yaml", f"rep {odd}.json"
-    sets = ["--set", "name=Odd paths", "--set", "data.paired_examples=20k",
-            "--set", "latency.budget_ms=2s", "--set", "task.modality=text"]
-    r = run_cli(["ask", "--answers", answers, "-o", report, "--defaults", *sets],
-                env={"ADVISOR_ASK_INTERACTIVE": "0"})
+    sets = [
+        "--set",
+        "name=Odd paths",
+        "--set",
+        "data.paired_examples=20k",
+        "--set",
+        "latency.budget_ms=2s",
+        "--set",
+        "task.modality=text",
+    ]
+    r = run_cli(
+        ["ask", "--answers", answers, "-o", report, "--defaults", *sets],
+        env={"ADVISOR_ASK_INTERACTIVE": "0"},
+    )
     assert r.exit_code == 0, r.output
     _assert_terminal_safe(r.output)
     text = (tmp_path / answers).read_text()
@@ -471,13 +645,22 @@ def test_draft_resume_command_is_one_line_and_reads_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     answers = "ans\nwers.yaml"
     # Two answers, then the input ends: a draft is saved (exit 130).
-    r = run_cli(["ask", "--answers", answers, "-o", "r\x1b.html"], input="Drafty\n\n",
-                env={"ADVISOR_ASK_INTERACTIVE": "1"})
+    r = run_cli(
+        ["ask", "--answers", answers, "-o", "r\x1b.html"],
+        input="Drafty\n\n",
+        env={"ADVISOR_ASK_INTERACTIVE": "1"},
+    )
     assert r.exit_code == 130, r.output
     _assert_terminal_safe(r.output)
     resume = next(line for line in r.stderr.splitlines() if line.startswith("Resume with: "))
     draft = "ans\nwers.draft.yaml"
     assert _bash_words(resume.removeprefix("Resume with: ")) == [
-        "advisor", "ask", "--answers", draft, "-o", "r\x1b.html"]
+        "advisor",
+        "ask",
+        "--answers",
+        draft,
+        "-o",
+        "r\x1b.html",
+    ]
     doc = yaml.safe_load((tmp_path / draft).read_text())
     assert doc["name"] == "Drafty"

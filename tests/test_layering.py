@@ -10,12 +10,36 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "advisor"
 #: The decision core: requirements to decisions, pure.
-CORE = {"fields", "features", "scoring", "decide", "uncertainty", "attributions",
-        "counterfactuals", "requirements", "rulepack", "units", "errors", "estimates"}
+CORE = {
+    "fields",
+    "features",
+    "scoring",
+    "decide",
+    "uncertainty",
+    "attributions",
+    "counterfactuals",
+    "requirements",
+    "rulepack",
+    "units",
+    "errors",
+    "estimates",
+}
 #: What the core must never import.
-OUTER = {"render", "charts", "report_parts", "output", "ask", "api", "engine", "batch",
-         "compare", "many", "server", "server_http", "probe"} | {
-    p.stem for p in PACKAGE.glob("cli*.py")}
+OUTER = {
+    "render",
+    "charts",
+    "report_parts",
+    "output",
+    "ask",
+    "api",
+    "engine",
+    "batch",
+    "compare",
+    "many",
+    "server",
+    "server_http",
+    "probe",
+} | {p.stem for p in PACKAGE.glob("cli*.py")}
 
 
 def _runtime_imports(path: Path) -> set[str]:
@@ -50,7 +74,7 @@ def test_no_import_cycles():
             if dep not in graph:
                 continue
             if state.get(dep) == 1:
-                cycles.append(path[path.index(dep):] + [dep])
+                cycles.append(path[path.index(dep) :] + [dep])
             elif dep not in state:
                 visit(dep, path + [dep])
         state[node] = 2

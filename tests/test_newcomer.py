@@ -44,7 +44,8 @@ def test_recommend_prints_the_warnings_on_stderr(tmp_path):
     warnings = json.loads(r.stdout)["warnings"]
     assert any("made_up_act" in w for w in warnings)
     assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning: ")] == [
-        f"warning: {w}" for w in warnings]
+        f"warning: {w}" for w in warnings
+    ]
 
 
 def test_batch_keeps_each_rows_warnings_as_recommend_gives_them(tmp_path):
@@ -74,15 +75,25 @@ def test_portfolio_table_shows_the_id_column_and_ranges_as_ranges(tmp_path):
     from bs4 import BeautifulSoup
 
     report = tmp_path / "p.html"
-    r = run(["batch", str(ROOT / "examples" / "portfolio.csv"), "-o", str(tmp_path / "r.jsonl"),
-             "--report", str(report)])
+    r = run(
+        [
+            "batch",
+            str(ROOT / "examples" / "portfolio.csv"),
+            "-o",
+            str(tmp_path / "r.jsonl"),
+            "--report",
+            str(report),
+        ]
+    )
     assert r.exit_code == 0, r.output
     soup = BeautifulSoup(report.read_text(), "html.parser")
     table = soup.find("h2", id="h-table").find_next("table")
     head = [th.get_text() for th in table.find("thead").find_all("th")]
     assert head[:3] == ["Row", "ID", "Project"]
-    rows = {tr.find_all("td")[1].get_text(): [td.get_text() for td in tr.find_all("td")]
-            for tr in table.find("tbody").find_all("tr")}
+    rows = {
+        tr.find_all("td")[1].get_text(): [td.get_text() for td in tr.find_all("td")]
+        for tr in table.find("tbody").find_all("tr")
+    }
     assert rows["P-004"][2] == "Invoice extraction"
     assert rows["P-004"][-2:] == ["10,000 to 50,000", "1,000 to 5,000"]  # not the midpoints
     assert rows["P-001"][-2:] == ["2,000,000", "300"]
@@ -94,8 +105,9 @@ def test_portfolio_table_shows_the_id_column_and_ranges_as_ranges(tmp_path):
 
 def test_compare_reads_one_side_from_stdin(tmp_path):
     before = run(["recommend", str(CREDIT), "--format", "json", "--no-explain"]).stdout
-    r = run(["compare", "-", str(ROOT / "examples" / "revised" / "credit-scoring.yaml")],
-            input=before)
+    r = run(
+        ["compare", "-", str(ROOT / "examples" / "revised" / "credit-scoring.yaml")], input=before
+    )
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("advisor compare: Consumer credit scoring")
     assert "latency budget               800 ms -> 150 ms" in r.stdout
@@ -153,8 +165,12 @@ def test_shell_completion_script_and_completions():
     env = {**os.environ, "_ADVISOR_COMPLETE": "bash_source"}
     p = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "_advisor_completion" in p.stdout and "complete " in p.stdout
-    env = {**os.environ, "_ADVISOR_COMPLETE": "bash_complete", "COMP_WORDS": "advisor rec",
-           "COMP_CWORD": "1"}
+    env = {
+        **os.environ,
+        "_ADVISOR_COMPLETE": "bash_complete",
+        "COMP_WORDS": "advisor rec",
+        "COMP_CWORD": "1",
+    }
     p = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "plain,recommend" in p.stdout.splitlines()
 
@@ -195,10 +211,11 @@ def test_every_schema_example_is_accepted_by_a_file_and_by_the_schema(tmp_path):
     check = _validator(schema)
     base = {"name": "x", "data": {"paired_examples": 1000}, "latency": {"budget_ms": 300}}
     seen = 0
-    sections = {k: v["$ref"].rsplit("/", 1)[1] for k, v in schema["properties"].items()
-                if "$ref" in v}
+    sections = {
+        k: v["$ref"].rsplit("/", 1)[1] for k, v in schema["properties"].items() if "$ref" in v
+    }
     for key, prop in schema["properties"].items():
-        for section_key, ref in ([(key, sections[key])] if key in sections else [(None, None)]):
+        for section_key, ref in [(key, sections[key])] if key in sections else [(None, None)]:
             props = schema["$defs"][ref]["properties"] if ref else {key: prop}
             for field, fprop in props.items():
                 for example in fprop.get("examples", []):
@@ -215,8 +232,11 @@ def test_every_schema_example_is_accepted_by_a_file_and_by_the_schema(tmp_path):
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("2M", 2_000_000), ("150k-400k", {"low": 150_000, "high": 400_000}),
-     ({"low": "10k", "high": "50k"}, {"low": 10_000, "high": 50_000})],
+    [
+        ("2M", 2_000_000),
+        ("150k-400k", {"low": 150_000, "high": 400_000}),
+        ({"low": "10k", "high": "50k"}, {"low": 10_000, "high": 50_000}),
+    ],
 )
 def test_the_same_number_forms_in_a_file_json_csv_and_the_questionnaire(tmp_path, typed, expected):
     from advisor import ask as core
@@ -226,8 +246,9 @@ def test_the_same_number_forms_in_a_file_json_csv_and_the_questionnaire(tmp_path
     from_file = load_requirements(_write(tmp_path / "a.yaml", doc))
     (tmp_path / "a.json").write_text(json.dumps(doc))
     from_json = load_requirements(tmp_path / "a.json")
-    want = load_requirements({"name": "x", "data": {"paired_examples": expected},
-                              "latency": {"budget_ms": 300}})
+    want = load_requirements(
+        {"name": "x", "data": {"paired_examples": expected}, "latency": {"budget_ms": 300}}
+    )
     assert from_file == from_json == want
     if isinstance(typed, str):
         q = next(q for q in core.questions() if q.path == "data.paired_examples")
@@ -244,8 +265,10 @@ def test_a_number_with_a_wrong_unit_says_why(tmp_path):
     doc = {"name": "x", "data": {"paired_examples": 1000}, "latency": {"budget_ms": "5 parsecs"}}
     r = run(["recommend", str(_write(tmp_path / "a.yaml", doc))])
     assert r.exit_code == 2
-    assert r.stderr == (f"error: {tmp_path / 'a.yaml'}: latency.budget_ms: unknown unit 'parsecs' "
-                        "in '5 parsecs' (use ms, s, min or h)\n")
+    assert r.stderr == (
+        f"error: {tmp_path / 'a.yaml'}: latency.budget_ms: unknown unit 'parsecs' "
+        "in '5 parsecs' (use ms, s, min or h)\n"
+    )
 
 
 def test_schema_assessment_describes_what_recommend_writes():
@@ -265,9 +288,10 @@ def test_typed_numbers_too_large_are_bad_input_not_a_crash(typed):
     from advisor import load_requirements
     from advisor.errors import InputError
 
-    for doc in ({"data": {"paired_examples": typed}, "latency": {"budget_ms": 300}},
-                {"data": {"paired_examples": 10}, "latency": {"budget_ms": {"low": typed,
-                                                                             "high": 5}}}):
+    for doc in (
+        {"data": {"paired_examples": typed}, "latency": {"budget_ms": 300}},
+        {"data": {"paired_examples": 10}, "latency": {"budget_ms": {"low": typed, "high": 5}}},
+    ):
         with pytest.raises(InputError):
             load_requirements({"name": "x", **doc})
 
@@ -279,15 +303,21 @@ def test_any_text_as_a_number_is_read_or_refused_with_a_reason():
     from advisor import load_requirements
     from advisor.errors import InputError
 
-    numberish = st.one_of(st.text(max_size=20), st.from_regex(r"\A[+-]?[\d.,_e]{1,12} ?[a-zµ]{0,8}"
-                                                              r"(-[\d.e]{1,6})?\Z"))
+    numberish = st.one_of(
+        st.text(max_size=20),
+        st.from_regex(
+            r"\A[+-]?[\d.,_e]{1,12} ?[a-zµ]{0,8}"
+            r"(-[\d.e]{1,6})?\Z"
+        ),
+    )
 
     @settings(derandomize=True, max_examples=400, deadline=None, database=None)
     @given(numberish, numberish)
     def check(pairs, budget):
         try:
-            load_requirements({"name": "x", "data": {"paired_examples": pairs},
-                               "latency": {"budget_ms": budget}})
+            load_requirements(
+                {"name": "x", "data": {"paired_examples": pairs}, "latency": {"budget_ms": budget}}
+            )
         except InputError as e:
             assert e.problems and all(p.startswith("<mapping>: ") for p in e.problems)
 

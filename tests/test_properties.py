@@ -85,9 +85,14 @@ def _specialised(i: int, method: str | None) -> CompiledPack:
     pack, cp = variation(i)
     if method is None or specialise is None:
         return cp
-    req = Requirements.model_validate({"name": "p", "data": {"paired_examples": 1},
-                                       "latency": {"budget_ms": 1},
-                                       "regulation": {"explanation_method": method}})
+    req = Requirements.model_validate(
+        {
+            "name": "p",
+            "data": {"paired_examples": 1},
+            "latency": {"budget_ms": 1},
+            "regulation": {"explanation_method": method},
+        }
+    )
     return compile_pack(specialise(pack, req))
 
 
@@ -238,8 +243,12 @@ def test_more_paired_data_never_lowers_end_to_end_margin(doc, pack, drawn):
 @given(doc=PLAIN, pack=pack_ids)
 def test_stricter_explainability_never_raises_end_to_end_margin(doc, pack):
     cp = compiled(pack, doc)
-    xs = np.stack([row(with_field(doc, "regulation", "explainability", lv), cp)
-                   for lv in EXPLAINABILITY_ORDER])
+    xs = np.stack(
+        [
+            row(with_field(doc, "regulation", "explainability", lv), cp)
+            for lv in EXPLAINABILITY_ORDER
+        ]
+    )
     never_raised(*margin(xs, cp), EXPLAINABILITY_ORDER, strict=pack == 0)
 
 
@@ -248,14 +257,16 @@ def test_stricter_explainability_never_raises_end_to_end_margin(doc, pack):
 def test_higher_criticality_never_raises_end_to_end_margin(doc, pack):
     # With explainability stated it stays fixed; left out, it follows criticality (as given).
     cp = compiled(pack, doc)
-    xs = np.stack([row(with_field(doc, "regulation", "criticality", c), cp)
-                   for c in CRITICALITY_ORDER])
+    xs = np.stack(
+        [row(with_field(doc, "regulation", "criticality", c), cp) for c in CRITICALITY_ORDER]
+    )
     never_raised(*margin(xs, cp), CRITICALITY_ORDER, strict=pack == 0)
 
 
 @examples(2000, suppress_health_check=SLOW)
-@given(doc=PLAIN, pack=pack_ids, extra=st.lists(st.sampled_from(["zz", "made_up", "Ab-C"]),
-                                                    max_size=2))
+@given(
+    doc=PLAIN, pack=pack_ids, extra=st.lists(st.sampled_from(["zz", "made_up", "Ab-C"]), max_size=2)
+)
 def test_an_added_regime_never_raises_end_to_end_margin(doc, pack, extra):
     cp = compiled(pack, doc)
     have = list(doc.get("regulation", {}).get("regimes", []))
@@ -333,8 +344,10 @@ def test_arguments_where_the_seed_puts_them_with_the_default_pack(doc):
     budgets = 10 ** xs[:, cp.space.col("latency_log")]
     assert np.all(u[budgets >= 1000, 1] == 0.0)
     reg = doc.get("regulation", {})
-    if reg.get("criticality", "non_critical") == "non_critical" and not reg.get("regimes") and (
-        reg.get("explainability") in (None, "none")
+    if (
+        reg.get("criticality", "non_critical") == "non_critical"
+        and not reg.get("regimes")
+        and (reg.get("explainability") in (None, "none"))
     ):
         assert np.all(u[:, 2] == 0.0)
     assert np.all(u[:, 1] >= 0.0) and np.all(u[:, 2] <= 0.0)
@@ -351,9 +364,10 @@ def test_arguments_where_the_seed_puts_them_with_the_default_pack(doc):
     conflict = strong & hard & ~ev.vetoed[:, HYB] & (ev.pulls[:, 2] == 0.0)
     conflict &= (np.abs(ev.rule_adjust).sum(axis=1) == 0) & (traditional <= 1.5 * learned)
     bad = np.nonzero(conflict & (choice != HYB))[0]
-    assert bad.size == 0, [(xs[i].tolist(), u[i].tolist(), ev.effective[i].tolist())
-                           for i in bad[:2]]
-    calm = (np.minimum(ev.pulls[:, 0], ev.pulls[:, 1]) <= cp.pack.hybrid_score.conflict_floor)
+    assert bad.size == 0, [
+        (xs[i].tolist(), u[i].tolist(), ev.effective[i].tolist()) for i in bad[:2]
+    ]
+    calm = np.minimum(ev.pulls[:, 0], ev.pulls[:, 1]) <= cp.pack.hybrid_score.conflict_floor
     calm &= ~ev.vetoed.any(axis=1) & (np.abs(ev.rule_adjust).sum(axis=1) == 0)
     assert np.all(choice[calm] != HYB)
 
@@ -407,16 +421,19 @@ def _without_input(a: Assessment) -> dict[str, Any]:
 def test_determinism_across_processes(tmp_path):
     """Byte-identical JSON (explanations included) in processes with different hash seeds."""
     rnd = random.Random(8)
-    docs: list[dict[str, Any]] = [load_requirements(p).model_dump(mode="json", exclude_unset=True)
-                                  for p in EXAMPLES]
+    docs: list[dict[str, Any]] = [
+        load_requirements(p).model_dump(mode="json", exclude_unset=True) for p in EXAMPLES
+    ]
     for i in range(40):
         doc: dict[str, Any] = {
             "name": f"p{i} {rnd.choice(['ü', 'x', '漢'])}",
             "task": {"modality": rnd.choice(["text", "speech", "vision", "tabular", "control"])},
             "data": {"paired_examples": round(10 ** rnd.uniform(0, 9))},
             "latency": {"budget_ms": round(10 ** rnd.uniform(0, 5), 2)},
-            "regulation": {"criticality": rnd.choice(CRITICALITY_ORDER),
-                           "regimes": rnd.sample(list(KNOWN_REGIMES) + ["zz", "aa"], 2)},
+            "regulation": {
+                "criticality": rnd.choice(CRITICALITY_ORDER),
+                "regimes": rnd.sample(list(KNOWN_REGIMES) + ["zz", "aa"], 2),
+            },
         }
         docs.append(doc)
     explain = len(EXAMPLES) + 2  # explanations for the examples and two generated profiles
@@ -434,8 +451,14 @@ def test_determinism_across_processes(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
     env["NUMBA_DISABLE_JIT"] = "1"
     procs = [
-        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env={**env, "PYTHONHASHSEED": seed})
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**env, "PYTHONHASHSEED": seed},
+        )
         for seed in ("0", "4242")
     ]
     digests = []
@@ -487,6 +510,7 @@ def test_attributions_add_up_and_counterfactuals_flip(doc):
 # ---------------------------------------------------------------------------------------------
 # `advisor ask`: a profile saved by the questionnaire and read back gives the same assessment.
 
+
 def _ask_module() -> Any:
     try:
         import advisor.ask as module
@@ -499,8 +523,11 @@ ASK_TEXT = st.text(min_size=1, max_size=40)  # NEL, LS/PS and control characters
 
 
 @examples(2000, suppress_health_check=SLOW)
-@given(doc=profiles(text=st.one_of(st.just("p"), ASK_TEXT)), defaults=st.booleans(),
-       json_format=st.booleans())
+@given(
+    doc=profiles(text=st.one_of(st.just("p"), ASK_TEXT)),
+    defaults=st.booleans(),
+    json_format=st.booleans(),
+)
 def test_profile_saved_by_ask_reads_back_to_the_same_assessment(doc, defaults, json_format):
     module = _ask_module()
     qs = module.questions()
@@ -549,8 +576,11 @@ def test_ask_round_trip_through_the_cli(tmp_path, monkeypatch):
         return 0
 
     for i, path in enumerate(EXAMPLES[:4]):
-        answers, report, again = (tmp_path / f"{i}.yaml", tmp_path / f"{i}.json",
-                                  tmp_path / f"{i}-again.json")
+        answers, report, again = (
+            tmp_path / f"{i}.yaml",
+            tmp_path / f"{i}.json",
+            tmp_path / f"{i}-again.json",
+        )
         answers.write_bytes(path.read_bytes())
         monkeypatch.setenv("ADVISOR_ASK_INTERACTIVE", "0")  # no terminal: nothing is asked
         assert run(["ask", "--answers", str(answers), "--defaults", "-o", str(report)]) == 0

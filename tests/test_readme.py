@@ -21,13 +21,19 @@ FENCE = re.compile(r"^```(sh|bash|shell)\n(.*?)^```", re.M | re.S)
 
 # Why a command is not run here; the first rule a command matches decides.
 SKIPS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^(python3? -m venv|\. \.venv/bin/activate|(python -m )?pip install)"),
-     "sets up the environment this test already runs in"),
+    (
+        re.compile(r"^(python3? -m venv|\. \.venv/bin/activate|(python -m )?pip install)"),
+        "sets up the environment this test already runs in",
+    ),
     (re.compile(r"^python -m pytest"), "is the test suite itself"),
-    (re.compile(r"^(advisor serve|curl )"),
-     "needs a running server (tests/test_server.py covers the service)"),
-    (re.compile(r"^advisor ask(?!.*< /dev/null)"),
-     "needs a terminal to answer the questions (tests/test_ask.py drives it)"),
+    (
+        re.compile(r"^(advisor serve|curl )"),
+        "needs a running server (tests/test_server.py covers the service)",
+    ),
+    (
+        re.compile(r"^advisor ask(?!.*< /dev/null)"),
+        "needs a terminal to answer the questions (tests/test_ask.py drives it)",
+    ),
 ]
 
 
@@ -58,8 +64,9 @@ def test_readme_commands_are_found_and_classified():
     skipped = [c for c in commands if skip_reason(c)]
     run = [c for c in commands if not skip_reason(c)]
     # Only the kinds of command named in SKIPS are skipped: every other one runs.
-    assert all(c.split()[0] in ("python3", ".", "pip", "python", "advisor", "curl")
-               for c in skipped), skipped
+    assert all(
+        c.split()[0] in ("python3", ".", "pip", "python", "advisor", "curl") for c in skipped
+    ), skipped
     assert len(run) >= 25
     assert "advisor recommend examples/realtime-voice-agent.yaml -o report.html" in run
 
@@ -71,8 +78,9 @@ def test_every_readme_command_runs_from_the_repository_root(tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
     shutil.copytree(ROOT / "examples", work / "examples")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ADVISOR_") and k != "VIRTUAL_ENV"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_") and k != "VIRTUAL_ENV"
+    }
     env["PATH"] = f"{exe.parent}{os.pathsep}{env.get('PATH', '')}"
     failures = []
     ran = 0
@@ -86,8 +94,15 @@ def test_every_readme_command_runs_from_the_repository_root(tmp_path):
         if bare in done:
             continue
         done.add(bare)
-        p = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=env,
-                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+        p = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+        )
         ran += 1
         if p.returncode != 0:
             failures.append(f"{command}\n  exit {p.returncode}: {p.stderr.strip()[-600:]}")

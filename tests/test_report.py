@@ -23,8 +23,17 @@ from advisor.loading import parse_text
 from advisor.scoring import compile_pack
 
 SECTIONS = (
-    "decision", "matrix", "scores", "why", "what-if", "explainability", "architecture", "risks",
-    "plan", "precedents", "audit",
+    "decision",
+    "matrix",
+    "scores",
+    "why",
+    "what-if",
+    "explainability",
+    "architecture",
+    "risks",
+    "plan",
+    "precedents",
+    "audit",
 )
 XSS = "<script>alert(1)</script>"
 XSS_DESC = '<img src=x onerror="alert(2)"> & <b>bold</b>'
@@ -204,7 +213,9 @@ def test_precedents_are_context_only(assessments, pages, pack):
     without = assess(load_requirements(ex), bare)
     assert without.precedents == [] and with_lib.precedents
     assert (without.recommendation, without.scores, without.confidence) == (
-        with_lib.recommendation, with_lib.scores, with_lib.confidence
+        with_lib.recommendation,
+        with_lib.scores,
+        with_lib.confidence,
     )
 
 
@@ -222,7 +233,8 @@ def test_no_scripts_and_nothing_external(pages):
                     # reader may follow; the page itself requests nothing).
                     internal = str(value).startswith("#")
                     source_link = (
-                        tag.name == "a" and attr == "href"
+                        tag.name == "a"
+                        and attr == "href"
                         and re.fullmatch(r"https?://[^\s<>\"']+", str(value)) is not None
                         and "noreferrer" in tag.get("rel", [])
                     )
@@ -262,7 +274,7 @@ def test_user_text_is_escaped_in_html(hostile):
 def test_themes_and_print_styles():
     css = (ROOT / "templates" / "report.css").read_text()
     assert "@media (prefers-color-scheme: dark)" in css
-    printing = css[css.index("@media print"):]
+    printing = css[css.index("@media print") :]
     assert "break-before: page" in printing and "break-inside: avoid" in printing
     assert "size: auto" in printing  # A4 and Letter alike: the printer's paper decides
 
@@ -272,7 +284,7 @@ def _vars(block: str) -> dict[str, str]:
 
 
 def _luminance(hex_colour: str) -> float:
-    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    rgb = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
@@ -285,7 +297,7 @@ def _contrast(a: str, b: str) -> float:
 def test_text_contrast_is_aa_in_both_themes():
     css = (ROOT / "templates" / "report.css").read_text()
     light = _vars(css[: css.index("@media (prefers-color-scheme: dark)")])
-    dark_block = css[css.index("@media (prefers-color-scheme: dark)"):css.index("* {")]
+    dark_block = css[css.index("@media (prefers-color-scheme: dark)") : css.index("* {")]
     dark = {**light, **_vars(dark_block)}
     for theme in (light, dark):
         for fg in ("ink", "muted", "accent"):
@@ -301,10 +313,17 @@ def test_text_contrast_is_aa_in_both_themes():
 
 
 MD_SECTIONS = (
-    "## Decision", "## The three-dimension selection matrix", "## Scores and vetoes",
-    "## Why: what each input contributed", "## What would change the answer",
-    "## Explainability per option", "## Architecture sketch", "## Risks, with evidence",
-    "## Implementation plan", "## Precedents: similar public systems", "## Audit appendix",
+    "## Decision",
+    "## The three-dimension selection matrix",
+    "## Scores and vetoes",
+    "## Why: what each input contributed",
+    "## What would change the answer",
+    "## Explainability per option",
+    "## Architecture sketch",
+    "## Risks, with evidence",
+    "## Implementation plan",
+    "## Precedents: similar public systems",
+    "## Audit appendix",
 )
 
 
@@ -353,9 +372,14 @@ def test_adr_follows_madr(assessments):
         adr = render(a, "adr")
         assert adr.startswith("---\nstatus: proposed\n"), name
         heads = [
-            "## Context and Problem Statement", "## Decision Drivers", "## Considered Options",
-            "## Decision Outcome", "### Consequences", "### Confirmation",
-            "## Pros and Cons of the Options", "## More Information",
+            "## Context and Problem Statement",
+            "## Decision Drivers",
+            "## Considered Options",
+            "## Decision Outcome",
+            "### Consequences",
+            "### Confirmation",
+            "## Pros and Cons of the Options",
+            "## More Information",
         ]
         pos = [adr.find(h) for h in heads]
         assert all(p >= 0 for p in pos) and pos == sorted(pos), (name, pos)
@@ -443,7 +467,9 @@ def test_risks_are_validated_against_evidence(pack):
     assert areas >= {"data_cost", "training", "explainability", "portability"}
     for r in pack.risks:
         assert any(pack.evidence_by_id()[e].figure for e in r.evidence) or r.area in (
-            "integration", "explainability", "security"
+            "integration",
+            "explainability",
+            "security",
         ), r.id
 
 
@@ -532,7 +558,11 @@ def test_template_cache_changes_nothing_and_stays_private(tmp_path):
     assert cached, list(tmp_path.iterdir())
     assert stat.S_IMODE(cached[0].parent.stat().st_mode) == 0o700
     again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
-    off = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
-                         env=dict(env, ADVISOR_NO_TEMPLATE_CACHE="1"))
+    off = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        check=True,
+        env=dict(env, ADVISOR_NO_TEMPLATE_CACHE="1"),
+    )
     assert first.stdout == again.stdout == off.stdout
     assert b"<html" in first.stdout

@@ -64,8 +64,10 @@ def test_bank_pack_inherits_and_overrides(pack):
     assert bank.dimensions.data.thresholds == pack.dimensions.data.thresholds
     assert bank.dimensions.latency.curve == pack.dimensions.latency.curve
     prior = bank.explainability.priors["end_to_end"]
-    assert prior.fidelity == 0.60 and prior.traceable == pack.explainability.priors[
-        "end_to_end"].traceable
+    assert (
+        prior.fidelity == 0.60
+        and prior.traceable == pack.explainability.priors["end_to_end"].traceable
+    )
     assert bank.explainability.requirements["medium"].min_fidelity == 0.8
     assert bank.explainability.requirements["high"] == pack.explainability.requirements["high"]
     assert bank.explainability.modality_adjustments == pack.explainability.modality_adjustments
@@ -80,10 +82,15 @@ def test_bank_pack_inherits_and_overrides(pack):
 
 def test_bank_pack_forbids_pure_end_to_end_for_customer_facing_decisions(tmp_path):
     bank = load_rulepack(BANK)
-    facing = profile(task={"modality": "speech"}, data={"paired_examples": 1e8},
-                     latency={"budget_ms": 20}, regulation={"regimes": ["bank_customer_facing"]})
-    internal = profile(task={"modality": "speech"}, data={"paired_examples": 1e8},
-                       latency={"budget_ms": 20})
+    facing = profile(
+        task={"modality": "speech"},
+        data={"paired_examples": 1e8},
+        latency={"budget_ms": 20},
+        regulation={"regimes": ["bank_customer_facing"]},
+    )
+    internal = profile(
+        task={"modality": "speech"}, data={"paired_examples": 1e8}, latency={"budget_ms": 20}
+    )
     a = recommend(facing, rulepack=bank, explain=False)
     assert a.recommendation != "end_to_end"
     assert "end_to_end" in {v.option for v in a.vetoes}
@@ -110,8 +117,10 @@ def test_rules_show_prints_the_effective_pack_that_loads_back(tmp_path):
     doc = yaml.safe_load(r.stdout)
     assert "extends" not in doc
     assert doc["dimensions"]["regulation"]["weight"] == 0.4
-    assert doc["dimensions"]["data"]["thresholds"]["vision"] == {"scarce": 50000.0,
-                                                                 "ample": 200000.0}
+    assert doc["dimensions"]["data"]["thresholds"]["vision"] == {
+        "scarce": 50000.0,
+        "ample": 200000.0,
+    }
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "pack.yaml").write_text(r.stdout)
@@ -128,18 +137,35 @@ def test_rules_show_prints_the_effective_pack_that_loads_back(tmp_path):
 
 
 def test_schema_errors_name_file_rule_and_field(tmp_path):
-    folder = make_pack(tmp_path / "p", {"rules.yaml": {"rules": [
-        rule("bad-number", {"field": "latency.budget_ms", "lt": "fast"}, {"veto": "modular"}),
-        rule("bad-field", {"field": "latency.budget", "lt": 5}, {"veto": "modular"}),
-        rule("bad-effect", {"field": "team.ml_maturity", "eq": "low"}, {"add": {"modular": "x"}}),
-    ]}})
+    folder = make_pack(
+        tmp_path / "p",
+        {
+            "rules.yaml": {
+                "rules": [
+                    rule(
+                        "bad-number",
+                        {"field": "latency.budget_ms", "lt": "fast"},
+                        {"veto": "modular"},
+                    ),
+                    rule("bad-field", {"field": "latency.budget", "lt": 5}, {"veto": "modular"}),
+                    rule(
+                        "bad-effect",
+                        {"field": "team.ml_maturity", "eq": "low"},
+                        {"add": {"modular": "x"}},
+                    ),
+                ]
+            }
+        },
+    )
     r = run(["rules", "check", str(folder)])
     assert r.exit_code == 2, r.output
     out = r.stdout
     rules_file = str(folder / "rules.yaml")
     assert f"problem: {rules_file}: rules[id=bad-number].when: " in out
-    assert f"problem: {rules_file}: rules[id=bad-field].when: condition on unknown field " \
-           "'latency.budget' (did you mean 'latency.budget_ms'?)" in out
+    assert (
+        f"problem: {rules_file}: rules[id=bad-field].when: condition on unknown field "
+        "'latency.budget' (did you mean 'latency.budget_ms'?)" in out
+    )
     assert f"problem: {rules_file}: rules[id=bad-effect].effect.add.modular: " in out
     with pytest.raises(RulePackError):
         load_rulepack(folder)
@@ -150,43 +176,81 @@ def test_duplicate_ids(tmp_path):
     folder = make_pack(tmp_path / "p", {"a.yaml": {"rules": [r1]}, "b.yaml": {"rules": [r1]}})
     r = run(["rules", "check", str(folder)])
     assert r.exit_code == 2
-    assert f"problem: {folder / 'b.yaml'}: rules[0] (id 'dup'): duplicate id, already defined " \
-           f"in {folder / 'a.yaml'}" in r.stdout
+    assert (
+        f"problem: {folder / 'b.yaml'}: rules[0] (id 'dup'): duplicate id, already defined "
+        f"in {folder / 'a.yaml'}" in r.stdout
+    )
 
 
 def test_rules_that_never_fire_contradict_or_veto_everything(tmp_path):
-    folder = make_pack(tmp_path / "p", {"rules.yaml": {"rules": [
-        rule("impossible", {"all": [{"field": "latency.budget_ms", "lt": 100},
-                                    {"field": "latency.budget_ms", "gt": 200}]},
-             {"add": {"hybrid": 0.1}}),
-        # The default pack's tight-budget-penalises-cascades takes 0.1 from modular under 50 ms;
-        # this one gives it back under 40 ms: on its whole region one undoes the other.
-        rule("undo-cascade-penalty", {"field": "latency.budget_ms", "lt": 40},
-             {"add": {"modular": 0.2}}),
-        rule("no-modular-when-safety", {"field": "regulation.criticality", "eq": "safety_critical"},
-             {"veto": "modular"}),
-        rule("no-hybrid-when-safety", {"field": "regulation.criticality", "eq": "safety_critical"},
-             {"veto": "hybrid"}),
-        rule("exactly-1000-pairs", {"field": "data.paired_examples", "eq": 1000},
-             {"advice": "data-cost"}),
-    ]}})
+    folder = make_pack(
+        tmp_path / "p",
+        {
+            "rules.yaml": {
+                "rules": [
+                    rule(
+                        "impossible",
+                        {
+                            "all": [
+                                {"field": "latency.budget_ms", "lt": 100},
+                                {"field": "latency.budget_ms", "gt": 200},
+                            ]
+                        },
+                        {"add": {"hybrid": 0.1}},
+                    ),
+                    # The default pack's tight-budget-penalises-cascades takes 0.1 from modular
+                    # under 50 ms;
+                    # this one gives it back under 40 ms: on its whole region one undoes the other.
+                    rule(
+                        "undo-cascade-penalty",
+                        {"field": "latency.budget_ms", "lt": 40},
+                        {"add": {"modular": 0.2}},
+                    ),
+                    rule(
+                        "no-modular-when-safety",
+                        {"field": "regulation.criticality", "eq": "safety_critical"},
+                        {"veto": "modular"},
+                    ),
+                    rule(
+                        "no-hybrid-when-safety",
+                        {"field": "regulation.criticality", "eq": "safety_critical"},
+                        {"veto": "hybrid"},
+                    ),
+                    rule(
+                        "exactly-1000-pairs",
+                        {"field": "data.paired_examples", "eq": 1000},
+                        {"advice": "data-cost"},
+                    ),
+                ]
+            }
+        },
+    )
     r = run(["rules", "check", str(folder), "--samples", "20000"])
     assert r.exit_code == 2, r.output
     out = r.stdout
     assert "rule impossible: never fired in 20,000 sampled profiles" in out
     assert "exactly-1000-pairs: never fired" not in out  # thresholds themselves are sampled
-    assert ("rules undo-cascade-penalty and tight-budget-penalises-cascades: undo-cascade-penalty"
-            " fires only inside the region of tight-budget-penalises-cascades and they push "
-            "modular in opposite directions") in out
+    assert (
+        "rules undo-cascade-penalty and tight-budget-penalises-cascades: undo-cascade-penalty"
+        " fires only inside the region of tight-budget-penalises-cascades and they push "
+        "modular in opposite directions"
+    ) in out
     assert "every option is vetoed in" in out and "safety-critical-needs-envelope" in out
     assert "regulation.criticality=safety_critical" in out
 
 
 def test_failing_and_replaced_scenarios(tmp_path):
     fast = {"field": "latency.budget_ms", "lt": 100}
-    folder = make_pack(tmp_path / "p", {"rules.yaml": {"rules": [
-        rule("no-end-to-end-under-100ms", fast, {"veto": "end_to_end"}),
-    ]}})
+    folder = make_pack(
+        tmp_path / "p",
+        {
+            "rules.yaml": {
+                "rules": [
+                    rule("no-end-to-end-under-100ms", fast, {"veto": "end_to_end"}),
+                ]
+            }
+        },
+    )
     r = run(["rules", "check", str(folder)])
     assert r.exit_code == 2
     assert "FAIL  grid-light-ample-tight: expected end_to_end, got " in r.stdout
@@ -211,18 +275,35 @@ def test_failing_and_replaced_scenarios(tmp_path):
 
 
 def test_invalid_scenario_input_is_reported(tmp_path):
-    folder = make_pack(tmp_path / "p", {"scenarios.yaml": {"scenarios": [
-        {"id": "broken", "input": {"name": "x", "data": {"paired_examples": -1},
-                                   "latency": {"budget_ms": 10}}, "expect": "modular"},
-    ]}})
+    folder = make_pack(
+        tmp_path / "p",
+        {
+            "scenarios.yaml": {
+                "scenarios": [
+                    {
+                        "id": "broken",
+                        "input": {
+                            "name": "x",
+                            "data": {"paired_examples": -1},
+                            "latency": {"budget_ms": 10},
+                        },
+                        "expect": "modular",
+                    },
+                ]
+            }
+        },
+    )
     r = run(["rules", "check", str(folder)])
     assert r.exit_code == 2
     assert "FAIL  broken: invalid input: scenario broken: input: data.paired_examples:" in r.stdout
 
 
 def test_extends_chains_relative_paths_and_cycles(tmp_path):
-    child = make_pack(tmp_path / "team", {"dimensions.yaml": {"dimensions": {
-        "latency": {"weight": 0.2}}}}, extends=str(Path("..") / "bank"))
+    child = make_pack(
+        tmp_path / "team",
+        {"dimensions.yaml": {"dimensions": {"latency": {"weight": 0.2}}}},
+        extends=str(Path("..") / "bank"),
+    )
     import shutil
 
     shutil.copytree(BANK, tmp_path / "bank")

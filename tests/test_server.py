@@ -28,8 +28,12 @@ from advisor.requirements import Requirements  # noqa: E402
 from advisor.server import MAX_BODY, create_app, negotiate  # noqa: E402
 
 VOICE = ROOT / "examples" / "realtime-voice-agent.yaml"
-GOOD = {"name": "svc", "task": {"modality": "text"}, "data": {"paired_examples": 20000},
-        "latency": {"budget_ms": 250}}
+GOOD = {
+    "name": "svc",
+    "task": {"modality": "text"},
+    "data": {"paired_examples": 20000},
+    "latency": {"budget_ms": 250},
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +49,17 @@ def test_healthz_schema_and_openapi(client):
     assert body["status"] == "ok" and body["rulepack"]["name"] == "default"
     assert len(body["rulepack"]["sha256"]) == 64
     r = client.get("/v1/schema")
-    assert r.json() == {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                        "$id": "urn:e2e-advisor:schema:requirements:1",
-                        **Requirements.model_json_schema()}  # as `advisor schema` prints it
+    assert r.json() == {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:e2e-advisor:schema:requirements:1",
+        **Requirements.model_json_schema(),
+    }  # as `advisor schema` prints it
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     post = doc["paths"]["/v1/assessments"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Requirements"}
+        "$ref": "#/components/schemas/Requirements"
+    }
     for code in ("200", "400", "413", "415", "422", "500"):
         assert code in post["responses"], code
     schemas = doc["components"]["schemas"]
@@ -80,11 +87,13 @@ def test_content_negotiation(client):
     r = client.post("/v1/assessments?explain=false", json=GOOD, headers={"accept": "text/html"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert r.text.startswith("<!DOCTYPE html>") and "svc" in r.text
-    r = client.post("/v1/assessments?explain=false", json=GOOD,
-                    headers={"accept": "text/markdown"})
+    r = client.post("/v1/assessments?explain=false", json=GOOD, headers={"accept": "text/markdown"})
     assert r.headers["content-type"].startswith("text/markdown")
-    r = client.post("/v1/assessments?explain=false", json=GOOD,
-                    headers={"accept": "text/html;q=0.5, application/json"})
+    r = client.post(
+        "/v1/assessments?explain=false",
+        json=GOOD,
+        headers={"accept": "text/html;q=0.5, application/json"},
+    )
     assert r.headers["content-type"].startswith("application/json")
     assert json.loads(r.content)["attributions"] == []
     assert negotiate(None) == "json" and negotiate("*/*") == "json"
@@ -92,30 +101,46 @@ def test_content_negotiation(client):
 
 
 def test_invalid_input_is_422_with_field_paths(client):
-    bad = {"name": "x", "data": {"paired_examples": -1}, "latency": {"budget_ms": -5},
-           "regulation": {"criticality": "very"}, "colour": "red"}
+    bad = {
+        "name": "x",
+        "data": {"paired_examples": -1},
+        "latency": {"budget_ms": -5},
+        "regulation": {"criticality": "very"},
+        "colour": "red",
+    }
     r = client.post("/v1/assessments", json=bad)
     assert r.status_code == 422
     detail = r.json()["detail"]
     fields = {d["field"]: d for d in detail}
-    assert fields["latency.budget_ms"] == {"loc": ["body", "latency", "budget_ms"],
-                                           "field": "latency.budget_ms",
-                                           "msg": "must be greater than 0 (got -5)"}
-    assert set(fields) == {"data.paired_examples", "latency.budget_ms",
-                           "regulation.criticality", "colour"}
+    assert fields["latency.budget_ms"] == {
+        "loc": ["body", "latency", "budget_ms"],
+        "field": "latency.budget_ms",
+        "msg": "must be greater than 0 (got -5)",
+    }
+    assert set(fields) == {
+        "data.paired_examples",
+        "latency.budget_ms",
+        "regulation.criticality",
+        "colour",
+    }
     r = client.post("/v1/assessments", json=[1, 2])
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "(top level)"
 
 
 def test_unreadable_bodies(client):
-    r = client.post("/v1/assessments", content=b'{"name": ', headers={"content-type":
-                                                                      "application/json"})
+    r = client.post(
+        "/v1/assessments", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
-    r = client.post("/v1/assessments", content=b'{"name": "a", "name": "b"}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/assessments",
+        content=b'{"name": "a", "name": "b"}',
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400 and "duplicate key 'name'" in r.json()["detail"]
-    r = client.post("/v1/assessments", content=b'{"name": NaN}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/assessments", content=b'{"name": NaN}', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     r = client.post("/v1/assessments", content=b"name: x", headers={"content-type": "text/yaml"})
     assert r.status_code == 415
@@ -130,8 +155,9 @@ def test_bodies_over_1_mb_are_413(client):
         for _ in range(20):
             yield b"x" * 100_000
 
-    r = client.post("/v1/assessments", content=chunks(), headers={"content-type":
-                                                                  "application/json"})
+    r = client.post(
+        "/v1/assessments", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -181,8 +207,11 @@ def test_real_uvicorn_on_loopback():
             assert http.get("/healthz").json()["status"] == "ok"
             r = http.post("/v1/assessments", params={"explain": "false"}, json=GOOD)
             assert r.status_code == 200 and r.json()["name"] == "svc"
-            r = http.post("/v1/assessments", content=b"x" * 1_100_000,
-                          headers={"content-type": "application/json"})
+            r = http.post(
+                "/v1/assessments",
+                content=b"x" * 1_100_000,
+                headers={"content-type": "application/json"},
+            )
             assert r.status_code == 413
     finally:
         server.should_exit = True
@@ -200,10 +229,19 @@ from strategies import profiles  # noqa: E402
 from test_fuzz import spliced  # noqa: E402
 
 _CLIENT = TestClient(create_app(), raise_server_exceptions=False)
-_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
-                          "application/x-www-form-urlencoded", "", "application/JSON"])
-_FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
-                 suppress_health_check=list(HealthCheck))
+_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "",
+        "application/JSON",
+    ]
+)
+_FUZZ = settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 def _answered(r) -> None:
@@ -216,8 +254,11 @@ def _answered(r) -> None:
 @_FUZZ
 @given(body=st.binary(max_size=600), content_type=_TYPES)
 def test_fuzz_service_bytes(body, content_type):
-    r = _CLIENT.post("/v1/assessments?explain=false", content=body,
-                     headers={"content-type": content_type} if content_type else {})
+    r = _CLIENT.post(
+        "/v1/assessments?explain=false",
+        content=body,
+        headers={"content-type": content_type} if content_type else {},
+    )
     _answered(r)
 
 
@@ -225,8 +266,11 @@ def test_fuzz_service_bytes(body, content_type):
 @given(doc=profiles(), data=st.data())
 def test_fuzz_service_spliced_json(doc, data):
     text = data.draw(spliced(json.dumps(doc)))
-    r = _CLIENT.post("/v1/assessments?explain=false", content=text.encode("utf-8", "surrogatepass"),
-                     headers={"content-type": "application/json"})
+    r = _CLIENT.post(
+        "/v1/assessments?explain=false",
+        content=text.encode("utf-8", "surrogatepass"),
+        headers={"content-type": "application/json"},
+    )
     _answered(r)
 
 
@@ -252,52 +296,86 @@ def _with(**section):
 
 _HOSTILE = {
     "lone surrogates": _SURROGATES,
-    "deep nesting": ["[" * 100_000 + "]" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000,
-                     _with(task={"modality": "text", "x": json.loads("[" * 40 + "]" * 40)})],
-    "underflowing ranges": [_with(latency={"budget_ms": {"low": 1e-200, "high": 1e-170}}),
-                            _with(data={"paired_examples": {"low": 5e-324, "high": 1e-300}})],
-    "overflowing numbers": [_with(latency={"budget_ms": "1e309 ms"}),
-                            _with(latency={"budget_ms": 1e308}),
-                            _with(data={"paired_examples": "1e308k"}),
-                            '{"name": "x", "latency": {"budget_ms": 1e309}}'],
-    "wrong shapes": ["[]", '"x"', "null", "1", _with(latency=[1, 2]), _with(task="text"),
-                     _with(regulation={"regimes": {"a": 1}})],
+    "deep nesting": [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 5_000 + "1" + "}" * 5_000,
+        _with(task={"modality": "text", "x": json.loads("[" * 40 + "]" * 40)}),
+    ],
+    "underflowing ranges": [
+        _with(latency={"budget_ms": {"low": 1e-200, "high": 1e-170}}),
+        _with(data={"paired_examples": {"low": 5e-324, "high": 1e-300}}),
+    ],
+    "overflowing numbers": [
+        _with(latency={"budget_ms": "1e309 ms"}),
+        _with(latency={"budget_ms": 1e308}),
+        _with(data={"paired_examples": "1e308k"}),
+        '{"name": "x", "latency": {"budget_ms": 1e309}}',
+    ],
+    "wrong shapes": [
+        "[]",
+        '"x"',
+        "null",
+        "1",
+        _with(latency=[1, 2]),
+        _with(task="text"),
+        _with(regulation={"regimes": {"a": 1}}),
+    ],
 }
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param(b, id=f"{k}-{i}")
-    for k, bodies in _HOSTILE.items() for i, b in enumerate(bodies)])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b, id=f"{k}-{i}")
+        for k, bodies in _HOSTILE.items()
+        for i, b in enumerate(bodies)
+    ],
+)
 @pytest.mark.parametrize("accept", ["application/json", "text/html", "text/markdown"])
 def test_hostile_bodies_are_4xx_with_a_detail(body, accept):
-    r = _CLIENT.post("/v1/assessments?explain=false", content=body.encode("utf-8"),
-                     headers={"content-type": "application/json", "accept": accept})
+    r = _CLIENT.post(
+        "/v1/assessments?explain=false",
+        content=body.encode("utf-8"),
+        headers={"content-type": "application/json", "accept": accept},
+    )
     _answered(r)
 
 
 def test_lone_surrogates_are_refused_by_name():
-    r = _CLIENT.post("/v1/assessments", content=_SURROGATES[0].encode(),
-                     headers={"content-type": "application/json"})
+    r = _CLIENT.post(
+        "/v1/assessments",
+        content=_SURROGATES[0].encode(),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
-    assert r.json() == {"detail": "a lone UTF-16 surrogate (\\ud800) is not a character; send "
-                                  "valid Unicode text"}
+    assert r.json() == {
+        "detail": "a lone UTF-16 surrogate (\\ud800) is not a character; send valid Unicode text"
+    }
     # A proper pair is one character, and fine.
     ok = _with(name="smile \\ud83d\\ude00").replace("\\\\", "\\")
-    r = _CLIENT.post("/v1/assessments?explain=false", content=ok.encode(),
-                     headers={"content-type": "application/json"})
+    r = _CLIENT.post(
+        "/v1/assessments?explain=false",
+        content=ok.encode(),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 200 and r.json()["name"] == "smile \U0001f600"
 
 
 def test_huge_bodies_are_413_with_or_without_a_length():
     big = ('{"name": "' + "x" * MAX_BODY + '"}').encode()
-    r = _CLIENT.post("/v1/assessments", content=big, headers={"content-type":
-                                                              "application/json"})
+    r = _CLIENT.post("/v1/assessments", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["detail"] == "the body is larger than 1 MB"
-    r = _CLIENT.post("/v1/assessments", content=iter([big[:600_000], big[600_000:]]),
-                     headers={"content-type": "application/json"})
+    r = _CLIENT.post(
+        "/v1/assessments",
+        content=iter([big[:600_000], big[600_000:]]),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413
-    r = _CLIENT.post("/v1/assessments", content=b"{}", headers={
-        "content-type": "application/json", "content-length": "ten"})
+    r = _CLIENT.post(
+        "/v1/assessments",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": "ten"},
+    )
     assert r.status_code == 400 and r.json() == {"detail": "invalid Content-Length"}
 
 
@@ -310,19 +388,36 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
 
     def refuse(*args, **kwargs):
         # Structured problems (issue 13): the service reads their fields, never their text.
-        raise RulePackError([Problem("<body>", "latency.budget_ms", "out of the pack's range",
-                                     ("latency", "budget_ms")),
-                             "pack.yaml: something the body did not say"])
+        raise RulePackError(
+            [
+                Problem(
+                    "<body>",
+                    "latency.budget_ms",
+                    "out of the pack's range",
+                    ("latency", "budget_ms"),
+                ),
+                "pack.yaml: something the body did not say",
+            ]
+        )
 
     monkeypatch.setattr(advisor.engine, "assess", refuse)
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/v1/assessments", json=GOOD)
     assert r.status_code == 422
-    assert r.json() == {"detail": [
-        {"loc": ["body", "latency", "budget_ms"], "field": "latency.budget_ms",
-         "msg": "out of the pack's range"},
-        {"loc": ["body"], "field": "(request)", "msg": "pack.yaml: something the body did not say"},
-    ]}
+    assert r.json() == {
+        "detail": [
+            {
+                "loc": ["body", "latency", "budget_ms"],
+                "field": "latency.budget_ms",
+                "msg": "out of the pack's range",
+            },
+            {
+                "loc": ["body"],
+                "field": "(request)",
+                "msg": "pack.yaml: something the body did not say",
+            },
+        ]
+    }
     monkeypatch.undo()
 
     def bad_render(*args, **kwargs):
@@ -333,8 +428,9 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/v1/assessments?explain=false", json=GOOD, headers={"accept": "text/html"})
     assert r.status_code == 422
-    assert r.json()["detail"] == [{"loc": ["body", "name"], "field": "name",
-                                   "msg": "cannot be shown"}]
+    assert r.json()["detail"] == [
+        {"loc": ["body", "name"], "field": "name", "msg": "cannot be shown"}
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,15 +473,26 @@ def test_openapi_error_schemas_match_the_real_bodies(client):
 
     bad = {"name": "x", "latency": {"budget_ms": -5}, "colour": "red"}
     seen = {
-        "422": [client.post("/v1/assessments", json=bad),
-                client.post("/v1/assessments?explain=maybe", json=GOOD),
-                client.post("/v1/assessments", json=[1])],
-        "400": [client.post("/v1/assessments", content=b"{", headers={
-            "content-type": "application/json"})],
-        "413": [client.post("/v1/assessments", content=b" " * (MAX_BODY + 1), headers={
-            "content-type": "application/json"})],
-        "415": [client.post("/v1/assessments", content=b"a: 1", headers={
-            "content-type": "text/yaml"})],
+        "422": [
+            client.post("/v1/assessments", json=bad),
+            client.post("/v1/assessments?explain=maybe", json=GOOD),
+            client.post("/v1/assessments", json=[1]),
+        ],
+        "400": [
+            client.post(
+                "/v1/assessments", content=b"{", headers={"content-type": "application/json"}
+            )
+        ],
+        "413": [
+            client.post(
+                "/v1/assessments",
+                content=b" " * (MAX_BODY + 1),
+                headers={"content-type": "application/json"},
+            )
+        ],
+        "415": [
+            client.post("/v1/assessments", content=b"a: 1", headers={"content-type": "text/yaml"})
+        ],
     }
     for code, answers in seen.items():
         for r in answers:
@@ -393,8 +500,9 @@ def test_openapi_error_schemas_match_the_real_bodies(client):
             assert _conforms(r.json(), schema_of(code), doc), (code, r.json())
     # A body of the other shape does not conform: the check can fail.
     assert not _conforms({"detail": "text"}, schema_of("422"), doc)
-    assert not _conforms({"detail": [{"loc": ["query"], "msg": "x", "type": "t"}]},
-                         schema_of("422"), doc)
+    assert not _conforms(
+        {"detail": [{"loc": ["query"], "msg": "x", "type": "t"}]}, schema_of("422"), doc
+    )
     assert not _conforms({"detail": []}, schema_of("400"), doc)
     assert "Retry-After" in responses["503"]["headers"]
 
@@ -402,8 +510,15 @@ def test_openapi_error_schemas_match_the_real_bodies(client):
 def test_explain_maybe_gets_the_services_own_422(client):
     r = client.post("/v1/assessments?explain=maybe", json=GOOD)
     assert r.status_code == 422
-    assert r.json() == {"detail": [{"loc": ["query", "explain"], "field": "explain",
-                                    "msg": "must be true or false (got 'maybe')"}]}
+    assert r.json() == {
+        "detail": [
+            {
+                "loc": ["query", "explain"],
+                "field": "explain",
+                "msg": "must be true or false (got 'maybe')",
+            }
+        ]
+    }
 
 
 def test_head_healthz_and_no_docs_pages(client):
@@ -485,10 +600,18 @@ def _post_in_background(base, body, results, **kw):
     import httpx
 
     def run():
-        results.append(httpx.post(f"{base}/v1/assessments?explain=false", timeout=WAIT,
-                                  **({"json": body} if not isinstance(body, bytes) else
-                                     {"content": body,
-                                      "headers": {"content-type": "application/json"}}), **kw))
+        results.append(
+            httpx.post(
+                f"{base}/v1/assessments?explain=false",
+                timeout=WAIT,
+                **(
+                    {"json": body}
+                    if not isinstance(body, bytes)
+                    else {"content": body, "headers": {"content-type": "application/json"}}
+                ),
+                **kw,
+            )
+        )
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
@@ -541,8 +664,12 @@ def test_a_full_lane_answers_503_at_once_and_large_bodies_have_their_own(gate):
         assert r.json() == {"detail": "busy: every worker is taken; retry later"}
         # A large body goes to the heavy lane, whose thread is free.
         padded = json.dumps({**GOOD, "description": "x" * 3_000}).encode()
-        r = httpx.post(f"{base}/v1/assessments?explain=false", content=padded, timeout=WAIT,
-                       headers={"content-type": "application/json"})
+        r = httpx.post(
+            f"{base}/v1/assessments?explain=false",
+            content=padded,
+            timeout=WAIT,
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 200
         gate.opened.set()
         t.join(WAIT)
@@ -558,8 +685,12 @@ def test_a_slow_heavy_request_leaves_ordinary_ones_served(gate):
         slow_big = json.dumps({**SLOW, "description": "x" * 3_000}).encode()
         t = _post_in_background(base, slow_big, results)
         assert gate.entered.wait(WAIT)
-        r = httpx.post(f"{base}/v1/assessments?explain=false", content=slow_big, timeout=WAIT,
-                       headers={"content-type": "application/json"})
+        r = httpx.post(
+            f"{base}/v1/assessments?explain=false",
+            content=slow_big,
+            timeout=WAIT,
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 503  # the heavy lane is full...
         assert r.headers["connection"] == "close"  # ...refused before its body was read
         r = httpx.post(f"{base}/v1/assessments?explain=false", json=GOOD, timeout=WAIT)
@@ -598,8 +729,10 @@ def test_slow_loris_connections_are_closed():
 def test_a_body_that_does_not_arrive_gets_408():
     with serving(create_app(limits=Limits(body_timeout=0.3))) as (base, port):
         with socket.create_connection(("127.0.0.1", port)) as conn:
-            conn.sendall(b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\n"
-                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            conn.sendall(
+                b"POST /v1/assessments HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
             got = _closed_by_server(conn)
         head, _, body = got.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 408 ")
@@ -615,14 +748,28 @@ def test_serve_passes_uvicorn_its_limits(monkeypatch):
         main(["serve", "--port", "0"])
     assert e.value.code == 0
     assert seen["http"] is HeadTimeoutH11Protocol
-    assert (seen["timeout_keep_alive"], seen["limit_concurrency"],
-            seen["h11_max_incomplete_event_size"]) == (5, 200, 16_384)
+    assert (
+        seen["timeout_keep_alive"],
+        seen["limit_concurrency"],
+        seen["h11_max_incomplete_event_size"],
+    ) == (5, 200, 16_384)
     assert seen["workers"] == 1 and seen["factory"] is False
     monkeypatch.delenv("ADVISOR_SERVE_RULES", raising=False)
     monkeypatch.delenv("ADVISOR_SERVE_TIMEOUT", raising=False)
     with pytest.raises(SystemExit) as e:
-        main(["serve", "--port", "0", "--workers", "3", "--timeout", "2.5",
-              "--rules", str(ROOT / "rules")])
+        main(
+            [
+                "serve",
+                "--port",
+                "0",
+                "--workers",
+                "3",
+                "--timeout",
+                "2.5",
+                "--rules",
+                str(ROOT / "rules"),
+            ]
+        )
     assert e.value.code == 0
     # uvicorn's own worker processes import the app by name and build it from the environment.
     assert seen["app"] == "advisor.server:app_from_environment" and seen["factory"] is True
@@ -648,8 +795,10 @@ def test_a_port_in_use_is_exit_2_with_one_line(monkeypatch, capsys):
             main(["serve", "--port", str(port)])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert err == (f"error: --port {port}: already in use on 127.0.0.1; stop the other server "
-                   "or choose another port\n")
+    assert err == (
+        f"error: --port {port}: already in use on 127.0.0.1; stop the other server "
+        "or choose another port\n"
+    )
 
 
 def test_uvicorn_failing_to_start_is_exit_2(monkeypatch, capsys):
@@ -662,8 +811,9 @@ def test_uvicorn_failing_to_start_is_exit_2(monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:
         main(["serve", "--port", "0"])
     assert e.value.code == 2
-    assert capsys.readouterr().err == ("error: the server on 127.0.0.1:0 could not start (see "
-                                       "the log above)\n")
+    assert capsys.readouterr().err == (
+        "error: the server on 127.0.0.1:0 could not start (see the log above)\n"
+    )
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc for child pids")
@@ -676,9 +826,11 @@ def test_serve_workers_runs_uvicorns_worker_processes():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", "serve", "--port", str(port),
-                             "--workers", "2"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 180  # two workers import the engine on a busy machine
         while True:
@@ -689,13 +841,13 @@ def test_serve_workers_runs_uvicorns_worker_processes():
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "did not start"
             time.sleep(0.5)
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/assessments?explain=false", json=GOOD,
-                       timeout=WAIT)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/assessments?explain=false", json=GOOD, timeout=WAIT
+        )
         assert r.status_code == 200 and r.json()["name"] == "svc"
-        children = (Path("/proc") / str(proc.pid) / "task" / str(proc.pid) / "children")
+        children = Path("/proc") / str(proc.pid) / "task" / str(proc.pid) / "children"
         kids = children.read_text().split()
-        workers = [k for k in kids
-                   if b"spawn_main" in (Path("/proc") / k / "cmdline").read_bytes()]
+        workers = [k for k in kids if b"spawn_main" in (Path("/proc") / k / "cmdline").read_bytes()]
         assert len(workers) == 2, kids
     finally:
         proc.terminate()
@@ -727,8 +879,9 @@ def test_large_bodies_in_a_worker_process_and_killed_over_the_time_limit(monkeyp
         _wait_heavy_ready(base)
         r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
         assert r.status_code == 200
-        assert r.content == _CLIENT.post("/v1/assessments", content=padded,
-                                         headers=headers).content  # as on a thread
+        assert (
+            r.content == _CLIENT.post("/v1/assessments", content=padded, headers=headers).content
+        )  # as on a thread
         # Work that never ends, run in the worker process (imported there by name).
         monkeypatch.setattr(advisor.server, "_process_work", slow_work.forever)
         r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)

@@ -46,7 +46,10 @@ def _repo_files() -> list[Path]:
     if git is not None and (ROOT / ".git").exists():
         listed = subprocess.run(
             [git, "ls-files", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.splitlines()
         return [ROOT / f for f in listed if (ROOT / f).is_file()]
     skip = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
@@ -122,7 +125,7 @@ def test_rules_check_refuses_an_unknown_precedent_source(tmp_path):
     assert f"precedents[id={doc['precedents'][0]['id']}].sources[" in lines[0]
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "https://x.example/\"><b>", "ftp://x"])
+@pytest.mark.parametrize("url", ["javascript:alert(1)", 'https://x.example/"><b>', "ftp://x"])
 def test_a_source_url_must_be_a_plain_web_address(tmp_path, url):
     dest = _pack_copy(tmp_path)
     path = dest / "sources.yaml"
@@ -200,8 +203,9 @@ def test_precedents_prefer_the_projects_modality_and_sector(assessed):
         assert "baidu-apollo-3" not in ids and "google-saycan" not in ids, (name, ids)
         assert ids[0] == "upstart-underwriting", (name, ids)
         assert all(p.same_modality or p.same_sector for p in assessed[name].precedents), name
-    assert all(p.features["modality"] == "speech"
-               for p in assessed["realtime-voice-agent"].precedents)
+    assert all(
+        p.features["modality"] == "speech" for p in assessed["realtime-voice-agent"].precedents
+    )
 
 
 def test_precedents_of_other_domains_only_make_up_a_minimum(pack):
@@ -218,18 +222,30 @@ def test_precedents_of_other_domains_only_make_up_a_minimum(pack):
 
 def test_tabular_hybrids_get_a_pattern_named_for_records(pack):
     # Ample tabular data and a tight budget against a high explainability requirement: a hybrid.
-    a = recommend(profile(task={"modality": "tabular"}, data={"paired_examples": 5e7},
-                          latency={"budget_ms": 30},
-                          regulation={"criticality": "regulated", "explainability": "high"}),
-                  rulepack=pack, explain=False)
+    a = recommend(
+        profile(
+            task={"modality": "tabular"},
+            data={"paired_examples": 5e7},
+            latency={"budget_ms": 30},
+            regulation={"criticality": "regulated", "explainability": "high"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert a.recommendation == "hybrid" and a.hybrid_pattern is not None
     assert "perception" not in a.hybrid_pattern.title.lower()
     assert "risk score" in a.hybrid_pattern.title.lower()
     # The raw-input pattern keeps its name where inputs are raw.
-    img = recommend(profile(task={"modality": "vision"}, data={"paired_examples": 5e7},
-                            latency={"budget_ms": 30},
-                            regulation={"criticality": "regulated", "explainability": "high"}),
-                    rulepack=pack, explain=False)
+    img = recommend(
+        profile(
+            task={"modality": "vision"},
+            data={"paired_examples": 5e7},
+            latency={"budget_ms": 30},
+            regulation={"criticality": "regulated", "explainability": "high"},
+        ),
+        rulepack=pack,
+        explain=False,
+    )
     assert img.hybrid_pattern is not None
     assert img.hybrid_pattern.title == "Learned perception with an interpretable decision layer"
 
@@ -248,11 +264,13 @@ def test_model_security_advice_where_a_served_model_meets_regulated_data(assesse
         assert step.evidence[0].source_id == "article-models-as-a-service"
     voice = assessed["realtime-voice-agent"]  # non-critical, no pci_dss or hipaa
     assert "model-security" not in {r.id for r in voice.rules_fired}
-    hipaa = recommend(profile(regulation={"criticality": "business_critical",
-                                          "regimes": ["hipaa"]}))
+    hipaa = recommend(
+        profile(regulation={"criticality": "business_critical", "regimes": ["hipaa"]})
+    )
     assert "model-security" in {s.id for s in hipaa.plan.steps}
-    on_device = recommend(profile(regulation={"regimes": ["hipaa"]},
-                                  deployment={"target": "on_device"}))
+    on_device = recommend(
+        profile(regulation={"regimes": ["hipaa"]}, deployment={"target": "on_device"})
+    )
     assert "model-security" not in {s.id for s in on_device.plan.steps}
 
 
@@ -264,7 +282,9 @@ def test_model_security_rule_changes_no_score(pack):
         req = load_requirements(ex)
         one, two = assess(req, pack, explain=False), assess(req, without, explain=False)
         assert (one.scores, one.recommendation, one.confidence) == (
-            two.scores, two.recommendation, two.confidence
+            two.scores,
+            two.recommendation,
+            two.confidence,
         ), ex.stem
 
 
@@ -284,8 +304,11 @@ def test_summary_first_and_detail_in_details(assessed):
 
 
 def test_reasons_heading_counts_the_reasons(assessed):
-    words = {1: "The strongest reason", 2: "The two strongest reasons",
-             3: "The three strongest reasons"}
+    words = {
+        1: "The strongest reason",
+        2: "The two strongest reasons",
+        3: "The three strongest reasons",
+    }
     seen = set()
     for a in assessed.values():
         n = len(a.reasons)
@@ -310,8 +333,9 @@ def test_fidelity_gaps_are_percentage_points_and_thresholds_have_words(pack):
     from advisor.charts import points
 
     assert points(0.15) == "15 percentage points" and points(0.01) == "1 percentage point"
-    a = recommend(profile(regulation={"criticality": "regulated", "explainability": "high"}),
-                  rulepack=pack)
+    a = recommend(
+        profile(regulation={"criticality": "regulated", "explainability": "high"}), rulepack=pack
+    )
     short = [e for e in a.explainability.values() if not e.meets_requirement and e.gap > 0]
     assert short
     html = render(a, "html")
@@ -325,7 +349,7 @@ def test_fidelity_gaps_are_percentage_points_and_thresholds_have_words(pack):
 
 def test_print_css_keeps_rows_whole_and_opens_the_detail():
     css = (ROOT / "templates" / "report.css").read_text()
-    printing = css[css.index("@media print"):]
+    printing = css[css.index("@media print") :]
     assert re.search(r"\btr \{ break-inside: avoid", printing)
     assert "details.part-d::details-content { content-visibility: visible" in printing
     assert re.search(r"section#decision \{[^}]*break-after: page", printing)

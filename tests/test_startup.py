@@ -50,8 +50,15 @@ def loaded_at(
 ) -> tuple[set[str], subprocess.CompletedProcess]:
     out = tmp_path / "modules.json"
     env = {**os.environ, "ADVISOR_MODULES_OUT": str(out), "ADVISOR_ASK_INTERACTIVE": interactive}
-    p = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.exists(), p.stderr
     return set(json.loads(out.read_text())), p
 
@@ -78,8 +85,9 @@ def test_first_question_of_ask_imports_nothing_heavy(tmp_path):
 def test_the_probe_sees_heavy_modules_when_they_load(tmp_path):
     # The check is live: a real assessment does load numpy.
     example = Path(__file__).resolve().parent.parent / "examples" / "realtime-voice-agent.yaml"
-    modules, p = loaded_at(["recommend", str(example), "--format", "json", "--no-explain"],
-                           tmp_path)
+    modules, p = loaded_at(
+        ["recommend", str(example), "--format", "json", "--no-explain"], tmp_path
+    )
     assert p.returncode == 0, p.stderr
     assert "numpy" in modules
 
@@ -92,28 +100,50 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _portfolio(tmp_path: Path) -> Path:
     src = tmp_path / "portfolio.csv"
-    src.write_text("id,name,task.modality,data.paired_examples,latency.budget_ms,"
-                   "regulation.criticality,regulation.regimes,regulation.explanation_method\n"
-                   "a,A,text,20000,300,regulated,gdpr_art22,shap\n"
-                   "b,B,vision,2M,20,safety_critical,iso_26262,\n")
+    src.write_text(
+        "id,name,task.modality,data.paired_examples,latency.budget_ms,"
+        "regulation.criticality,regulation.regimes,regulation.explanation_method\n"
+        "a,A,text,20000,300,regulated,gdpr_art22,shap\n"
+        "b,B,vision,2M,20,safety_critical,iso_26262,\n"
+    )
     return src
 
 
-@pytest.mark.parametrize("name", ["recommend-html", "recommend-scores", "batch", "batch-explain",
-                                  "compare", "ask"])
+@pytest.mark.parametrize(
+    "name", ["recommend-html", "recommend-scores", "batch", "batch-explain", "compare", "ask"]
+)
 def test_assessing_commands_import_no_shap_sklearn_or_scipy(name, tmp_path):
     card = str(ROOT / "examples" / "card-fraud.yaml")
     voice = str(ROOT / "examples" / "realtime-voice-agent.yaml")
     args = {
         "recommend-html": ["recommend", card, "-o", str(tmp_path / "r.html")],
         "recommend-scores": ["recommend", card, "--format", "json", "--explain-scores"],
-        "batch": ["batch", str(_portfolio(tmp_path)), "-o", str(tmp_path / "out.jsonl"),
-                  "--report", str(tmp_path / "portfolio.html")],
-        "batch-explain": ["batch", str(_portfolio(tmp_path)), "-o", str(tmp_path / "out.jsonl"),
-                          "--explain", "--samples", "2000"],
+        "batch": [
+            "batch",
+            str(_portfolio(tmp_path)),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--report",
+            str(tmp_path / "portfolio.html"),
+        ],
+        "batch-explain": [
+            "batch",
+            str(_portfolio(tmp_path)),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--explain",
+            "--samples",
+            "2000",
+        ],
         "compare": ["compare", card, voice, "-o", str(tmp_path / "c.html")],
-        "ask": ["ask", "--answers", str(tmp_path / "answers.yaml"), "--defaults", "-o",
-                str(tmp_path / "a.html")],
+        "ask": [
+            "ask",
+            "--answers",
+            str(tmp_path / "answers.yaml"),
+            "--defaults",
+            "-o",
+            str(tmp_path / "a.html"),
+        ],
     }[name]
     (tmp_path / "answers.yaml").write_bytes(Path(card).read_bytes())
     # Not interactive: `ask` takes the answers file and the defaults, then assesses.
@@ -142,8 +172,14 @@ SERVICE = textwrap.dedent("""
 def test_the_services_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
     pytest.importorskip("fastapi", reason="the server extra is not installed")
     pytest.importorskip("httpx", reason="httpx (FastAPI's TestClient) is not installed")
-    p = subprocess.run([sys.executable, "-c", SERVICE], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [sys.executable, "-c", SERVICE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert p.returncode == 0, p.stderr
     modules = set(json.loads(p.stdout.strip().splitlines()[-1]))
     assert "numpy" in modules
@@ -162,8 +198,17 @@ def test_precedent_search_is_exact():
 
     library = load_rulepack().precedents
     index = _index(library)
-    num = np.array([_numeric(p.features.modality, p.features.paired_log10,
-                             p.features.latency_class, p.features.criticality) for p in library])
+    num = np.array(
+        [
+            _numeric(
+                p.features.modality,
+                p.features.paired_log10,
+                p.features.latency_class,
+                p.features.criticality,
+            )
+            for p in library
+        ]
+    )
     scaler = StandardScaler().fit(num)
     rows = np.hstack([scaler.transform(num), [_onehot(p.features.modality) for p in library]])
     assert np.allclose(index.rows, rows, atol=1e-12)
@@ -175,13 +220,25 @@ def test_precedent_search_is_exact():
             "modality": modalities[int(rng.integers(len(modalities)))],
             "paired_log10": round(float(rng.uniform(0, 12)), 3),
             "latency_class": LATENCY_CLASSES[int(rng.integers(4))][0],
-            "criticality": ["non_critical", "business_critical", "regulated",
-                            "safety_critical"][int(rng.integers(4))],
+            "criticality": ["non_critical", "business_critical", "regulated", "safety_critical"][
+                int(rng.integers(4))
+            ],
         }
-        q = np.hstack([scaler.transform([_numeric(feats["modality"], feats["paired_log10"],
-                                                  feats["latency_class"],
-                                                  feats["criticality"])])[0],
-                       _onehot(feats["modality"])])
+        q = np.hstack(
+            [
+                scaler.transform(
+                    [
+                        _numeric(
+                            feats["modality"],
+                            feats["paired_log10"],
+                            feats["latency_class"],
+                            feats["criticality"],
+                        )
+                    ]
+                )[0],
+                _onehot(feats["modality"]),
+            ]
+        )
         dist, idx = tree.query(q[None], k=len(library))
         pairs = zip(dist[0], idx[0], strict=True)
         want = sorted((round(float(d), 6) + 0.0, int(i)) for d, i in pairs)

@@ -77,8 +77,12 @@ def test_unsure_answer_forms():
     req = Requirements.model_validate(base)
     assert req.task.pretrained_available is True  # a tie: the first listed stands
     assert req.unsure()["task.pretrained_available"] == {True: 0.5, False: 0.5}
-    for bad in ({"one_of": []}, {"one_of": {"medium": -1}}, {"one_of": ["medium", "bogus"]},
-                {"one_of": {"medium": float("nan")}}):
+    for bad in (
+        {"one_of": []},
+        {"one_of": {"medium": -1}},
+        {"one_of": ["medium", "bogus"]},
+        {"one_of": {"medium": float("nan")}},
+    ):
         doc = copy.deepcopy(base)
         doc["regulation"]["explainability"] = bad
         with pytest.raises(InputError) as e:
@@ -88,8 +92,9 @@ def test_unsure_answer_forms():
 
 def test_unsure_answer_is_sampled_and_explained_at_its_most_likely_value():
     # Ample data and a tight budget: no explanation need -> end-to-end; high -> hybrid.
-    doc = profile(task={"modality": "text"}, data={"paired_examples": 5e7},
-                  latency={"budget_ms": 40})
+    doc = profile(
+        task={"modality": "text"}, data={"paired_examples": 5e7}, latency={"budget_ms": 40}
+    )
     doc["regulation"]["explainability"] = {"one_of": {"none": 0.75, "high": 0.25}}
     a = recommend(doc, rulepack=PACK)
     assert a.recommendation == "end_to_end"
@@ -114,23 +119,33 @@ _CRITS = st.sampled_from(["non_critical", "business_critical", "regulated", "saf
 
 @examples(25, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    pairs=st.floats(1e2, 1e9), budget=st.floats(5, 20000),
+    pairs=st.floats(1e2, 1e9),
+    budget=st.floats(5, 20000),
     expl=st.lists(_LEVELS, min_size=2, max_size=4, unique=True),
-    crit=_CRITS, modality=st.sampled_from(["text", "speech", "vision", "tabular"]),
+    crit=_CRITS,
+    modality=st.sampled_from(["text", "speech", "vision", "tabular"]),
 )
 def test_value_of_information_matches_resolving_each_value(pairs, budget, expl, crit, modality):
     # Every stated probability equals the weighted share of its values whose re-run (the input
     # set to that value, everything else as given) gives another recommendation.
-    doc = profile(task={"modality": modality}, data={"paired_examples": pairs},
-                  latency={"budget_ms": budget}, regulation={"criticality": crit})
+    doc = profile(
+        task={"modality": modality},
+        data={"paired_examples": pairs},
+        latency={"budget_ms": budget},
+        regulation={"criticality": crit},
+    )
     doc["regulation"]["explainability"] = {"one_of": expl}
     a = recommend(doc, rulepack=PACK, explain=False)
     items = {v.input: v for v in a.value_of_information}
     unsure = items["regulation.explainability"]
-    changed = sum(1.0 / len(expl) for level in expl
-                  if recommend(_resolved(doc, "regulation.explainability", level),
-                               rulepack=PACK, explain=False).recommendation
-                  != a.recommendation)
+    changed = sum(
+        1.0 / len(expl)
+        for level in expl
+        if recommend(
+            _resolved(doc, "regulation.explainability", level), rulepack=PACK, explain=False
+        ).recommendation
+        != a.recommendation
+    )
     assert unsure.probability == pytest.approx(changed, abs=1e-4)
     # A plain number with the default spread: resolved to its bins' midpoints.
     spread = PACK.uncertainty.default_spread["data.paired_examples"]
@@ -140,8 +155,11 @@ def test_value_of_information_matches_resolving_each_value(pairs, budget, expl, 
         exact = 10 ** (lo + (hi - lo) * (i + 0.5) / NUMERIC_POINTS) - 1
         # The pack treats a plain number as uncertain; the re-run fixes it with a zero-width
         # range, which the engine reads at exactly that value.
-        again = recommend(_resolved(doc, "data.paired_examples", {"low": exact, "high": exact}),
-                          rulepack=PACK, explain=False)
+        again = recommend(
+            _resolved(doc, "data.paired_examples", {"low": exact, "high": exact}),
+            rulepack=PACK,
+            explain=False,
+        )
         changed += (again.recommendation != a.recommendation) / NUMERIC_POINTS
     assert items["data.paired_examples"].probability == pytest.approx(changed, abs=1e-4)
     # Ranked, largest first.
@@ -153,8 +171,10 @@ def test_questionnaire_takes_not_sure_answers():
     from advisor.ask import parse_answer, questions
 
     qs = {q.path: q for q in questions()}
-    expl, stage, pre = (qs[p] for p in ("regulation.explainability", "data.stage_labels",
-                                        "task.pretrained_available"))
+    expl, stage, pre = (
+        qs[p]
+        for p in ("regulation.explainability", "data.stage_labels", "task.pretrained_available")
+    )
     assert parse_answer(expl, "not sure") == {"one_of": ["none", "low", "medium", "high"]}
     assert parse_answer(expl, "medium or high") == {"one_of": ["medium", "high"]}
     assert parse_answer(expl, "? low high") == {"one_of": ["low", "high"]}
@@ -169,9 +189,25 @@ def test_unsure_answer_saved_by_ask_reads_back(tmp_path):
     from conftest import run_cli
 
     answers, report = tmp_path / "a.yaml", tmp_path / "r.json"
-    r = run_cli(["ask", "--defaults", "--set", "name=Demo", "--set", "data.paired_examples=5e7",
-                 "--set", "latency.budget_ms=40", "--set", "regulation.explainability=none or high",
-                 "--answers", str(answers), "-o", str(report)], input="")
+    r = run_cli(
+        [
+            "ask",
+            "--defaults",
+            "--set",
+            "name=Demo",
+            "--set",
+            "data.paired_examples=5e7",
+            "--set",
+            "latency.budget_ms=40",
+            "--set",
+            "regulation.explainability=none or high",
+            "--answers",
+            str(answers),
+            "-o",
+            str(report),
+        ],
+        input="",
+    )
     assert r.exit_code == 0, r.output
     assert "Find out next: Settling the unsure explainability requirement" in r.stdout
     again = recommend(load_requirements(answers), rulepack=PACK, explain=False)

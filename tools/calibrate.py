@@ -40,15 +40,23 @@ PARAMS: dict[str, tuple[tuple[Any, ...], list[float]]] = {
     "lat_50": (("dimensions", "latency", "curve", 1, 1), [0.5, 0.6, 0.7, 0.8, 0.9]),
     "lat_100": (("dimensions", "latency", "curve", 2, 1), [0.25, 0.35, 0.45, 0.55]),
     "lat_400": (("dimensions", "latency", "curve", 3, 1), [0.05, 0.1, 0.15, 0.2]),
-    "crit_business": (("dimensions", "regulation", "criticality", "business_critical"),
-                      [-0.05, -0.1, -0.15, -0.2]),
-    "crit_regulated": (("dimensions", "regulation", "criticality", "regulated"),
-                       [-0.3, -0.4, -0.5]),
-    "crit_safety": (("dimensions", "regulation", "criticality", "safety_critical"),
-                    [-0.3, -0.4, -0.5, -0.6]),
+    "crit_business": (
+        ("dimensions", "regulation", "criticality", "business_critical"),
+        [-0.05, -0.1, -0.15, -0.2],
+    ),
+    "crit_regulated": (
+        ("dimensions", "regulation", "criticality", "regulated"),
+        [-0.3, -0.4, -0.5],
+    ),
+    "crit_safety": (
+        ("dimensions", "regulation", "criticality", "safety_critical"),
+        [-0.3, -0.4, -0.5, -0.6],
+    ),
     "expl_low": (("dimensions", "regulation", "explainability", "low"), [0.0, -0.05, -0.1, -0.15]),
-    "expl_medium": (("dimensions", "regulation", "explainability", "medium"),
-                    [-0.2, -0.3, -0.4, -0.5]),
+    "expl_medium": (
+        ("dimensions", "regulation", "explainability", "medium"),
+        [-0.2, -0.3, -0.4, -0.5],
+    ),
     "expl_high": (("dimensions", "regulation", "explainability", "high"), [-0.4, -0.5, -0.6, -0.7]),
     "stage_none": (("dimensions", "data", "stage_labels", "none"), [0.1, 0.2, 0.25, 0.3, 0.4]),
     "stage_full": (("dimensions", "data", "stage_labels", "full"), [-0.1, -0.15, -0.2, -0.3]),
@@ -59,8 +67,10 @@ PARAMS: dict[str, tuple[tuple[Any, ...], list[float]]] = {
     "floor": (("hybrid_score", "conflict_floor"), [0.0, 0.02, 0.05, 0.08, 0.12]),
     "shortage": (("hybrid_score", "shortage_cost"), [0.2, 0.35, 0.5, 0.7, 1.0]),
     "winner": (("hybrid_score", "winner_share"), [0.0, 0.2, 0.35, 0.5, 0.65, 0.8]),
-    "lean_independent": (("rules", "stages-updated-independently", "effect", "lean"),
-                         [-0.1, -0.15, -0.2, -0.25, -0.3, -0.4]),
+    "lean_independent": (
+        ("rules", "stages-updated-independently", "effect", "lean"),
+        [-0.1, -0.15, -0.2, -0.25, -0.3, -0.4],
+    ),
 }
 # The regulation weight is what the other two leave: the weights sum to 1, so every score
 # stays on the 0-1 scale.
@@ -102,27 +112,37 @@ def random_profiles(
     for i in range(n):
         expl = pick([None, "none", "low", "medium", "high"]) if stated else None
         reg: dict[str, Any] = {
-            "criticality": pick(["non_critical", "business_critical", "regulated",
-                                 "safety_critical"]),
+            "criticality": pick(
+                ["non_critical", "business_critical", "regulated", "safety_critical"]
+            ),
             "regimes": [r for r in regimes if rng.random() < regime_p],
         }
         if expl:
             reg["explainability"] = expl
-        out.append({
-            "name": f"r{i}",
-            "task": {"modality": pick(["text", "speech", "vision", "tabular", "multimodal",
-                                       "control", "other"]),
-                     "pretrained_available": bool(rng.random() < 0.5),
-                     "foundation_model": bool(rng.random() < 0.2)},
-            "data": {"paired_examples": float(10 ** rng.uniform(2, 9)),
-                     "stage_labels": pick(["none", "partial", "full"]),
-                     "labeling_cost": pick(["low", "medium", "high"])},
-            "latency": {"budget_ms": float(10 ** rng.uniform(1, 4.8))},
-            "regulation": reg,
-            "team": {"ml_maturity": pick(["low", "medium", "high"])},
-            "deployment": {"target": pick(["cloud", "on_premises", "edge", "on_device"]),
-                           "independent_updates": bool(rng.random() < 0.3)},
-        })
+        out.append(
+            {
+                "name": f"r{i}",
+                "task": {
+                    "modality": pick(
+                        ["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
+                    ),
+                    "pretrained_available": bool(rng.random() < 0.5),
+                    "foundation_model": bool(rng.random() < 0.2),
+                },
+                "data": {
+                    "paired_examples": float(10 ** rng.uniform(2, 9)),
+                    "stage_labels": pick(["none", "partial", "full"]),
+                    "labeling_cost": pick(["low", "medium", "high"]),
+                },
+                "latency": {"budget_ms": float(10 ** rng.uniform(1, 4.8))},
+                "regulation": reg,
+                "team": {"ml_maturity": pick(["low", "medium", "high"])},
+                "deployment": {
+                    "target": pick(["cloud", "on_premises", "edge", "on_device"]),
+                    "independent_updates": bool(rng.random() < 0.3),
+                },
+            }
+        )
     return out
 
 
@@ -140,17 +160,26 @@ class Problem:
         for i, (c, _) in enumerate(cases):
             for o in c.accept:
                 self.accept[i, OPTIONS.index(o)] = True
-        self.unsafe_rows = np.array([
-            str(r.regulation.criticality) == "safety_critical"
-            or (str(r.regulation.criticality) == "regulated" and r.explainability_level() == "high")
-            for _, r in cases
-        ])
+        self.unsafe_rows = np.array(
+            [
+                str(r.regulation.criticality) == "safety_critical"
+                or (
+                    str(r.regulation.criticality) == "regulated"
+                    and r.explainability_level() == "high"
+                )
+                for _, r in cases
+            ]
+        )
         # Two spreads of random projects: one with stated requirements and frequent regimes,
         # one with defaults and no regimes; the answer mix must be balanced on both.
         ids = [r.id for r in base.regimes]
         self.xr = [
-            np.stack([cp.space.vector(Requirements.model_validate(p))
-                      for p in random_profiles(2000, seed + k, ids, regime_p, stated)])
+            np.stack(
+                [
+                    cp.space.vector(Requirements.model_validate(p))
+                    for p in random_profiles(2000, seed + k, ids, regime_p, stated)
+                ]
+            )
             for k, (regime_p, stated) in enumerate(((0.08, True), (0.0, False)))
         ]
         self.ids = [c.id for c, _ in cases]
@@ -182,15 +211,23 @@ class Problem:
             balance += float(np.maximum(0.16 - mix, 0).sum() + np.maximum(mix - 0.49, 0).sum())
             mixes.append(mix)
         mix = np.mean(mixes, axis=0)
-        objective = (2.0 * accepted.mean() + PRIMARY_WEIGHT * primary.mean()
-                     - 5.0 * unsafe.sum() - 4.0 * balance)
-        return {"objective": float(objective), "accepted": float(accepted.mean()),
-                "primary": float(primary.mean()), "unsafe": int(unsafe.sum()),
-                **{f"mix_{o}": [round(float(m[i]), 3) for m in mixes]
-                   for i, o in enumerate(OPTIONS)}}
+        objective = (
+            2.0 * accepted.mean()
+            + PRIMARY_WEIGHT * primary.mean()
+            - 5.0 * unsafe.sum()
+            - 4.0 * balance
+        )
+        return {
+            "objective": float(objective),
+            "accepted": float(accepted.mean()),
+            "primary": float(primary.mean()),
+            "unsafe": int(unsafe.sum()),
+            **{f"mix_{o}": [round(float(m[i]), 3) for m in mixes] for i, o in enumerate(OPTIONS)},
+        }
 
-    def fit(self, start: dict[str, float], rows: np.ndarray | None, rounds: int,
-            seed: int) -> dict[str, float]:
+    def fit(
+        self, start: dict[str, float], rows: np.ndarray | None, rounds: int, seed: int
+    ) -> dict[str, float]:
         rng = np.random.default_rng(seed)
         best = dict(start)
         best_obj = self.score(best, rows)["objective"]
@@ -214,14 +251,22 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=20261201)
-    ap.add_argument("--bootstrap", type=int, default=0, metavar="B",
-                    help="Also refit on B bootstrap resamples of the labelled set and print "
-                         "each parameter's 10th-90th percentile (the pack's intervals).")
-    ap.add_argument("--intervals", action="store_true",
-                    help="Print, per parameter, the values (on a fine grid across its candidate "
-                         "range, the others at their current values) whose objective stays "
-                         "within two labelled cases of the current one: the fit's own "
-                         "uncertainty, which the pack's uncertainty.parameters state.")
+    ap.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="B",
+        help="Also refit on B bootstrap resamples of the labelled set and print "
+        "each parameter's 10th-90th percentile (the pack's intervals).",
+    )
+    ap.add_argument(
+        "--intervals",
+        action="store_true",
+        help="Print, per parameter, the values (on a fine grid across its candidate "
+        "range, the others at their current values) whose objective stays "
+        "within two labelled cases of the current one: the fit's own "
+        "uncertainty, which the pack's uncertainty.parameters state.",
+    )
     args = ap.parse_args()
     base = load_rulepack()
     prob = Problem(base, ROOT / "rules" / "precedents-labelled.yaml", args.seed)
@@ -233,8 +278,11 @@ def main() -> None:
         print(f"intervals (objective within {tol:.3f} of {best:.3f}):")
         for name, (_, cands) in PARAMS.items():
             grid = np.linspace(min(cands), max(cands), 21)
-            ok = [float(v) for v in grid
-                  if prob.score({**start, name: float(v)})["objective"] >= best - tol]
+            ok = [
+                float(v)
+                for v in grid
+                if prob.score({**start, name: float(v)})["objective"] >= best - tol
+            ]
             if ok:
                 print(f"  {name}: current {start[name]:g}, interval [{min(ok):.3g}, {max(ok):.3g}]")
         return
@@ -254,8 +302,10 @@ def main() -> None:
         acc += s["accepted"] * len(test)
         prim += s["primary"] * len(test)
         total += len(test)
-    print(f"cross-validated ({args.folds} folds): accepted {acc / total:.3f}, "
-          f"primary {prim / total:.3f}")
+    print(
+        f"cross-validated ({args.folds} folds): accepted {acc / total:.3f}, "
+        f"primary {prim / total:.3f}"
+    )
     print(yaml.safe_dump({"fitted": fitted}, sort_keys=False))
     if args.bootstrap:
         rng = np.random.default_rng(args.seed)
