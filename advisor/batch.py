@@ -91,6 +91,28 @@ class _CellError(ValueError):
     pass
 
 
+#: Text columns that are free text, never choices.
+_FREE_TEXT = ("name", "description")
+
+
+def _unsure_cell(text: str) -> Any:
+    # An unsure answer in a cell: "medium|high" (equally likely) or "medium=0.7|high=0.3"; the
+    # requirements model validates the choices and weights like {one_of: ...} anywhere else.
+    if "|" not in text:
+        return text
+    parts = [p.strip() for p in text.split("|") if p.strip()]
+    if all("=" in p for p in parts):
+        weights: dict[str, Any] = {}
+        for p in parts:
+            key, _, w = p.partition("=")
+            try:
+                weights[key.strip()] = float(w)
+            except ValueError:
+                weights[key.strip()] = w.strip()  # the model says what is wrong
+        return {"one_of": weights}
+    return {"one_of": parts}
+
+
 @lru_cache(maxsize=16)
 def _plan(header: tuple[str, ...]) -> tuple[tuple[int, str, tuple[str, ...], int], ...]:
     # Per column: its index, name, path in the mapping and how its text is read.
@@ -286,7 +308,7 @@ def _csv_item(row: int, where: str, header: Sequence[str], cells: list[str]) -> 
             bad.append((".".join(parts[:2]) if kind != _ID else ID_KEY, "not valid UTF-8 text"))
             continue
         if kind == _TEXT:
-            value: Any = text
+            value: Any = _unsure_cell(text) if name not in _FREE_TEXT else text
         elif kind == _ID:
             ident = text
             continue

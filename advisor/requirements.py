@@ -568,17 +568,23 @@ class Requirements(BaseModel):
                 for key, value in values.items():
                     if isinstance(value, dict) and set(value) == {"one_of"}:
                         path = f"{section}.{key}"
-                        choices = _one_of(path, value["one_of"])
+                        try:
+                            choices = _one_of(path, value["one_of"])
+                        except ValueError as e:
+                            raise _field_error(cls, (section, key), value, e) from None
                         # The most likely value stands for the field; ties: the first listed.
                         values[key] = _most_likely(choices)
                         unsure[path] = {k: w for k, (w, _) in choices.items()}
                 data[section] = values
         model = handler(data)
         # Keys are the values as the model stores them (enum values, booleans).
-        model._unsure = {
-            path: {_stored(model, path, k): w for k, w in dist.items()}
-            for path, dist in unsure.items()
-        }
+        stored: dict[str, dict[str, Any]] = {}
+        for path, dist in unsure.items():
+            try:
+                stored[path] = {_stored(model, path, k): w for k, w in dist.items()}
+            except ValueError as e:
+                raise _field_error(cls, tuple(path.split(".")), dist, e) from None
+        model._unsure = stored
         return model
 
     def unsure(self) -> dict[str, dict[str, Any]]:
@@ -615,6 +621,19 @@ def _one_of(path: str, raw: Any) -> dict[Any, tuple[float, Any]]:
         out[v] = (out.get(v, (0.0, v))[0] + float(w), v)
     total = sum(w for w, _ in out.values())
     return {k: (w / total, v) for k, (w, v) in out.items()}
+
+
+def _field_error(
+    model: type[BaseModel], loc: tuple[str, ...], value: Any, err: ValueError
+) -> ValidationError:
+    # The problem at the field's own location (not the model's top level), its path dropped
+    # from the message since the location names it.
+    path = ".".join(loc)
+    msg = str(err).removeprefix(f"{path}: ")
+    return ValidationError.from_exception_data(
+        model.__name__,
+        [{"type": "value_error", "loc": loc, "input": value, "ctx": {"error": ValueError(msg)}}],
+    )
 
 
 def _most_likely(choices: dict[Any, tuple[float, Any]]) -> Any:

@@ -215,3 +215,32 @@ def test_unsure_answer_saved_by_ask_reads_back(tmp_path):
     import json
 
     assert json.loads(report.read_text())["confidence"] == again.confidence
+
+
+def test_batch_csv_cells_take_unsure_answers(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    src = tmp_path / "u.csv"
+    src.write_text(
+        "id,name,data.paired_examples,latency.budget_ms,regulation.explainability\n"
+        "1,a,5e7,40,none=0.75|high=0.25\n"
+        "2,b,5e7,40,medium|sideways\n"
+    )
+    out = tmp_path / "u.jsonl"
+    r = run_cli(["batch", str(src), "-o", str(out), "--samples", "2000"])
+    assert r.exit_code == 2  # one bad row; the other is assessed
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    doc = profile(
+        task={"modality": "other"},
+        data={"paired_examples": 5e7},
+        latency={"budget_ms": 40},
+        regulation={},
+    )
+    doc["regulation"] = {"explainability": {"one_of": {"none": 0.75, "high": 0.25}}}
+    single = recommend(doc, rulepack=PACK, explain=False)
+    assert rows[0]["recommendation"] == single.recommendation
+    assert rows[0]["confidence"] == single.confidence
+    assert rows[1]["errors"][0]["field"] == "regulation.explainability"
+    assert "'sideways' is not one of its choices" in rows[1]["errors"][0]["message"]
