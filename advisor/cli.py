@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from ._version import __version__
-from .cli_common import echo_stdout, emit, report_format, rules_option, warn
+from .cli_common import check_parent, echo_stdout, emit, report_format, rules_option, warn
 from .errors import AdvisorError
 from .escape import printable
 
@@ -124,6 +124,7 @@ def recommend(
 
     inputs: list[str | Path | None] = [file, probe_file, rules_dir]
     if output and output != "-":
+        check_parent(Path(output))  # its folders can be made (or say why not)
         check_target(Path(output), inputs)  # before any work: never over an input
     req, doc, _ = _read_input(file)
     pack = load_rulepack(rules_dir)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .cli_common import output_format, rules_option
+from .cli_common import check_parent, output_format, rules_option
 from .errors import InputError
 
 
@@ -118,6 +118,7 @@ def compare(old: str, new: str, output: str | None, fmt: str | None, rules_dir: 
         raise click.UsageError("only one of OLD and NEW can be - (stdin)")
     inputs: list[str | Path | None] = [old, new, rules_dir]
     if output and output != "-":
+        check_parent(Path(output))  # its folders can be made (or say why not)
         check_target(Path(output), inputs)  # before any work: never over an input
     pack = load_rulepack(rules_dir)
     before = load_side(old, pack)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_common import make_parent, output_format, rules_option
+from .cli_common import check_parent, make_parent, output_format, rules_option
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -365,6 +365,7 @@ def probe(
     from .escape import printable
 
     if output != "-":
+        check_parent(Path(output))  # its folders can be made (or say why not)
         check_target(Path(output), [data, rules_dir])  # before minutes of work
     # Load the pack first: a broken pack should fail before minutes of training, not after.
     prior = load_rulepack(rules_dir).explainability.priors["end_to_end"].fidelity

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .cli_common import ENV_RULES, make_parent, output_format, rules_option
+from .cli_common import ENV_RULES, check_parent, make_parent, output_format, rules_option
 from .errors import Problem, RulePackError
 from .escape import printable
 
@@ -269,6 +269,7 @@ def backtest_cmd(labelled: str, rules_dir: str | None, output: str | None) -> No
 
     if output:
         output_format(output, None, ("json",), "json")  # an unknown suffix fails first
+        check_parent(Path(output))  # its folders can be made (or say why not)
         check_target(Path(output), [labelled, rules_dir])  # before any work: never over an input
     pack = load_rulepack(rules_dir)
     path = Path(labelled)

@@ -142,6 +142,20 @@ def check_target(path: Path, inputs: Iterable[str | Path | None] = ()) -> None:
             raise OutputError(f"{path}: refusing to overwrite the input file")
         if not stat.S_ISREG(st.st_mode):
             return  # a FIFO or device: written into, so no temporary file name to check
+    if not os.path.islink(path) and not Path(os.path.realpath(path)).parent.exists():
+        # Its missing folders are made when it is written (every command makes them), so
+        # nothing there can be an input; its name must still fit the file system.
+        ancestor = Path(os.path.realpath(path)).parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor.is_dir():
+            limit = _name_max(ancestor)
+            size = len(os.fsencode(path.name))
+            if size > limit:
+                raise OutputError(
+                    f"{path}: the file name is {size} bytes long; at most {limit} bytes are allowed"
+                )
+        return
     final_path(path)
 
 
