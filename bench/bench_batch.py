@@ -25,20 +25,11 @@ import time
 from pathlib import Path
 
 MODALITIES = ["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
-REGIMES = [
-    "gdpr_art22",
-    "eu_ai_act_high_risk",
-    "ecoa",
-    "sr_11_7",
-    "hipaa",
-    "fda_samd",
-    "eu_mdr",
-    "iso_26262",
-    "eu_dsa",
-    "sec_15c3_5",
-    "colorado_sb21_169",
-    "pci_dss",
-]
+# The regimes the default pack knows, from the requirements model (one list, not a copy).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from advisor.requirements import KNOWN_REGIMES  # noqa: E402
+
+REGIMES = list(KNOWN_REGIMES)
 COLUMNS = [
     "id",
     "name",
