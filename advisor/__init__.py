@@ -11,8 +11,6 @@ Names are imported lazily so that `advisor --help` starts without numpy or shap.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -22,6 +20,7 @@ __all__ = [
     "Assessment",
     "InputError",
     "OutputError",
+    "ProbeResult",
     "Problem",
     "Requirements",
     "RulePack",
@@ -36,26 +35,27 @@ __all__ = [
 ]
 
 _LAZY = {
-    "AdvisorError": "errors",
-    "InputError": "errors",
-    "OutputError": "errors",
-    "RulePackError": "errors",
-    "Problem": "errors",
-    "UsageError": "errors",
-    "Assessment": "assessment",
-    "Requirements": "requirements",
-    "RulePack": "rulepack",
-    "load_requirements": "api",
-    "load_rulepack": "api",
-    "recommend": "api",
-    "recommend_many": "many",
-    "render": "render",
+    "AdvisorError": "_errors",
+    "InputError": "_errors",
+    "OutputError": "_errors",
+    "RulePackError": "_errors",
+    "Problem": "_errors",
+    "ProbeResult": "_probe",
+    "UsageError": "_errors",
+    "Assessment": "_assessment",
+    "Requirements": "_requirements",
+    "RulePack": "_rulepack",
+    "load_requirements": "_api",
+    "load_rulepack": "_api",
+    "recommend": "_api",
+    "recommend_many": "_many",
+    "render": "_render",
 }
 
 if TYPE_CHECKING:
-    from .api import load_requirements, load_rulepack, recommend
-    from .assessment import Assessment
-    from .errors import (
+    from ._api import load_requirements, load_rulepack, recommend
+    from ._assessment import Assessment
+    from ._errors import (
         AdvisorError,
         InputError,
         OutputError,
@@ -63,10 +63,11 @@ if TYPE_CHECKING:
         RulePackError,
         UsageError,
     )
-    from .many import recommend_many
-    from .render import render
-    from .requirements import Requirements
-    from .rulepack import RulePack
+    from ._many import recommend_many
+    from ._probe import ProbeResult
+    from ._render import render
+    from ._requirements import Requirements
+    from ._rulepack import RulePack
 
 
 def __getattr__(name: str) -> Any:
@@ -82,16 +83,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """This package's module type: importing a submodule that shares a public name (the
-    `advisor.render` module and the `render` function) never replaces the public name."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return  # the submodule stays reachable through sys.modules and `from .x import`
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -111,7 +111,7 @@ def cold_figures() -> None:
     """Print the cold wall time of the CLI against importing the libraries it needs."""
     examples = sorted((ROOT / "examples").glob("*.yaml"))
     exe = Path(sys.executable).parent / "advisor"
-    advisor = [str(exe)] if exe.exists() else [sys.executable, "-m", "advisor.cli"]
+    advisor = [str(exe)] if exe.exists() else [sys.executable, "-m", "advisor"]
     card = ROOT / "examples" / "card-fraud.yaml"
     example = card if card.exists() else examples[0]
     with tempfile.TemporaryDirectory() as tmp:

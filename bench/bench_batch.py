@@ -27,7 +27,7 @@ from pathlib import Path
 MODALITIES = ["text", "speech", "vision", "tabular", "multimodal", "control", "other"]
 # The regimes the default pack knows, from the requirements model (one list, not a copy).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from advisor.requirements import KNOWN_REGIMES  # noqa: E402
+from advisor._requirements import KNOWN_REGIMES  # noqa: E402
 
 REGIMES = list(KNOWN_REGIMES)
 COLUMNS = [
@@ -107,7 +107,7 @@ def run(args: list[str]) -> tuple[float, int, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "advisor.cli", *args],
+        [sys.executable, "-m", "advisor", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

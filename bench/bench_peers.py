@@ -4,12 +4,12 @@ engine (GoRules zen-engine) and by plain numpy, on the same CSV, in one interlea
 Prints figures and ratios; asserts only that every peer gives the same recommendation as
 `advisor batch` on every row (it stops, naming the rows, when one does not).
 
-The peers are generated at run time from the compiled rule pack (`advisor.decide.prepare`):
+The peers are generated at run time from the compiled rule pack (`advisor._decide.prepare`):
 the thresholds, curves, rules, vetoes, explainability tables and tie-break come from the pack's
 arrays, so a change to the pack's numbers or rules needs no change here. The decision model's
 formulas (the data utility, and how the utilities and the rules fired become option scores) are
 written once, in `data_utility` and `option_scores` below (marked): when the model changes,
-update those two (the agreement check fails until they match `advisor.scoring.evaluate`).
+update those two (the agreement check fails until they match `advisor._scoring.evaluate`).
 
 One logic, two back ends: `decision_logic` is written against a small set of operations; the
 numpy back end runs it on whole columns, the ZEN back end turns it into one expression node of
@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE))
 
 def _defaults() -> dict[str, Any]:
     # What an empty cell means: the requirements model's own defaults.
-    from advisor.requirements import Requirements
+    from advisor._requirements import Requirements
 
     minimal = {
         "name": "x",
@@ -68,9 +68,9 @@ def _defaults() -> dict[str, Any]:
 
 def read_columns(path: Path, regimes: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
     """Read the portfolio CSV with the csv module; give the ids and the feature columns
-    (`advisor.fields.BASE_COLUMNS` codes, plus one 0/1 column per known regime)."""
-    from advisor.fields import CONDITION_FIELDS
-    from advisor.requirements import DEFAULT_EXPLAINABILITY
+    (`advisor._fields.BASE_COLUMNS` codes, plus one 0/1 column per known regime)."""
+    from advisor._fields import CONDITION_FIELDS
+    from advisor._requirements import DEFAULT_EXPLAINABILITY
 
     defaults = _defaults()
     with path.open(newline="", encoding="utf-8") as fh:
@@ -298,7 +298,7 @@ class ZenOps:
 # The decision logic, generated from the compiled pack.
 
 
-# >>> THE DECISION MODEL'S FORMULAS. Keep these two functions in step with advisor/scoring.py's
+# >>> THE DECISION MODEL'S FORMULAS. Keep these two functions in step with advisor/_scoring.py's
 # `evaluate` (the agreement check fails until they match); everything else is read from the pack.
 def data_utility(B: Any, v: dict[str, Any], cp: Any) -> Any:
     """Give the data dimension's utility in [-1, 1] from the feature columns `v`."""
@@ -349,7 +349,7 @@ def option_scores(B: Any, u: list[Any], fired: list[Any], cp: Any) -> list[Any]:
 
 def _condition(B: Any, cond: Any, v: dict[str, Any], regimes: Sequence[str], n: int) -> Any:
     # A rule-pack condition over the feature columns (the condition language of rulepack.py).
-    from advisor.fields import CONDITION_FIELDS
+    from advisor._fields import CONDITION_FIELDS
 
     if cond.all is not None:
         return B.all([_condition(B, c, v, regimes, n) for c in cond.all], n)
@@ -384,10 +384,10 @@ def decision_logic(B: Any, v: dict[str, Any], cp: Any, n: int = 1) -> Any:
     Args:
         B: the back end (`NumpyOps` or a `ZenOps`).
         v: per base column its values (and "regimes": one value per known regime).
-        cp: the compiled pack (`advisor.scoring.CompiledPack`).
+        cp: the compiled pack (`advisor._scoring.CompiledPack`).
         n: rows (numpy back end).
     """
-    from advisor.scoring import _RAW_FLOOR, VETO_SCORE
+    from advisor._scoring import _RAW_FLOOR, VETO_SCORE
 
     regimes = list(cp.space.regimes)
     u_data = B.let("u_data", data_utility(B, v, cp))
@@ -454,7 +454,7 @@ def decision_logic(B: Any, v: dict[str, Any], cp: Any, n: int = 1) -> Any:
 
 def zen_graph(cp: Any) -> str:
     """Give the JDM graph (input -> one expression node -> output) of the pack's logic."""
-    from advisor.fields import BASE_COLUMNS
+    from advisor._fields import BASE_COLUMNS
 
     ops = ZenOps()
     v: dict[str, Any] = {c: Z(c) for c in BASE_COLUMNS}
@@ -491,14 +491,14 @@ def zen_graph(cp: Any) -> str:
 
 def _compiled() -> Any:
     from advisor import load_rulepack
-    from advisor.decide import prepare
+    from advisor._decide import prepare
 
     return prepare(load_rulepack()).compiled
 
 
 def run_numpy(src: Path, dst: Path) -> None:
     """The numpy peer: read, encode by column, decide all rows at once, write JSON lines."""
-    from advisor.fields import OPTIONS
+    from advisor._fields import OPTIONS
 
     cp = _compiled()
     ids, v = read_columns(src, cp.space.regimes)
@@ -513,7 +513,7 @@ def run_zen(src: Path, dst: Path) -> None:
     """The zen-engine peer: read and encode, one engine evaluation per row, write JSON lines."""
     import zen
 
-    from advisor.fields import BASE_COLUMNS, OPTIONS
+    from advisor._fields import BASE_COLUMNS, OPTIONS
 
     cp = _compiled()
     decision = zen.ZenEngine().create_decision(zen_graph(cp))
@@ -578,7 +578,7 @@ def main() -> None:
         advisor = [
             sys.executable,
             "-m",
-            "advisor.cli",
+            "advisor",
             "batch",
             str(src),
             "-o",

@@ -72,8 +72,8 @@ def main() -> None:
     t0 = time.perf_counter()
     import shap  # noqa: F401 - imported once here, so the runs below time the work only
 
-    from advisor.cli_probe import read_csv
-    from advisor.probe import ProbeSettings, prepare, run_probe
+    from advisor._cli.probe import read_csv
+    from advisor._probe import ProbeSettings, prepare, run_probe
 
     t_import = time.perf_counter() - t0
     settings = ProbeSettings(

@@ -1,6 +1,6 @@
 """Benchmark `advisor serve` on loopback (issues 7 and 15). Prints figures; asserts nothing.
 
-Starts the real service (`python -m advisor.cli serve`) on a free port of 127.0.0.1, with a
+Starts the real service (`python -m advisor serve`) on a free port of 127.0.0.1, with a
 minimal asyncio HTTP client (so the figures measure the server, not the client), and measures:
 - requests/s for N sequential requests (one keep-alive connection) and N concurrent requests
   (C keep-alive connections busy at once), for POST /v1/assessments without attributions
@@ -334,7 +334,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "advisor.cli",
+            "advisor",
             "serve",
             "--port",
             str(port),

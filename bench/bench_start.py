@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
     opts = ap.parse_args()
-    cli = "from advisor.cli import main; main()"
+    cli = "from advisor._cli.main import main; main()"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(

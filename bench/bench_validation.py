@@ -16,8 +16,8 @@ import json
 import statistics
 import time
 
-from advisor.api import read_requirements_bytes
-from advisor.errors import InputError
+from advisor._api import read_requirements_bytes
+from advisor._errors import InputError
 
 BASE = {"name": "t", "data": {"paired_examples": 1000}, "latency": {"budget_ms": 300}}
 

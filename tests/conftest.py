@@ -78,11 +78,11 @@ class Result:
 
 
 def run_cli(args, input=None, env=None) -> Result:
-    """Run `advisor ARGS` through `advisor.cli.main`, exit codes mapped as a user sees them,
+    """Run `advisor ARGS` through `advisor._cli.main.main`, exit codes mapped as a user sees them,
     capturing stdout and stderr (CliRunner's isolation: `input` is stdin, `env` is added)."""
     from click.testing import CliRunner
 
-    from advisor.cli import main
+    from advisor._cli.main import main
 
     with CliRunner().isolation(input=input, env=env) as (out, err, _):
         try:

@@ -19,7 +19,7 @@ from typing import Any, get_args
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from advisor.requirements import (
+from advisor._requirements import (
     COST_ORDER,
     CRITICALITY_ORDER,
     EXPLAINABILITY_ORDER,

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import types
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +27,7 @@ PUBLIC = [
     "Assessment",
     "InputError",
     "OutputError",
+    "ProbeResult",
     "Problem",
     "Requirements",
     "RulePack",
@@ -52,24 +54,24 @@ def test_all_is_pinned():
         advisor.assess  # noqa: B018 - internals are not re-exported
 
 
-def test_submodules_never_shadow_public_names():
-    # The module advisor/render.py shares its name with the public function `render`: once the
-    # module is imported (by the CLI, the engine, anything), `advisor.render` must still be the
-    # function, and `from advisor import render` too.
+def test_public_names_are_never_shadowed_by_modules():
+    # Every module is private (advisor/_render.py, ...), so importing any of them can never
+    # replace a public name such as `render`: the package needs no module-class trick.
     import importlib
+    import pkgutil
 
-    module = importlib.import_module("advisor.render")
-    assert callable(advisor.render) and advisor.render is module.render
-    from advisor import render
-
-    assert render is module.render
-    from advisor.render import FORMATS  # the module itself stays importable
-
-    assert "html" in FORMATS
+    modules = [m.name for m in pkgutil.iter_modules(advisor.__path__) if m.name != "__main__"]
+    assert modules and all(m.startswith("_") for m in modules), modules
+    for name in modules:
+        importlib.import_module(f"advisor.{name}")
+    assert type(sys.modules["advisor"]) is types.ModuleType
+    for name in PUBLIC:
+        assert not isinstance(getattr(advisor, name), types.ModuleType), name
+    assert advisor.render is importlib.import_module("advisor._render").render
 
 
 def test_every_error_class_is_public():
-    import advisor.errors as errors
+    import advisor._errors as errors
 
     classes = {
         n
@@ -110,7 +112,7 @@ def test_py_typed_ships_in_the_wheel(tmp_path):
     names = set(zipfile.ZipFile(next(tmp_path.glob("e2e_advisor-*.whl"))).namelist())
     assert "advisor/py.typed" in names
     assert "advisor/_data/templates/portfolio.html.j2" in names
-    for module in ("batch", "cli_batch", "packcheck", "cli_rules", "server"):
+    for module in ("_batch", "_cli/batch", "_packcheck", "_cli/rules", "_cli/serve", "_server"):
         assert f"advisor/{module}.py" in names
 
 
@@ -137,7 +139,7 @@ def test_concurrent_recommend_calls_agree_with_sequential_ones(pack):
 
 
 def test_rule_pack_is_loaded_once_across_threads(tmp_path, monkeypatch):
-    import advisor.resources as resources
+    import advisor._resources as resources
 
     folder = tmp_path / "pack"
     shutil.copytree(ROOT / "rules", folder)
@@ -205,7 +207,7 @@ def _chunk_noting_pid(items):
     import os
     import tempfile
 
-    import advisor.many as many
+    import advisor._many as many
 
     tempfile.NamedTemporaryFile(
         dir=os.environ["PID_DIR"], prefix=f"{os.getpid()}-", delete=False
@@ -216,7 +218,7 @@ def _chunk_noting_pid(items):
 def test_recommend_many_forks_workers_when_it_can(pack, monkeypatch, tmp_path):
     import os
 
-    import advisor.many as many
+    import advisor._many as many
 
     if many.fork_context() is None:
         pytest.skip("no fork here, or other threads run: recommend_many works in-process")

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import run_cli
 
-from advisor import ask as core
-from advisor.units import parse_number_or_range, parse_quantity
+from advisor import _ask as core
+from advisor._units import parse_number_or_range, parse_quantity
 
 # --------------------------------------------------------------------------------------------
 # Units and ranges
@@ -104,7 +104,7 @@ def asked_fields(io: Scripted) -> list[str]:
 
 def test_every_field_has_its_question_beside_the_schema():
     qs = core.questions()
-    from advisor.requirements import field_paths
+    from advisor._requirements import field_paths
 
     assert [q.path for q in qs] == [p for p in field_paths() if p != "schema_version"]
     for q in qs:
@@ -494,7 +494,7 @@ def _advisor_cmd() -> tuple[str, list[str]]:
     script = Path(sys.executable).with_name("advisor")
     if script.exists():
         return str(script), []
-    return sys.executable, ["-m", "advisor.cli"]
+    return sys.executable, ["-m", "advisor"]
 
 
 # Each expectation may wait this long: on a busy machine (or a fresh clone, where Python first
@@ -581,7 +581,7 @@ def test_pseudo_terminal_ctrl_c_then_resume(tmp_path):
     ["a\x85b", "x\u2028y", "tab\there", "line\nbreak", "emoji 😀 é", "#1: yes", "null", "  lead"],
 )
 def test_answers_file_keeps_any_text_exactly(name):
-    from advisor.api import read_requirements_bytes
+    from advisor._api import read_requirements_bytes
 
     qs = core.questions()
     doc = {"name": name, "data": {"paired_examples": 1}, "latency": {"budget_ms": 1}}
@@ -723,7 +723,7 @@ def test_arrow_keys_edit_the_answer_in_a_terminal(tmp_path):
     env = {**os.environ, "ADVISOR_ASK_INTERACTIVE": "", "TERM": "xterm"}
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "advisor.cli", "ask"],
+        ["-m", "advisor", "ask"],
         cwd=str(tmp_path),
         env=env,
         encoding="utf-8",

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, ROOT, run_cli
 
-from advisor.errors import OutputError
-from advisor.output import write_atomic
+from advisor._errors import OutputError
+from advisor._output import write_atomic
 
 _TEMP = re.compile(r"\..*\.advisor-tmp-\d+-[0-9a-f]{8}", re.DOTALL)
 PREVIOUS = "<!DOCTYPE html><p>the previous report, which must survive</p>\n"
@@ -66,7 +66,7 @@ HOOK = textwrap.dedent("""
     elif stage == "rename":
         os.replace = lambda *a, **k: announce_and_wait()
     sys.argv = ["advisor", *sys.argv[2:]]
-    from advisor.cli import main
+    from advisor._cli.main import main
     main(sys.argv[1:])
 """)
 
@@ -165,7 +165,7 @@ def test_output_never_overwrites_the_input(tmp_path, monkeypatch):
 
 
 def test_batch_output_never_overwrites_the_input(tmp_path):
-    pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+    pytest.importorskip("advisor._batch", reason="advisor batch is not available")
     src = tmp_path / "p.csv"
     text = "name,data.paired_examples,latency.budget_ms\nx,1000,300\n"
     src.write_text(text)
@@ -307,7 +307,7 @@ del ROOT
 
 
 def test_batch_output_follows_links_and_writes_into_special_files(tmp_path):
-    pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+    pytest.importorskip("advisor._batch", reason="advisor batch is not available")
     src = tmp_path / "p.csv"
     src.write_text("name,data.paired_examples,latency.budget_ms\nx,1000,300\n")
     real = tmp_path / "real.jsonl"
@@ -337,7 +337,7 @@ def _advisor(args: list[str], stdin_path: Path, cwd: Path) -> subprocess.Complet
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     with stdin_path.open("rb") as fh:
         return subprocess.run(
-            [sys.executable, "-m", "advisor.cli", *args],
+            [sys.executable, "-m", "advisor", *args],
             stdin=fh,
             cwd=cwd,
             env=env,
@@ -382,7 +382,7 @@ def test_stdin_as_input_and_stdout_as_output_still_work(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "advisor.cli",
+                "advisor",
                 "recommend",
                 "-",
                 "-o",
@@ -535,7 +535,7 @@ def _temp(folder: Path, pid: int, name: str = "r.json", rand: str = "0123abcd") 
 
 
 def test_sweep_removes_only_stale_temporaries_of_this_program(tmp_path):
-    from advisor.output import STALE_AFTER_S, sweep_stale
+    from advisor._output import STALE_AFTER_S, sweep_stale
 
     dead = _dead_pid()
     stale = _temp(tmp_path, dead)
@@ -569,7 +569,7 @@ LOCKER = textwrap.dedent("""
 
 @pytest.mark.skipif(sys.platform == "win32", reason="flock(2) is POSIX")
 def test_sweep_keeps_a_temporary_whose_lock_is_held(tmp_path):
-    from advisor.output import sweep_stale
+    from advisor._output import sweep_stale
 
     # A writer in another pid namespace (a container sharing the folder): its pid looks dead
     # from here, but it holds the lock, so its file is kept.
@@ -592,7 +592,7 @@ def test_sweep_keeps_a_temporary_whose_lock_is_held(tmp_path):
     reason="making a file owned by another user needs root",
 )
 def test_sweep_keeps_another_users_temporary(tmp_path):
-    from advisor.output import sweep_stale
+    from advisor._output import sweep_stale
 
     theirs = _temp(tmp_path, _dead_pid())
     os.chown(theirs, 65534, 65534)
@@ -602,7 +602,7 @@ def test_sweep_keeps_another_users_temporary(tmp_path):
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from advisor.output import write_atomic
+    from advisor._output import write_atomic
     n = sys.argv[2]
     write_atomic(Path(sys.argv[1]), ("writer " + n + "\\n") * 20000)
 """)
@@ -634,7 +634,7 @@ def test_batch_killed_at_an_arbitrary_moment_then_rerun(tmp_path):
     out.write_text("previous\n")
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     with subprocess.Popen(
-        [sys.executable, "-m", "advisor.cli", "batch", str(src), "-o", str(out), "--no-progress"],
+        [sys.executable, "-m", "advisor", "batch", str(src), "-o", str(out), "--no-progress"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -10,10 +10,10 @@ import pytest
 import shap
 from test_batch import random_profile
 
-from advisor.attributions import PLAYERS, _player_columns, coalition_table, explain
-from advisor.engine import prepare
-from advisor.requirements import Requirements
-from advisor.scoring import evaluate
+from advisor._attributions import PLAYERS, _player_columns, coalition_table, explain
+from advisor._engine import prepare
+from advisor._requirements import Requirements
+from advisor._scoring import evaluate
 
 
 def shap_on_raw_rows(x, background, cp, first, second):
@@ -82,8 +82,8 @@ def test_assessment_attributions_and_score_attributions_equal_shap(pack):
     # What the report shows, end to end: the margin's attributions and each option's score
     # attributions (explain_scores) equal shap's ExactExplainer over the engine's rows, to 1e-9.
     from advisor import recommend
-    from advisor.fields import OPTIONS
-    from advisor.narrative import PLAYER_FIELDS
+    from advisor._fields import OPTIONS
+    from advisor._narrative import PLAYER_FIELDS
 
     prep = prepare(pack)
     cp = prep.compiled

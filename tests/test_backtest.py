@@ -10,11 +10,11 @@ import yaml
 from conftest import ROOT, run_cli
 
 from advisor import load_rulepack, recommend
-from advisor.backtest import backtest, parse_labelled
-from advisor.errors import InputError
-from advisor.fields import OPTIONS
-from advisor.requirements import Requirements
-from advisor.scoring import compile_pack, evaluate
+from advisor._backtest import backtest, parse_labelled
+from advisor._errors import InputError
+from advisor._fields import OPTIONS
+from advisor._requirements import Requirements
+from advisor._scoring import compile_pack, evaluate
 
 LABELLED = ROOT / "rules" / "precedents-labelled.yaml"
 

@@ -157,7 +157,7 @@ def test_folder_and_jsonl_agree_with_single_assessments(tmp_path):
 
 
 def test_rows_with_an_explanation_method_use_the_pack_as_it_applies(tmp_path):
-    from advisor.requirements import EXPLANATION_METHODS
+    from advisor._requirements import EXPLANATION_METHODS
 
     rnd = random.Random(21)
     docs = []
@@ -198,10 +198,10 @@ def test_explain_gives_the_same_attributions_as_a_single_assessment(tmp_path):
 def test_many_profiles_at_once_equal_one_at_a_time(pack):
     # The batch explains a chunk of profiles in one game; each equals its one-profile game
     # (itself pinned to shap's Exact explainer in test_attributions).
-    from advisor.attributions import coalition_tables, explain_rows, shapley
-    from advisor.decide import prepare
-    from advisor.requirements import Requirements
-    from advisor.scoring import evaluate, runner_up
+    from advisor._attributions import coalition_tables, explain_rows, shapley
+    from advisor._decide import prepare
+    from advisor._requirements import Requirements
+    from advisor._scoring import evaluate, runner_up
 
     prep = prepare(pack)
     cp = prep.compiled
@@ -259,10 +259,10 @@ def random_profile(rnd: random.Random, i: int) -> dict:
 
 
 def test_monte_carlo_is_the_single_assessments_stream(pack):
-    from advisor.decide import prepare
-    from advisor.requirements import Requirements
-    from advisor.uncertainty import probabilities as single
-    from advisor.uncertainty import probabilities_many
+    from advisor._decide import prepare
+    from advisor._requirements import Requirements
+    from advisor._uncertainty import probabilities as single
+    from advisor._uncertainty import probabilities_many
 
     cp = prepare(pack).compiled
     rnd = random.Random(12)
@@ -278,9 +278,9 @@ def test_monte_carlo_is_the_single_assessments_stream(pack):
 
 def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
     # A chunk of 600 rows takes a handful of engine calls, not one (or more) per row.
-    import advisor.scoring as scoring
-    from advisor.batch import Item, assess_chunk
-    from advisor.engine import prepare
+    import advisor._scoring as scoring
+    from advisor._batch import Item, assess_chunk
+    from advisor._engine import prepare
 
     prep = prepare(pack)
     calls = []
@@ -290,8 +290,8 @@ def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
         calls.append(len(x))
         return real(x, cp, *rest)
 
-    import advisor.decide as decide
-    import advisor.uncertainty as uncertainty
+    import advisor._decide as decide
+    import advisor._uncertainty as uncertainty
 
     for module in (scoring, decide, uncertainty):
         monkeypatch.setattr(module, "evaluate", counting)
@@ -395,7 +395,7 @@ def test_portfolio_overview(tmp_path):
 def test_portfolio_overview_memory_is_flat_with_the_rows():
     # --report keeps an Overview, not every row: its lists stop at the page's limits however
     # many rows arrive; the scatter is a uniform sample of every assessed row, in input order.
-    from advisor.batch import (
+    from advisor._batch import (
         ERROR_LIMIT,
         SCATTER_LIMIT,
         TABLE_LIMIT,

@@ -200,10 +200,10 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 def reports(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Write every example's HTML report to a temporary folder."""
     from advisor import load_rulepack
-    from advisor.api import load_requirements
-    from advisor.engine import assess
-    from advisor.loading import parse_text
-    from advisor.render import render
+    from advisor._api import load_requirements
+    from advisor._engine import assess
+    from advisor._loading import parse_text
+    from advisor._render import render
 
     folder = tmp_path_factory.mktemp("reports")
     pack = load_rulepack()

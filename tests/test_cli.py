@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 from conftest import run_cli as run
 
-from advisor.cli import cli
+from advisor._cli.main import cli
 
 VOICE = ROOT / "examples" / "realtime-voice-agent.yaml"
 GOOD = "name: t\ndata: {paired_examples: 1000}\nlatency: {budget_ms: 300}\n"
@@ -231,7 +231,7 @@ def test_stdout_on_a_full_disk_is_exit_2_not_a_bug(tmp_path):
         pytest.skip("no /dev/full on this system")
     with open("/dev/full", "w") as full:
         p = subprocess.run(
-            [sys.executable, "-m", "advisor.cli", "recommend", str(VOICE), "--no-explain"],
+            [sys.executable, "-m", "advisor", "recommend", str(VOICE), "--no-explain"],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
@@ -241,7 +241,7 @@ def test_stdout_on_a_full_disk_is_exit_2_not_a_bug(tmp_path):
     assert p.stderr == "error: <stdout>: cannot write (No space left on device)\n"
     with open("/dev/full", "w") as full:
         p = subprocess.run(
-            [sys.executable, "-m", "advisor.cli", "schema"],
+            [sys.executable, "-m", "advisor", "schema"],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
@@ -303,12 +303,12 @@ def test_broken_rule_pack_exit_2(tmp_path, mutate, expected):
 
 
 def test_bug_exits_1(monkeypatch):
-    import advisor.engine
+    import advisor._engine
 
     def boom(*a, **k):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(advisor.engine, "assess", boom)
+    monkeypatch.setattr(advisor._engine, "assess", boom)
     r = run(["recommend", str(VOICE)])
     assert r.exit_code == 1
     assert "internal error" in r.stderr and "Traceback" not in r.stderr
@@ -320,7 +320,7 @@ def test_runs_from_any_directory(tmp_path):
         [
             sys.executable,
             "-m",
-            "advisor.cli",
+            "advisor",
             "recommend",
             str(VOICE),
             "-o",

@@ -11,11 +11,11 @@ import numpy as np
 from test_batch import random_profile
 
 from advisor import recommend, recommend_many
-from advisor.compare import compare
-from advisor.engine import prepare
-from advisor.fields import OPTIONS
-from advisor.requirements import Requirements
-from advisor.scoring import VETO_SCORE, evaluate
+from advisor._compare import compare
+from advisor._engine import prepare
+from advisor._fields import OPTIONS
+from advisor._requirements import Requirements
+from advisor._scoring import VETO_SCORE, evaluate
 
 
 def _explained(old, new):
@@ -77,7 +77,7 @@ def test_recommend_many_without_explanations_equals_recommend_on_each(pack):
 
 
 def test_batch_rows_equal_single_assessments_decided_by_the_same_path(pack):
-    from advisor.batch import Item, assess_chunk
+    from advisor._batch import Item, assess_chunk
 
     rnd = random.Random(6)
     docs = [random_profile(rnd, i) for i in range(30)]

@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from strategies import examples, profiles
 
 from advisor import load_rulepack, recommend
-from advisor.api import parse_requirements, read_requirements_bytes
-from advisor.errors import InputError, RulePackError
-from advisor.loading import parse_text
-from advisor.resources import default_rules_dir, read_pack_documents
-from advisor.rulepack import build_pack
-from advisor.scoring import compile_pack, evaluate
+from advisor._api import parse_requirements, read_requirements_bytes
+from advisor._errors import InputError, RulePackError
+from advisor._loading import parse_text
+from advisor._resources import default_rules_dir, read_pack_documents
+from advisor._rulepack import build_pack
+from advisor._scoring import compile_pack, evaluate
 
 SLOW = ["too_slow", "data_too_large", "filter_too_much"]
 DEFAULT = load_rulepack()
@@ -292,8 +292,8 @@ def test_fuzz_rule_pack_text(data, name):
 
 
 def test_libyaml_reads_the_bundled_pack_as_the_pure_loader():
-    from advisor.loading import _NOT_FAST, _fast_yaml, _StrictLoader
-    from advisor.resources import default_rules_dir
+    from advisor._loading import _NOT_FAST, _fast_yaml, _StrictLoader
+    from advisor._resources import default_rules_dir
 
     if not yaml.__with_libyaml__:
         pytest.skip("PyYAML here has no libyaml: every file gets the pure loader")
@@ -309,7 +309,7 @@ def test_libyaml_reads_the_bundled_pack_as_the_pure_loader():
 @examples(500, suppress_health_check=_health(*SLOW))
 @given(data=st.data(), name=st.sampled_from(sorted(RULES_TEXT)))
 def test_fuzz_libyaml_refusals_fall_back_to_the_pure_loader(data, name):
-    from advisor.loading import _NOT_FAST, _fast_yaml
+    from advisor._loading import _NOT_FAST, _fast_yaml
 
     text = data.draw(spliced(RULES_TEXT[name]))
     fast = _fast_yaml(text)
@@ -416,8 +416,8 @@ def csv_texts(draw: st.DrawFn) -> str:
 def test_fuzz_batch_csv(text):
     import pytest
 
-    batch = pytest.importorskip("advisor.batch", reason="advisor batch is not available")
-    from advisor.engine import prepare
+    batch = pytest.importorskip("advisor._batch", reason="advisor batch is not available")
+    from advisor._engine import prepare
 
     try:
         header, rows = batch.csv_records(io.StringIO(text, newline=""), "f.csv")

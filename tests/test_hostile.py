@@ -2,7 +2,7 @@
 size limit, formula injection in batch CSV, and payloads in every free-text field of every
 output format.
 
-Each corpus file and rule pack runs through the real CLI (`advisor.cli.main`, exit codes mapped as
+Each corpus file and rule pack runs through the real CLI (`advisor._cli.main`, exit codes mapped as
 for a user): exit 2, nothing on stdout, no traceback, and one `error: <file>: <field or line>:
 <problem>` line per problem. tests/data/*/EXPECTED.yaml give the expected lines.
 """
@@ -26,7 +26,7 @@ from conftest import ROOT, Result
 from conftest import run_cli as run
 
 from advisor import load_requirements, load_rulepack
-from advisor.errors import AdvisorError, InputError
+from advisor._errors import AdvisorError, InputError
 
 DATA = Path(__file__).resolve().parent / "data"
 BAD_REQUIREMENTS = DATA / "bad_requirements"
@@ -105,7 +105,7 @@ def test_hostile_files_in_a_real_process(name, tmp_path):
     path = BAD_REQUIREMENTS / name
     start = time.monotonic()
     p = subprocess.run(
-        [sys.executable, "-m", "advisor.cli", "recommend", str(path)],
+        [sys.executable, "-m", "advisor", "recommend", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -161,7 +161,7 @@ def test_50_mb_on_stdin_refused_fast(tmp_path):
     start = time.monotonic()
     with big.open("rb") as fh:
         p = subprocess.run(
-            [sys.executable, "-m", "advisor.cli", "recommend", "-"],
+            [sys.executable, "-m", "advisor", "recommend", "-"],
             stdin=fh,
             capture_output=True,
             text=True,
@@ -196,7 +196,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def test_formula_injection_in_batch_csv(tmp_path):
-    pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+    pytest.importorskip("advisor._batch", reason="advisor batch is not available")
     out_csv, out_jsonl, report = tmp_path / "out.csv", tmp_path / "out.jsonl", tmp_path / "p.html"
     r = run(["batch", str(FORMULAS), "-o", str(out_csv), "--report", str(report)])
     assert r.exit_code == 2, r.output  # two rows are invalid; every other row is assessed
@@ -488,7 +488,7 @@ def test_payloads_survive_exactly_in_json(evil):
 
 
 def test_payloads_show_as_text_in_the_portfolio_and_compare_reports(evil, tmp_path):
-    pytest.importorskip("advisor.batch", reason="advisor batch is not available")
+    pytest.importorskip("advisor._batch", reason="advisor batch is not available")
     rows = [
         {
             "id": f"<b>{i}</b>",
@@ -542,14 +542,14 @@ def test_payloads_show_as_text_in_the_portfolio_and_compare_reports(evil, tmp_pa
 
 
 def _formats() -> list[str]:
-    from advisor.cli import recommend
+    from advisor._cli.main import recommend
 
     fmt = next(p for p in recommend.params if p.name == "fmt")
     return list(fmt.type.choices)  # type: ignore[attr-defined]
 
 
 def _commands() -> list[str]:
-    from advisor.cli import cli
+    from advisor._cli.main import cli
 
     return list(cli.commands)
 
@@ -560,7 +560,7 @@ def _commands() -> list[str]:
 
 def test_json_numbers_keep_json_meaning():
     # YAML 1.1 reads 1e-05 and 2E6 as strings; a JSON file means numbers.
-    from advisor.loading import parse_text
+    from advisor._loading import parse_text
 
     assert parse_text('{"a": 1e-05, "b": 2E6, "c": -0.0}', "x.json") == {
         "a": 1e-05,
@@ -739,7 +739,7 @@ def test_hostile_case(name, tmp_path):
 
 def test_hostile_requirement_cases_refused_by_the_api_too():
     # The same bytes as a mapping (the service's and recommend_many's way in): the same field.
-    from advisor.api import parse_requirements
+    from advisor._api import parse_requirements
 
     for name, spec in sorted(CASES.items()):
         if spec["run"] != "recommend" or spec.get("accept") or not name.endswith(".json"):
@@ -762,8 +762,8 @@ def test_hostile_requirement_cases_refused_by_the_api_too():
 def test_sixteen_thousand_unknown_keys_give_fifty_lines_and_a_count():
     doc = json.loads(GOOD_JSON)
     doc.update({f"unknown_{i}": i for i in range(16_000)})
-    from advisor.api import parse_requirements
-    from advisor.errors import MAX_PROBLEMS
+    from advisor._api import parse_requirements
+    from advisor._errors import MAX_PROBLEMS
 
     with pytest.raises(InputError) as info:
         parse_requirements(doc, "big.json")
@@ -781,8 +781,8 @@ def test_validation_work_is_linear(monkeypatch):
     # Collapsing the union branches looks at each problem line a fixed number of times, however
     # many there are; 30,000 regimes are normalised through one set. (Times: bench/
     # bench_validation.py; tests assert no timings.)
-    import advisor.loading as loading
-    from advisor.api import parse_requirements
+    import advisor._loading as loading
+    from advisor._api import parse_requirements
 
     looks = {"n": 0}
     real = loading._is_branch_noise

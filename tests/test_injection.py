@@ -22,7 +22,7 @@ from conftest import EXAMPLES, run_cli
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from advisor.escape import markdown, printable, shell_quote
+from advisor._escape import markdown, printable, shell_quote
 
 markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py is a test dependency")
 MD = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -567,7 +567,7 @@ def test_reports_are_printable_even_after_an_older_build_filled_the_template_cac
     older = (
         "import jinja2\n"
         "import importlib\n"
-        "r = importlib.import_module('advisor.render')\n"
+        "r = importlib.import_module('advisor._render')\n"
         "init = jinja2.Environment.__init__\n"
         "def older(self, *a, **k):\n"
         "    k.pop('finalize', None)\n"

@@ -139,7 +139,7 @@ def test_advisor_rules_sets_the_default_pack_and_rules_wins(tmp_path):
 def test_help_has_examples_and_every_option_has_help():
     import click
 
-    from advisor.cli import cli
+    from advisor._cli.main import cli
 
     r = run(["--help"])
     assert "Examples:" in r.stdout and "advisor recommend examples/" in r.stdout
@@ -205,7 +205,7 @@ def _validator(schema):
 
 def test_every_schema_example_is_accepted_by_a_file_and_by_the_schema(tmp_path):
     """Each field's `examples` value, put in a requirements file, reads (exit 0)."""
-    from advisor.api import requirements_schema
+    from advisor._api import requirements_schema
 
     schema = requirements_schema()
     check = _validator(schema)
@@ -239,7 +239,7 @@ def test_every_schema_example_is_accepted_by_a_file_and_by_the_schema(tmp_path):
     ],
 )
 def test_the_same_number_forms_in_a_file_json_csv_and_the_questionnaire(tmp_path, typed, expected):
-    from advisor import ask as core
+    from advisor import _ask as core
     from advisor import load_requirements
 
     doc = {"name": "x", "data": {"paired_examples": typed}, "latency": {"budget_ms": "300 ms"}}
@@ -286,7 +286,7 @@ def test_schema_assessment_describes_what_recommend_writes():
 @pytest.mark.parametrize("typed", ["1e999", "9" * 5000, "-1e999", "1e308 min", "1e308k"])
 def test_typed_numbers_too_large_are_bad_input_not_a_crash(typed):
     from advisor import load_requirements
-    from advisor.errors import InputError
+    from advisor._errors import InputError
 
     for doc in (
         {"data": {"paired_examples": typed}, "latency": {"budget_ms": 300}},
@@ -301,7 +301,7 @@ def test_any_text_as_a_number_is_read_or_refused_with_a_reason():
     from hypothesis import strategies as st
 
     from advisor import load_requirements
-    from advisor.errors import InputError
+    from advisor._errors import InputError
 
     numberish = st.one_of(
         st.text(max_size=20),

@@ -9,7 +9,7 @@ import zipfile
 
 from conftest import ROOT
 
-from advisor.requirements import field_info, field_paths
+from advisor._requirements import field_info, field_paths
 
 
 def test_wheel_contains_rules_and_templates(tmp_path):
@@ -26,7 +26,7 @@ def test_wheel_contains_rules_and_templates(tmp_path):
         assert f"advisor/_data/rules/{f.name}" in names
     for f in (ROOT / "templates").iterdir():
         assert f"advisor/_data/templates/{f.name}" in names
-    assert "advisor/cli.py" in names
+    assert "advisor/_cli/main.py" in names
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     assert "\nName: e2e-advisor\n" in zipfile.ZipFile(wheel).read(meta).decode()
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, profile
 
-from advisor.cli import cli, main
-from advisor.probe import (
+from advisor._cli.main import cli, main
+from advisor._probe import (
     ProbeResult,
     ProbeSettings,
     Table,
@@ -402,9 +402,9 @@ def test_estimates_carry_intervals_basis_and_traceability(pack):
 
 
 def test_stricter_explainability_never_raises_end_to_end_with_a_probe(pack, demo_probe):
-    from advisor.engine import assess
-    from advisor.fields import OPTIONS
-    from advisor.requirements import Requirements
+    from advisor._engine import assess
+    from advisor._fields import OPTIONS
+    from advisor._requirements import Requirements
 
     probe = ProbeResult.model_validate_json(demo_probe.read_text())
     margins = []

@@ -12,15 +12,13 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from conftest import EXAMPLES, ROOT, profile
 
-# `render` through the package, as embedders import it: importing the submodule
-# `advisor.render` first would shadow the package's lazily exported function with the module.
 from advisor import render
-from advisor.api import load_requirements, load_rulepack, recommend
-from advisor.cli import cli
-from advisor.compare import compare
-from advisor.engine import assess
-from advisor.loading import parse_text
-from advisor.scoring import compile_pack
+from advisor._api import load_requirements, load_rulepack, recommend
+from advisor._cli.main import cli
+from advisor._compare import compare
+from advisor._engine import assess
+from advisor._loading import parse_text
+from advisor._scoring import compile_pack
 
 SECTIONS = (
     "decision",
@@ -153,7 +151,7 @@ def test_architecture_sketch_marks_kinds_by_label_and_pattern(assessments, pages
         svg = soup.select_one("#architecture svg.sketch")
         boxes = svg.select("rect.stage")
         labels = [t.get_text() for t in svg.select("text.kind")]
-        from advisor.charts import sketch_stages
+        from advisor._charts import sketch_stages
 
         stages = sketch_stages(a)
         assert len(labels) == len(stages) >= 3, name
@@ -420,8 +418,8 @@ def test_precedents_cite_bibliography_entries(pack):
 
 
 def test_nearest_precedents_use_standardised_features(pack):
-    from advisor.precedents import nearest, project_features
-    from advisor.requirements import Requirements
+    from advisor._precedents import nearest, project_features
+    from advisor._requirements import Requirements
 
     credit = nearest(load_requirements(ROOT / "examples" / "credit-scoring.yaml"), pack.precedents)
     assert credit[0].id == "upstart-underwriting" and credit[0].distance < 0.5
@@ -435,7 +433,7 @@ def test_nearest_precedents_use_standardised_features(pack):
 
 
 def test_unverified_precedents_are_marked(pack):
-    from advisor.precedents import Precedent, nearest
+    from advisor._precedents import Precedent, nearest
 
     req = load_requirements(ROOT / "examples" / "realtime-voice-agent.yaml")
     first = nearest(req, pack.precedents)[0].id
@@ -454,9 +452,9 @@ def test_unverified_precedents_are_marked(pack):
 
 
 def test_risks_are_validated_against_evidence(pack):
-    from advisor.errors import RulePackError
-    from advisor.resources import default_rules_dir, read_pack_documents
-    from advisor.rulepack import build_pack
+    from advisor._errors import RulePackError
+    from advisor._resources import default_rules_dir, read_pack_documents
+    from advisor._rulepack import build_pack
 
     docs = read_pack_documents(default_rules_dir())
     key = next(k for k in docs if k.endswith("risks.yaml"))
@@ -531,7 +529,7 @@ def test_compare_bad_input_is_exit_2(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"advisor_version": "9", "recommendation": "x", "extra": 1}))
     good = _variant(tmp_path, "good")
-    from advisor.cli import main
+    from advisor._cli.main import main
 
     with pytest.raises(SystemExit) as e:
         main(["compare", str(bad), str(good)])

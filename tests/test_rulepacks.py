@@ -11,7 +11,7 @@ from conftest import ROOT, profile
 from conftest import run_cli as run
 
 from advisor import load_rulepack, recommend
-from advisor.errors import RulePackError
+from advisor._errors import RulePackError
 
 BANK = ROOT / "examples" / "org-pack-bank"
 

@@ -23,9 +23,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from advisor.cli import main  # noqa: E402
-from advisor.requirements import Requirements  # noqa: E402
-from advisor.server import MAX_BODY, create_app, negotiate  # noqa: E402
+from advisor._cli.main import main  # noqa: E402
+from advisor._requirements import Requirements  # noqa: E402
+from advisor._server import MAX_BODY, create_app, negotiate  # noqa: E402
 
 VOICE = ROOT / "examples" / "realtime-voice-agent.yaml"
 GOOD = {
@@ -162,12 +162,12 @@ def test_bodies_over_1_mb_are_413(client):
 
 
 def test_internal_error_is_500_without_traceback(monkeypatch):
-    import advisor.engine
+    import advisor._engine
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals at /srv/app/engine.py line 3")
 
-    monkeypatch.setattr(advisor.engine, "assess", boom)
+    monkeypatch.setattr(advisor._engine, "assess", boom)
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/v1/assessments", json=GOOD)
     assert r.status_code == 500
@@ -383,8 +383,8 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
     # Whatever step raises it (assessment, rendering), an AdvisorError is about the input.
     import importlib
 
-    import advisor.engine
-    from advisor.errors import InputError, Problem, RulePackError
+    import advisor._engine
+    from advisor._errors import InputError, Problem, RulePackError
 
     def refuse(*args, **kwargs):
         # Structured problems (issue 13): the service reads their fields, never their text.
@@ -400,7 +400,7 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
             ]
         )
 
-    monkeypatch.setattr(advisor.engine, "assess", refuse)
+    monkeypatch.setattr(advisor._engine, "assess", refuse)
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/v1/assessments", json=GOOD)
     assert r.status_code == 422
@@ -423,8 +423,8 @@ def test_every_advisor_error_is_422_never_500(monkeypatch):
     def bad_render(*args, **kwargs):
         raise InputError(Problem("<body>", "name", "cannot be shown", ("name",)))
 
-    # advisor.render is also the name of a function in advisor/__init__: fetch the module.
-    monkeypatch.setattr(importlib.import_module("advisor.render"), "render", bad_render)
+    # the module behind the public `render` function
+    monkeypatch.setattr(importlib.import_module("advisor._render"), "render", bad_render)
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/v1/assessments?explain=false", json=GOOD, headers={"accept": "text/html"})
     assert r.status_code == 422
@@ -539,8 +539,8 @@ def test_head_healthz_and_no_docs_pages(client):
 
 import contextlib  # noqa: E402
 
-from advisor.server import Limits  # noqa: E402
-from advisor.server_http import HeadTimeoutH11Protocol, uvicorn_settings  # noqa: E402
+from advisor._server import Limits  # noqa: E402
+from advisor._server_http import HeadTimeoutH11Protocol, uvicorn_settings  # noqa: E402
 
 WAIT = 60  # seconds: a safety net for a wedged test, never a measurement
 
@@ -585,10 +585,10 @@ class Gate:
 
 @pytest.fixture
 def gate(monkeypatch):
-    import advisor.engine
+    import advisor._engine
 
-    g = Gate(advisor.engine.assess)
-    monkeypatch.setattr(advisor.engine, "assess", g)
+    g = Gate(advisor._engine.assess)
+    monkeypatch.setattr(advisor._engine, "assess", g)
     yield g
     g.opened.set()
 
@@ -772,13 +772,13 @@ def test_serve_passes_uvicorn_its_limits(monkeypatch):
         )
     assert e.value.code == 0
     # uvicorn's own worker processes import the app by name and build it from the environment.
-    assert seen["app"] == "advisor.server:app_from_environment" and seen["factory"] is True
+    assert seen["app"] == "advisor._server:app_from_environment" and seen["factory"] is True
     assert seen["workers"] == 3
     import os
 
     assert os.environ["ADVISOR_SERVE_TIMEOUT"] == "2.5"
     assert os.environ["ADVISOR_SERVE_RULES"] == str(ROOT / "rules")
-    from advisor.server import app_from_environment
+    from advisor._server import app_from_environment
 
     assert TestClient(app_from_environment()).get("/healthz").status_code == 200
 
@@ -827,7 +827,7 @@ def test_serve_workers_runs_uvicorns_worker_processes():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "advisor", "serve", "--port", str(port), "--workers", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -870,7 +870,7 @@ def test_large_bodies_in_a_worker_process_and_killed_over_the_time_limit(monkeyp
     import httpx
     import slow_work
 
-    import advisor.server
+    import advisor._server
 
     padded = json.dumps({**GOOD, "description": "x" * 3_000}).encode()
     headers = {"content-type": "application/json"}
@@ -883,7 +883,7 @@ def test_large_bodies_in_a_worker_process_and_killed_over_the_time_limit(monkeyp
             r.content == _CLIENT.post("/v1/assessments", content=padded, headers=headers).content
         )  # as on a thread
         # Work that never ends, run in the worker process (imported there by name).
-        monkeypatch.setattr(advisor.server, "_process_work", slow_work.forever)
+        monkeypatch.setattr(advisor._server, "_process_work", slow_work.forever)
         r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
         assert r.json() == {"detail": "the request took longer than 2 s; retry later"}

@@ -20,9 +20,9 @@ from bs4 import BeautifulSoup
 from conftest import EXAMPLES, ROOT, profile, run_cli
 
 from advisor import render
-from advisor.api import load_requirements, recommend
-from advisor.engine import assess
-from advisor.loading import parse_text
+from advisor._api import load_requirements, recommend
+from advisor._engine import assess
+from advisor._loading import parse_text
 
 #: Paths outside the repository that nothing may mention (the rule this test enforces).
 OUTSIDE = re.compile(r"seeds/|PRECEDENTS|DESIGN\.md|STYLE\.md|\.\./shared")
@@ -209,8 +209,8 @@ def test_precedents_prefer_the_projects_modality_and_sector(assessed):
 
 
 def test_precedents_of_other_domains_only_make_up_a_minimum(pack):
-    from advisor.precedents import MIN_SHOWN, nearest
-    from advisor.requirements import Requirements
+    from advisor._precedents import MIN_SHOWN, nearest
+    from advisor._requirements import Requirements
 
     req = Requirements.model_validate(profile(task={"modality": "tabular"}))
     lib = [p for p in pack.precedents if p.features.modality != "tabular"]
@@ -330,7 +330,7 @@ def test_regimes_at_a_glance_are_a_list_without_separators_in_the_text(assessed)
 
 
 def test_fidelity_gaps_are_percentage_points_and_thresholds_have_words(pack):
-    from advisor.charts import points
+    from advisor._charts import points
 
     assert points(0.15) == "15 percentage points" and points(0.01) == "1 percentage point"
     a = recommend(

@@ -31,7 +31,7 @@ PROBE = textwrap.dedent("""
         atexit.register(record)
         sys.argv[1:2] = []
     elif sys.argv[1:2] == ["ask"]:
-        import advisor.cli_ask as cli_ask
+        import advisor._cli.ask as cli_ask
 
         def first_question(self, prompt):
             record()
@@ -40,7 +40,7 @@ PROBE = textwrap.dedent("""
         cli_ask.TerminalPrompter.ask = first_question
     else:
         atexit.register(record)
-    from advisor.cli import main
+    from advisor._cli.main import main
     main(sys.argv[1:])
 """)
 
@@ -73,7 +73,7 @@ def test_help_and_schema_import_nothing_heavy(args, tmp_path):
 
 def test_first_question_of_ask_imports_nothing_heavy(tmp_path):
     try:
-        import advisor.cli_ask  # noqa: F401
+        import advisor._cli.ask  # noqa: F401
     except ImportError as e:  # pragma: no cover - the questionnaire is built in parallel
         pytest.skip(f"advisor ask is not available ({e})")
     modules, p = loaded_at(["ask"], tmp_path)
@@ -158,7 +158,7 @@ SERVICE = textwrap.dedent("""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    from advisor.server import create_app
+    from advisor._server import create_app
     doc = {"name": "svc", "task": {"modality": "text"}, "data": {"paired_examples": 20000},
            "latency": {"budget_ms": 250}, "regulation": {"explanation_method": "shap"}}
     with TestClient(create_app()) as client:
@@ -194,7 +194,7 @@ def test_precedent_search_is_exact():
     from sklearn.preprocessing import StandardScaler
 
     from advisor import load_rulepack
-    from advisor.precedents import LATENCY_CLASSES, _index, _numeric, _onehot
+    from advisor._precedents import LATENCY_CLASSES, _index, _numeric, _onehot
 
     library = load_rulepack().precedents
     index = _index(library)

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from strategies import examples
 
 from advisor import load_requirements, load_rulepack, recommend
-from advisor.engine import prepare
-from advisor.errors import InputError
-from advisor.requirements import Requirements
-from advisor.scoring import evaluate
-from advisor.uncertainty import NUMERIC_POINTS, stacked, variants
+from advisor._engine import prepare
+from advisor._errors import InputError
+from advisor._requirements import Requirements
+from advisor._scoring import evaluate
+from advisor._uncertainty import NUMERIC_POINTS, stacked, variants
 
 PACK = load_rulepack()
 
@@ -168,7 +168,7 @@ def test_value_of_information_matches_resolving_each_value(pairs, budget, expl, 
 
 
 def test_questionnaire_takes_not_sure_answers():
-    from advisor.ask import parse_answer, questions
+    from advisor._ask import parse_answer, questions
 
     qs = {q.path: q for q in questions()}
     expl, stage, pre = (

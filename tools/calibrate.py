@@ -26,12 +26,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from advisor.api import load_rulepack  # noqa: E402
-from advisor.backtest import parse_labelled  # noqa: E402
-from advisor.fields import OPTIONS  # noqa: E402
-from advisor.requirements import Requirements  # noqa: E402
-from advisor.rulepack import RulePack  # noqa: E402
-from advisor.scoring import compile_pack, evaluate  # noqa: E402
+from advisor._api import load_rulepack  # noqa: E402
+from advisor._backtest import parse_labelled  # noqa: E402
+from advisor._fields import OPTIONS  # noqa: E402
+from advisor._requirements import Requirements  # noqa: E402
+from advisor._rulepack import RulePack  # noqa: E402
+from advisor._scoring import compile_pack, evaluate  # noqa: E402
 
 # name -> (path in the pack's JSON dump, candidate values)
 PARAMS: dict[str, tuple[tuple[Any, ...], list[float]]] = {

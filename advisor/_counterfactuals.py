@@ -1,0 +1,324 @@
+"""Stage 6c: what would change the answer.
+
+Takes a requirements' feature row and the compiled pack; gives, for every input, the smallest
+single change that flips the recommendation (numbers: a log-space scan refined by bisection to 1%;
+categories: each alternative; regimes: adding or removing each), and the cheapest pair of changes
+when no single change flips it. Distances: decades for numbers, steps for ordered categories,
+1 for any other change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._fields import CONDITION_FIELDS, log_ms, log_pairs
+from ._requirements import (
+    COST_ORDER,
+    CRITICALITY_ORDER,
+    EXPLAINABILITY_ORDER,
+    LEVEL3_ORDER,
+    MATURITY_ORDER,
+    MODALITIES,
+    TARGETS,
+)
+from ._scoring import CompiledPack, evaluate
+
+PRECISION = 1.01  # bisection stops when the bracket's ratio is within 1%
+GRID = 240
+DEPTH = 5  # bisection steps evaluated per engine call (2^DEPTH - 1 probes per bracket)
+
+NUMERIC: dict[str, tuple[str, float, float]] = {
+    # field: (column, lowest value, highest value)
+    "data.paired_examples": ("paired_log", 0.0, 1e12),
+    "latency.budget_ms": ("latency_log", 0.1, 86_400_000.0),
+}
+
+CATEGORICAL: dict[str, tuple[str, list[Any], bool]] = {
+    # field: (column, choices in order, ordered?)
+    "data.stage_labels": ("stage_labels", LEVEL3_ORDER, True),
+    "data.labeling_cost": ("labeling_cost", COST_ORDER, True),
+    "task.modality": ("modality", MODALITIES, False),
+    "regulation.criticality": ("criticality", CRITICALITY_ORDER, True),
+    "regulation.explainability": ("explainability", EXPLAINABILITY_ORDER, True),
+    "task.pretrained_available": ("pretrained", [False, True], False),
+    "task.foundation_model": ("foundation", [False, True], False),
+    "team.ml_maturity": ("ml_maturity", MATURITY_ORDER, True),
+    "deployment.independent_updates": ("independent_updates", [False, True], False),
+    "deployment.target": ("target", TARGETS, False),
+}
+
+FIELD_ORDER = (
+    "data.paired_examples",
+    "latency.budget_ms",
+    "data.stage_labels",
+    "data.labeling_cost",
+    "task.modality",
+    "task.pretrained_available",
+    "task.foundation_model",
+    "regulation.criticality",
+    "regulation.explainability",
+    "regulation.regimes",
+    "team.ml_maturity",
+    "deployment.target",
+    "deployment.independent_updates",
+)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One change of one input: the field, its new value, its distance and the new row."""
+
+    field: str
+    new: Any
+    distance: float
+    row: np.ndarray
+
+
+def _transform(field: str, v: float) -> float:
+    return log_pairs(v) if field == "data.paired_examples" else log_ms(v)
+
+
+def _transform_all(field: str, values: np.ndarray) -> np.ndarray:
+    # `_transform` over an array: numpy's log10 can differ from math.log10 in the last bit,
+    # which only moves a grid point by 1e-16 decades; every flip found is re-checked anyway.
+    return np.log10(1.0 + values) if field == "data.paired_examples" else np.log10(values)
+
+
+def _with(x: np.ndarray, col: int, values: np.ndarray) -> np.ndarray:
+    rows = np.repeat(x[None, :], len(values), axis=0)
+    rows[:, col] = values
+    return rows
+
+
+def _grid(field: str, v: float, up: bool) -> np.ndarray:
+    # The values scanned from `v` outwards, nearest first (empty when there is no room).
+    _, lowest, highest = NUMERIC[field]
+    if up:
+        start = max(v, 1.0) if field == "data.paired_examples" else v
+        if start * PRECISION >= highest:
+            return np.array([], dtype=float)
+        return np.geomspace(start * PRECISION, highest, GRID)
+    floor = max(lowest, 1.0) if field == "data.paired_examples" else lowest
+    grid = np.geomspace(v / PRECISION, floor, GRID) if v / PRECISION > floor else np.array([])
+    if field == "data.paired_examples" and v > 0:
+        grid = np.append(grid, 0.0)
+    return grid
+
+
+@dataclass
+class _Scan:
+    field: str
+    col: int
+    v: float
+    up: bool
+    grid: np.ndarray
+    lo: float = 0.0  # does not flip
+    hi: float = 0.0  # flips
+
+
+def _choices(rows: list[np.ndarray], cp: CompiledPack) -> np.ndarray:
+    return evaluate(np.stack(rows), cp).choice if rows else np.array([], dtype=int)
+
+
+def numeric_moves(
+    x: np.ndarray,
+    cp: CompiledPack,
+    numbers: dict[str, float],
+    current: int,
+    extra: list[np.ndarray] | None = None,
+) -> tuple[dict[str, list[Move]], np.ndarray]:
+    """Give, per numeric field, the nearest flipping value below and above (those that exist).
+
+    All scans are evaluated together: one call for the log-space grids, then one per bisection
+    step for every bracket still wider than 1%, then one to re-check the rounded values. Rows in
+    `extra` ride along in the first call; their recommendations come back second.
+    """
+    scans = []
+    for field, value in numbers.items():
+        col = cp.space.col(NUMERIC[field][0])
+        for up in (False, True):
+            grid = _grid(field, value, up)
+            if len(grid):
+                scans.append(_Scan(field, col, value, up, grid))
+    rows = [_with(x, s.col, _transform_all(s.field, s.grid)) for s in scans]
+    extra = extra or []
+    if extra:
+        rows.append(np.stack(extra))
+    choices = evaluate(np.concatenate(rows), cp).choice if rows else np.array([], dtype=int)
+    extra_choices = choices[len(choices) - len(extra) :]
+    bracketed = []
+    offset = 0
+    for s in scans:
+        flips = np.nonzero(choices[offset : offset + len(s.grid)] != current)[0]
+        offset += len(s.grid)
+        if len(flips):
+            i = int(flips[0])
+            s.hi = float(s.grid[i])
+            s.lo = float(s.grid[i - 1]) if i > 0 else s.v
+            bracketed.append(s)
+
+    def wide(lo: float, hi: float) -> bool:
+        return lo > 0 and hi > 0 and max(lo, hi) / min(lo, hi) > PRECISION
+
+    # Bisection, several steps per engine call: every midpoint the next DEPTH steps could probe
+    # (the tree of brackets below the current one) is evaluated at once, then the steps are
+    # taken one by one as plain bisection would take them, so the result is exactly its result.
+    while active := [s for s in bracketed if wide(s.lo, s.hi)]:
+        probes: list[tuple[_Scan, float, float]] = []  # (scan, lo, hi) of each bracket probed
+        for s in active:
+            level = [(s.lo, s.hi)]
+            for _ in range(DEPTH):
+                level = [b for b in level if wide(*b)]
+                nxt = []
+                for lo, hi in level:
+                    mid = math.sqrt(lo * hi)
+                    probes.append((s, lo, hi))
+                    nxt += [(lo, mid), (mid, hi)]
+                level = nxt
+        rows = []
+        for s, lo, hi in probes:
+            row = x.copy()
+            row[s.col] = _transform(s.field, math.sqrt(lo * hi))
+            rows.append(row)
+        flipped = {
+            (id(s), lo, hi): bool(c != current)
+            for (s, lo, hi), c in zip(probes, _choices(rows, cp), strict=True)
+        }
+        for s in active:
+            for _ in range(DEPTH):
+                if not wide(s.lo, s.hi):
+                    break
+                mid = math.sqrt(s.lo * s.hi)
+                if flipped[(id(s), s.lo, s.hi)]:
+                    s.hi = mid
+                else:
+                    s.lo = mid
+    candidates = []
+    for s in bracketed:
+        paired = s.field == "data.paired_examples"
+        new = round(s.hi) if paired else float(f"{s.hi:.4g}")
+        if paired and new == round(s.v):
+            new = round(s.hi) + (1 if s.up else -1)
+        row = x.copy()
+        row[s.col] = _transform(s.field, new)
+        candidates.append(Move(s.field, new, abs(row[s.col] - x[s.col]), row))
+    out: dict[str, list[Move]] = {field: [] for field in numbers}
+    for m, c in zip(candidates, _choices([m.row for m in candidates], cp), strict=True):
+        if c != current:
+            out[m.field].append(m)
+    return out, extra_choices
+
+
+def _category_moves(x: np.ndarray, cp: CompiledPack, field: str) -> list[Move]:
+    column, choices, ordered = CATEGORICAL[field]
+    col = cp.space.col(column)
+    cur = int(x[col])
+    out = []
+    for i, value in enumerate(choices):
+        if i == cur:
+            continue
+        row = x.copy()
+        row[col] = float(i)
+        out.append(Move(field, value, float(abs(i - cur)) if ordered else 1.0, row))
+    return out
+
+
+def _regime_moves(x: np.ndarray, cp: CompiledPack) -> list[Move]:
+    base = len(x) - len(cp.space.regimes)
+    out = []
+    for j, regime in enumerate(cp.space.regimes):
+        row = x.copy()
+        row[base + j] = 1.0 - row[base + j]
+        out.append(
+            Move("regulation.regimes", ("add" if row[base + j] else "remove", regime), 1.0, row)
+        )
+    return out
+
+
+def single_moves(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int | None = None
+) -> dict[str, list[Move]]:
+    """Give, per field, every single change that flips the recommendation, nearest first.
+
+    `current` is the recommendation at `x` (an option index), when the caller has it.
+    """
+    if current is None:
+        current = int(evaluate(x[None, :], cp).choice[0])
+    cands: list[Move] = _regime_moves(x, cp)
+    for field in FIELD_ORDER:
+        if field in CATEGORICAL:
+            cands.extend(_category_moves(x, cp, field))
+    numeric, choices = numeric_moves(x, cp, numbers, current, [m.row for m in cands])
+    flipping = [m for m, c in zip(cands, choices, strict=True) if c != current]
+    out: dict[str, list[Move]] = {}
+    for field in FIELD_ORDER:
+        moves = numeric[field] if field in NUMERIC else [m for m in flipping if m.field == field]
+        out[field] = sorted(moves, key=lambda m: m.distance)
+    return out
+
+
+def _pair_candidates(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]) -> list[Move]:
+    cands: list[Move] = []
+    for field in FIELD_ORDER:
+        if field in NUMERIC:
+            column, lowest, highest = NUMERIC[field]
+            col = cp.space.col(column)
+            v = numbers[field]
+            factors = [1e-3, 1e-2, 0.1, 1 / 3, 3.0, 10.0, 100.0, 1000.0]
+            values = [v * f for f in factors if lowest <= v * f <= highest and v * f > 0]
+            if field == "data.paired_examples" and v > 0:
+                values.append(0.0)
+            if field == "data.paired_examples" and v == 0:
+                values += [1e3, 1e4, 1e5, 1e6]
+            for nv in values:
+                row = x.copy()
+                row[col] = _transform(field, nv)
+                shown = round(nv) if field == "data.paired_examples" else float(f"{nv:.4g}")
+                cands.append(Move(field, shown, abs(row[col] - x[col]), row))
+        elif field == "regulation.regimes":
+            cands.extend(_regime_moves(x, cp))
+        else:
+            cands.extend(_category_moves(x, cp, field))
+    return cands
+
+
+def best_pair(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]
+) -> tuple[Move, Move] | None:
+    """Give the cheapest pair of changes to two different inputs that flips the answer."""
+    current = evaluate(x[None, :], cp).choice[0]
+    cands = _pair_candidates(x, cp, numbers)
+    pairs: list[tuple[int, int]] = []
+    rows = []
+    for i, a in enumerate(cands):
+        for j in range(i + 1, len(cands)):
+            b = cands[j]
+            if a.field == b.field:
+                continue
+            row = a.row.copy()
+            changed = b.row != x
+            row[changed] = b.row[changed]
+            pairs.append((i, j))
+            rows.append(row)
+    if not rows:
+        return None
+    choices = evaluate(np.stack(rows), cp).choice
+    best: tuple[float, int] | None = None
+    for k, (i, j) in enumerate(pairs):
+        if choices[k] != current:
+            cost = cands[i].distance + cands[j].distance
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, k)
+    if best is None:
+        return None
+    i, j = pairs[best[1]]
+    return cands[i], cands[j]
+
+
+def condition_kind(field: str) -> str:
+    """Give the kind of a field (numeric, ordinal, nominal, bool, set)."""
+    return CONDITION_FIELDS[field].kind

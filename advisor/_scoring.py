@@ -1,0 +1,567 @@
+"""Stages 2-4: features -> rules fired -> dimension utilities -> option scores and vetoes.
+
+Takes a feature matrix (n rows, `FeatureSpace.columns`) and a compiled rule pack; gives an
+`Evaluation` of arrays, one row per profile. Everything is numpy over all rows at once, so one
+assessment, a Monte Carlo sample, a SHAP coalition set and a portfolio batch share this code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._features import FeatureSpace
+from ._fields import BASE_COLUMNS, CONDITION_FIELDS, OPTIONS
+from ._requirements import (
+    COST_ORDER,
+    CRITICALITY_ORDER,
+    EXPLAINABILITY_ORDER,
+    LEVEL3_ORDER,
+    MODALITIES,
+)
+from ._rulepack import Condition, RulePack
+
+#: The effective score of a vetoed option: below any score a live option can reach.
+VETO_SCORE = -1.0
+_RAW_FLOOR = -0.99
+
+Columns = dict[str, np.ndarray]
+Predicate = Callable[[Columns], np.ndarray]
+
+
+def _leaf(cond: Condition, space: FeatureSpace) -> Predicate:
+    assert cond.field is not None
+    kind = CONDITION_FIELDS[cond.field]
+    op, value = cond.operator()
+    if kind.kind == "set":
+        names = [value] if isinstance(value, str) else list(value)
+        wanted = np.array([1.0 if r in names else 0.0 for r in space.regimes])
+
+        def has_any(c: Columns) -> np.ndarray:
+            # A matrix-vector product: far cheaper per row than a max over a column subset.
+            return np.asarray(c["regimes"] @ wanted > 0.5)
+
+        if op == "not_contains":
+            return lambda c: ~has_any(c)
+        return has_any
+    col = kind.column
+    if op in ("in", "not_in"):
+        codes = [kind.encode(v) for v in value]
+        if kind.kind == "numeric":
+            allowed = np.array(codes)
+            hit: Predicate = lambda c: np.isin(c[col], allowed)  # noqa: E731
+        else:
+            # Category codes are small whole numbers: a lookup table beats np.isin.
+            table = np.zeros(len(kind.choices) or 2, dtype=bool)
+            table[[int(k) for k in codes]] = True
+            hit = lambda c: table[c[col].astype(np.intp)]  # noqa: E731
+        if op == "in":
+            return hit
+        return lambda c: ~hit(c)
+    code = kind.encode(value)
+    compare: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "lt": lambda a: a < code,
+        "le": lambda a: a <= code,
+        "gt": lambda a: a > code,
+        "ge": lambda a: a >= code,
+        "eq": lambda a: a == code,
+        "ne": lambda a: a != code,
+    }
+    fn = compare[op]
+    return lambda c: fn(c[col])
+
+
+def compile_condition(cond: Condition, space: FeatureSpace) -> Predicate:
+    """Compile a condition into a function of the feature columns giving a bool per row."""
+    if cond.all is not None:
+        parts = [compile_condition(c, space) for c in cond.all]
+        return lambda c: np.logical_and.reduce([p(c) for p in parts]) if parts else _true(c)
+    if cond.any is not None:
+        parts = [compile_condition(c, space) for c in cond.any]
+        return lambda c: np.logical_or.reduce([p(c) for p in parts]) if parts else ~_true(c)
+    if cond.not_ is not None:
+        inner = compile_condition(cond.not_, space)
+        return lambda c: ~inner(c)
+    return _leaf(cond, space)
+
+
+def _true(c: Columns) -> np.ndarray:
+    return np.ones(c["regimes"].shape[0], dtype=bool)
+
+
+def _lookup(table: Mapping[Any, float], order: list[str]) -> np.ndarray:
+    return np.array([table[k] for k in order], dtype=float)
+
+
+@dataclass(frozen=True)
+class ExplainabilityTables:
+    """The explainability outcome of every (modality, required level, hybrid pattern).
+
+    Rows of `meets_pattern` are keyed by modality * levels + level; rows of the other tables by
+    (modality * levels + level) * patterns + pattern; columns are the options.
+    """
+
+    levels: int
+    patterns: int
+    meets_pattern: np.ndarray  # key x patterns: the pattern meets the requirement
+    numbers: np.ndarray  # key x (fidelity, gap, penalty) x options
+    flags: np.ndarray  # key x (traceable, meets, veto) x options
+
+
+def _explainability_tables(
+    prior_e2e: float,
+    prior_mod: float,
+    trace_e2e: bool,
+    trace_mod: bool,
+    modality_adj: np.ndarray,
+    req_min: np.ndarray,
+    req_trace: np.ndarray,
+    req_hard: np.ndarray,
+    penalty: float,
+    share: np.ndarray,
+    pattern_trace: np.ndarray,
+) -> ExplainabilityTables:
+    # End-to-end: the prior adjusted by modality; modular: its prior; hybrid: the two mixed by
+    # the interpretable share of the pattern.
+    levels, patterns = len(req_min), len(share)
+    modality = np.repeat(np.arange(len(modality_adj)), levels)
+    req = np.tile(np.arange(levels), len(modality_adj))
+    fid_e2e = np.clip(prior_e2e + modality_adj[modality], 0.0, 1.0)
+    need, need_trace = req_min[req], req_trace[req]
+    fid_pat = share[None, :] * prior_mod + (1.0 - share[None, :]) * fid_e2e[:, None]
+    meets_pat = (fid_pat >= need[:, None]) & (~need_trace[:, None] | pattern_trace[None, :])
+    # Expand to every pattern: key row k becomes rows k * patterns + pattern.
+    k = np.repeat(np.arange(len(req)), patterns)
+    pattern = np.tile(np.arange(patterns), len(req))
+    n = len(k)
+    fid = np.stack([fid_e2e[k], np.full(n, prior_mod), fid_pat[k, pattern]], axis=1)
+    traceable = np.stack(
+        [np.full(n, trace_e2e), np.full(n, trace_mod), pattern_trace[pattern]], axis=1
+    )
+    meets = (fid >= need[k][:, None]) & (~need_trace[k][:, None] | traceable)
+    gap = np.maximum(need[k][:, None] - fid, 0.0)
+    hard = req_hard[req][k][:, None]
+    expl_penalty = np.where(~meets & ~hard, np.maximum(gap, 0.0) * penalty, 0.0)
+    return ExplainabilityTables(
+        levels=levels,
+        patterns=patterns,
+        meets_pattern=meets_pat,
+        numbers=np.stack([fid, gap, expl_penalty], axis=1),
+        flags=np.stack([traceable, meets, ~meets & hard], axis=1),
+    )
+
+
+@dataclass(frozen=True)
+class CompiledPack:
+    """A rule pack turned into arrays and predicates, built once per pack."""
+
+    pack: RulePack
+    space: FeatureSpace
+    weights: np.ndarray
+    scarce_log: np.ndarray
+    ample_log: np.ndarray
+    stage_adj: np.ndarray
+    cost_adj: np.ndarray
+    pretrained_shift: float
+    foundation_shift: float
+    curve_x: np.ndarray
+    curve_u: np.ndarray
+    crit_adj: np.ndarray
+    expl_adj: np.ndarray
+    floor_steps: np.ndarray  # regimes x levels-1: the regime's floor reaches level l+1
+    rule_preds: tuple[Predicate, ...]
+    rule_veto: np.ndarray
+    rule_add: np.ndarray
+    rule_lean: np.ndarray  # R x 2: what each rule adds to the learned and traditional pulls
+    prior_e2e: float
+    prior_mod: float
+    trace_e2e: bool
+    trace_mod: bool
+    modality_adj: np.ndarray
+    req_min: np.ndarray
+    req_trace: np.ndarray
+    req_hard: np.ndarray
+    penalty: float
+    pattern_preds: tuple[Predicate | None, ...]
+    pattern_share: np.ndarray
+    pattern_trace: np.ndarray
+    tie_order: np.ndarray
+    # complexity, gain, floor, shortage, winner share
+    hybrid_terms: tuple[float, float, float, float, float]
+    data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # the pack's evidence by id
+    expl_tables: ExplainabilityTables = field(init=False)
+
+    def __post_init__(self) -> None:
+        tables = _explainability_tables(
+            self.prior_e2e,
+            self.prior_mod,
+            self.trace_e2e,
+            self.trace_mod,
+            self.modality_adj,
+            self.req_min,
+            self.req_trace,
+            self.req_hard,
+            self.penalty,
+            self.pattern_share,
+            self.pattern_trace,
+        )
+        object.__setattr__(self, "expl_tables", tables)
+
+
+def compile_pack(pack: RulePack) -> CompiledPack:
+    """Compile a validated rule pack for vectorised evaluation."""
+    space = FeatureSpace(tuple(r.id for r in pack.regimes))
+    dims = pack.dimensions
+    th = dims.data.thresholds
+    ex = pack.explainability
+    modality_adj = np.zeros(len(MODALITIES))
+    for adj in ex.modality_adjustments:
+        if adj.modality in MODALITIES:
+            modality_adj[MODALITIES.index(adj.modality)] += adj.delta
+    # A measured fidelity (advisor probe) replaces the end-to-end prior and its modality
+    # adjustment; the method adjustment (relative to LIME, the method of both) applies to either.
+    prior_e2e = ex.priors["end_to_end"].fidelity
+    data_shift = 0.0
+    if ex.measured is not None:
+        prior_e2e = ex.measured.fidelity
+        modality_adj[:] = 0.0
+        if ex.probe is not None and ex.measured.accuracy_gap is not None:
+            curve = ex.probe.accuracy_gap_curve
+            data_shift = float(
+                np.interp(ex.measured.accuracy_gap, [p[0] for p in curve], [p[1] for p in curve])
+            )
+    prior_e2e += sum(a.delta for a in ex.method_deltas())
+    rule_veto = np.zeros((len(pack.rules), 3))
+    rule_add = np.zeros((len(pack.rules), 3))
+    rule_lean = np.zeros((len(pack.rules), 2))
+    for i, rule in enumerate(pack.rules):
+        if rule.effect.veto:
+            rule_veto[i, OPTIONS.index(rule.effect.veto)] = 1.0
+        for opt, v in (rule.effect.add or {}).items():
+            rule_add[i, OPTIONS.index(opt)] = v
+        lean = rule.effect.lean or 0.0
+        rule_lean[i] = (max(lean, 0.0), max(-lean, 0.0))
+    levels = EXPLAINABILITY_ORDER
+    required: Mapping[Any, Any] = ex.requirements  # keyed by level name
+    return CompiledPack(
+        pack=pack,
+        space=space,
+        weights=np.array([dims.data.weight, dims.latency.weight, dims.regulation.weight]),
+        scarce_log=np.log10([th[m].scarce for m in MODALITIES]),
+        ample_log=np.log10([th[m].ample for m in MODALITIES]),
+        stage_adj=_lookup(dims.data.stage_labels, LEVEL3_ORDER),
+        cost_adj=_lookup(dims.data.labeling_cost, COST_ORDER),
+        pretrained_shift=dims.data.pretrained_shift_decades,
+        foundation_shift=dims.data.foundation_shift_decades,
+        curve_x=np.log10([p[0] for p in dims.latency.curve]),
+        curve_u=np.array([p[1] for p in dims.latency.curve]),
+        crit_adj=_lookup(dims.regulation.criticality, CRITICALITY_ORDER),
+        expl_adj=_lookup(dims.regulation.explainability, levels),
+        floor_steps=np.array(
+            [
+                [levels.index(r.explainability_floor) >= step for step in range(1, len(levels))]
+                for r in pack.regimes
+            ],
+            dtype=float,
+        ).reshape(len(pack.regimes), len(levels) - 1),
+        rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
+        rule_veto=rule_veto,
+        rule_add=rule_add,
+        rule_lean=rule_lean,
+        prior_e2e=prior_e2e,
+        prior_mod=ex.priors["modular"].fidelity,
+        trace_e2e=ex.priors["end_to_end"].traceable,
+        trace_mod=ex.priors["modular"].traceable,
+        modality_adj=modality_adj,
+        req_min=np.array([required[lv].min_fidelity for lv in levels]),
+        req_trace=np.array([required[lv].traceability for lv in levels]),
+        req_hard=np.array([required[lv].hard for lv in levels]),
+        penalty=ex.penalty_per_point,
+        pattern_preds=tuple(
+            compile_condition(p.when, space) if p.when is not None else None for p in pack.patterns
+        ),
+        pattern_share=np.array([p.interpretable_share for p in pack.patterns]),
+        pattern_trace=np.array([p.traceable for p in pack.patterns]),
+        tie_order=np.array([OPTIONS.index(o) for o in pack.tie_break]),
+        hybrid_terms=(
+            pack.hybrid_score.complexity_cost,
+            pack.hybrid_score.conflict_gain,
+            pack.hybrid_score.conflict_floor,
+            pack.hybrid_score.shortage_cost,
+            pack.hybrid_score.winner_share,
+        ),
+        data_shift=data_shift,
+        evidence=pack.evidence_by_id(),
+    )
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The numbers of K variants of one compiled pack, stacked (K first), for `evaluate` to
+    score each row under its own variant in one call. Variants share the pack's structure
+    (rules, conditions, patterns, regimes); only numbers differ."""
+
+    weights: np.ndarray  # K x 3
+    scarce_log: np.ndarray  # K x modalities
+    ample_log: np.ndarray
+    stage_adj: np.ndarray  # K x 3
+    cost_adj: np.ndarray  # K x 3
+    shifts: np.ndarray  # K x 2: pretrained, foundation (decades)
+    curve_u: np.ndarray  # K x curve points (the budgets `curve_x` are shared)
+    crit_adj: np.ndarray  # K x 4
+    expl_adj: np.ndarray  # K x 4
+    rule_lean: np.ndarray  # K x R x 2
+    hybrid: np.ndarray  # K x 4: complexity, gain, floor, shortage
+    meets_pattern: np.ndarray  # K x keys x patterns
+    numbers: np.ndarray  # K x (keys * patterns) x 3 x 3
+    flags: np.ndarray  # K x (keys * patterns) x 3 x 3
+
+
+def stack(packs: tuple[CompiledPack, ...]) -> Stack:
+    """Give the stacked numbers of a pack's variants (`packs[0]` is any of them)."""
+    return Stack(
+        weights=np.stack([p.weights for p in packs]),
+        scarce_log=np.stack([p.scarce_log for p in packs]),
+        ample_log=np.stack([p.ample_log for p in packs]),
+        stage_adj=np.stack([p.stage_adj for p in packs]),
+        cost_adj=np.stack([p.cost_adj for p in packs]),
+        shifts=np.array([[p.pretrained_shift, p.foundation_shift] for p in packs]),
+        curve_u=np.stack([p.curve_u for p in packs]),
+        crit_adj=np.stack([p.crit_adj for p in packs]),
+        expl_adj=np.stack([p.expl_adj for p in packs]),
+        rule_lean=np.stack([p.rule_lean for p in packs]),
+        hybrid=np.array([p.hybrid_terms for p in packs]),
+        meets_pattern=np.stack([p.expl_tables.meets_pattern for p in packs]),
+        numbers=np.stack([p.expl_tables.numbers for p in packs]),
+        flags=np.stack([p.expl_tables.flags for p in packs]),
+    )
+
+
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    # np.interp with one curve (fp) per row: piecewise linear in x, flat beyond the ends.
+    j = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
+    x0, x1 = xp[j - 1], xp[j]
+    t = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
+    rows = np.arange(len(x))
+    return np.asarray(fp[rows, j - 1] * (1.0 - t) + fp[rows, j] * t)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The engine's arrays for n profiles (options in `fields.OPTIONS` order)."""
+
+    utilities: np.ndarray  # n x 3: data, latency, regulation in [-1, 1]
+    pulls: np.ndarray  # n x 3: learned, traditional, shortage (see `evaluate`)
+    required: np.ndarray  # n: effective explainability level index
+    fired: np.ndarray  # n x R rules fired
+    base: np.ndarray  # n x 3 option scores from the dimensions alone
+    rule_adjust: np.ndarray  # n x 3 score added by rules
+    fidelity: np.ndarray  # n x 3 explanation fidelity estimate
+    traceable: np.ndarray  # n x 3
+    meets: np.ndarray  # n x 3 meets the explainability requirement
+    gap: np.ndarray  # n x 3 fidelity short of the requirement
+    expl_penalty: np.ndarray  # n x 3 soft-requirement penalty
+    expl_veto: np.ndarray  # n x 3 vetoed by a hard explainability requirement
+    rule_veto: np.ndarray  # n x 3 vetoed by a rule
+    pattern: np.ndarray  # n: index of the hybrid pattern
+    raw: np.ndarray  # n x 3 score before vetoes
+    effective: np.ndarray  # n x 3 score with vetoed options at VETO_SCORE
+    choice: np.ndarray  # n: index into OPTIONS
+
+    @property
+    def vetoed(self) -> np.ndarray:
+        """Give n x 3 flags: the option is ruled out."""
+        return np.asarray(self.expl_veto | self.rule_veto)
+
+
+def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
+    """Give the named column views of a feature matrix, with the derived required level."""
+    base = len(BASE_COLUMNS)
+    cols: Columns = {name: x[:, i] for i, name in enumerate(BASE_COLUMNS)}
+    cols["regimes"] = x[:, base:]
+    cols["required"] = required
+    return cols
+
+
+def evaluate(
+    x: np.ndarray,
+    cp: CompiledPack,
+    variants: Stack | None = None,
+    variant: np.ndarray | None = None,
+) -> Evaluation:
+    """Score every row of a feature matrix.
+
+    Args:
+        x: n x width feature matrix (see `FeatureSpace`).
+        cp: the compiled rule pack.
+        variants: the stacked numbers of the pack's variants (`stack`); None: the pack's own.
+        variant: with `variants`, the variant each row is scored under (n indices).
+
+    Returns:
+        The `Evaluation` of all rows.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    n = x.shape[0]
+    sp = cp.space
+    paired = x[:, sp.col("paired_log")]
+    latency = x[:, sp.col("latency_log")]
+    modality = x[:, sp.col("modality")].astype(int)
+    stage = x[:, sp.col("stage_labels")].astype(int)
+    cost = x[:, sp.col("labeling_cost")].astype(int)
+    crit = x[:, sp.col("criticality")].astype(int)
+    stated = x[:, sp.col("explainability")]
+    pretrained = x[:, sp.col("pretrained")]
+    foundation = x[:, sp.col("foundation")]
+    bits = x[:, len(BASE_COLUMNS) :]
+
+    # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
+    # pretrained backbone or a foundation model that already does the task lowers.
+    # Every number below is the pack's own or, with `variants`, each row's variant's.
+    v = variant if variants is not None and variant is not None else None
+    if v is None:
+        shift = np.maximum(pretrained * cp.pretrained_shift, foundation * cp.foundation_shift)
+        lo = cp.scarce_log[modality] - shift
+        hi = cp.ample_log[modality] - shift
+        labels = cp.stage_adj[stage] + cp.cost_adj[cost]
+    else:
+        assert variants is not None
+        sh = variants.shifts[v]
+        shift = np.maximum(pretrained * sh[:, 0], foundation * sh[:, 1])
+        lo = variants.scarce_log[v, modality] - shift
+        hi = variants.ample_log[v, modality] - shift
+        labels = variants.stage_adj[v, stage] + variants.cost_adj[v, cost]
+    u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
+    u_data = np.clip(u_data + labels + cp.data_shift, -1.0, 1.0)
+    if v is None:
+        u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
+    else:
+        assert variants is not None
+        u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u[v])
+    # The highest floor among the regimes present, as a count of the level steps some present
+    # regime reaches (matrix-vector products: a max along a short axis is slow in numpy).
+    floor = np.zeros(n)
+    for step in cp.floor_steps.T:
+        floor += bits @ step > 0.5
+    required = np.maximum(stated, floor)
+    req = required.astype(int)
+    if v is None:
+        u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
+    else:
+        assert variants is not None
+        u_reg = np.clip(variants.crit_adj[v, crit] + variants.expl_adj[v, req], -1.0, 1.0)
+    u = np.stack([u_data, u_lat, u_reg], axis=1)
+
+    cols = columns(x, cp, required)
+    # One row per rule, filled in place (a stack of columns then a cast cost twice as much).
+    f = np.empty((len(cp.rule_preds), n))
+    for i, p in enumerate(cp.rule_preds):
+        f[i] = p(cols)
+    fired = f.T > 0.5
+    rule_adjust = f.T @ cp.rule_add
+    rule_veto = (f.T @ cp.rule_veto) > 0.5
+    if v is None:
+        lean = f.T @ cp.rule_lean
+    else:
+        assert variants is not None
+        lean = np.einsum("nr,nrk->nk", f.T, variants.rule_lean[v])
+
+    # Three pulls, each a weighted sum of the dimensions' arguments (weights sum to 1):
+    #   learned      the reasons for a learned core (ample data, a tight budget, rule leans);
+    #   traditional  the reasons for traditional modules other than data (regulation,
+    #                explanations, safety, stages updated or certified on their own);
+    #   shortage     the shortage of paired data, which argues against any learned core.
+    # End-to-end and modular split one unit by the net pull, so end-to-end's margin over
+    # modular is sum_d weight_d * u_d plus the leans: monotone in every input. Hybrid answers a
+    # real conflict only: it scores below both pure options' midpoint unless both a learned and
+    # a traditional pull exceed the floor.
+    if v is None:
+        w: np.ndarray = cp.weights
+        complexity, gain, floor_, short, share = cp.hybrid_terms
+    else:
+        assert variants is not None
+        w = variants.weights[v]
+        complexity, gain, floor_, short, share = variants.hybrid[v].T
+    pos = np.maximum(u, 0.0) * w
+    neg = np.maximum(-u, 0.0) * w
+    learned = pos.sum(axis=1) + lean[:, 0]
+    traditional = neg[:, 1] + neg[:, 2] + lean[:, 1]
+    shortage = neg[:, 0]
+    net = learned - traditional - shortage
+    s_e2e = np.clip((1.0 + net) / 2.0, 0.0, 1.0)
+    s_mod = np.clip((1.0 - net) / 2.0, 0.0, 1.0)
+    conflict = np.maximum(np.minimum(learned, traditional) - floor_, 0.0)
+    # Hybrid keeps a share of the winning side's lead (it can put that side's kind of stage
+    # where it matters), so a conflict still decides for hybrid when one side is far ahead.
+    s_hyb = 0.5 - complexity + share * np.abs(net) / 2.0 + gain * conflict - short * shortage
+    s_hyb = np.clip(s_hyb, 0.0, 1.0)
+    pulls = np.stack([learned, traditional, shortage], axis=1)
+    base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
+
+    # Explainability depends on the row only through (modality, required level, pattern): look
+    # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
+    et = cp.expl_tables
+    key = modality * et.levels + req
+    applicable = np.stack(
+        [p(cols) if p is not None else np.ones(n, dtype=bool) for p in cp.pattern_preds], axis=1
+    )
+    vt = variants if v is not None else None
+    meets_pattern = et.meets_pattern[key] if vt is None else vt.meets_pattern[v, key]
+    good = applicable & meets_pattern
+    # The first applicable pattern that meets the requirement, else the first applicable one:
+    # walked from the last pattern back, so the first match is written last.
+    first_good = np.full(n, -1)
+    first_applicable = np.zeros(n, dtype=np.intp)
+    for j in range(good.shape[1] - 1, -1, -1):
+        first_good[good[:, j]] = j
+        first_applicable[applicable[:, j]] = j
+    pattern = np.where(first_good >= 0, first_good, first_applicable)
+    full_key = key * et.patterns + pattern
+    numbers = et.numbers[full_key] if vt is None else vt.numbers[v, full_key]
+    flags = et.flags[full_key] if vt is None else vt.flags[v, full_key]
+    fid, gap, expl_penalty = numbers.transpose(1, 0, 2)
+    traceable, meets, expl_veto = flags.transpose(1, 0, 2)
+
+    raw = np.maximum(base + rule_adjust - expl_penalty, _RAW_FLOOR)
+    vetoed = expl_veto | rule_veto
+    effective = np.where(vetoed, VETO_SCORE, raw)
+    # Ties go to the pack's tie-break order: argmax takes the first maximum.
+    a, b, c = (effective[:, i] for i in cp.tie_order)
+    choice = np.where(
+        (a >= b) & (a >= c), cp.tie_order[0], np.where(b >= c, cp.tie_order[1], cp.tie_order[2])
+    )
+    return Evaluation(
+        utilities=u,
+        pulls=pulls,
+        required=required,
+        fired=fired,
+        base=base,
+        rule_adjust=rule_adjust,
+        fidelity=fid,
+        traceable=traceable,
+        meets=meets,
+        gap=gap,
+        expl_penalty=expl_penalty,
+        expl_veto=expl_veto,
+        rule_veto=rule_veto,
+        pattern=pattern,
+        raw=raw,
+        effective=effective,
+        choice=choice,
+    )
+
+
+def margin(ev: Evaluation, first: int, second: int) -> np.ndarray:
+    """Give the effective score of option `first` minus option `second`, per row."""
+    return np.asarray(ev.effective[:, first] - ev.effective[:, second])
+
+
+def runner_up(ev: Evaluation, cp: CompiledPack) -> np.ndarray:
+    """Give, per row, the best option other than the chosen one (ties: the pack's tie-break
+    order, as for the choice)."""
+    masked = ev.effective.copy()
+    masked[np.arange(len(ev.choice)), ev.choice] = -np.inf
+    return np.asarray(cp.tie_order[masked[:, cp.tie_order].argmax(axis=1)])

@@ -1,0 +1,513 @@
+"""Stage 6a: confidence under uncertainty, by Monte Carlo with a fixed seed, and what to find
+out next.
+
+Takes a requirements' point feature row (or many) and the compiled pack; gives the share of
+joint samples that end in each option. A sample draws the project's uncertain inputs (numeric
+ranges log-uniformly, plain numbers across the pack's default spread, unsure answers by their
+weights) and one of the pack's variants (its assumed numbers drawn from their intervals,
+`uncertainty.parameters`). The same draws also give the confidence from the inputs alone and from
+the pack alone. `value_of_information` gives, per uncertain input and per pack assumption, the
+probability that learning its true value changes the recommendation.
+
+Every sample uses fixed columns of one uniform matrix (one column per input and one for the
+pack variant), so fixing an input leaves every other draw as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._fields import CONDITION_FIELDS, OPTIONS, log_ms, log_pairs
+from ._requirements import (
+    DEFAULT_EXPLAINABILITY,
+    EXPLAINABILITY_ORDER,
+    Range,
+    Requirements,
+)
+from ._scoring import CompiledPack, Stack, evaluate, stack
+
+#: Choice fields that may be given as unsure (`{one_of: ...}`), each with its own uniform column.
+CHOICE_FIELDS = tuple(
+    path
+    for path, kind in CONDITION_FIELDS.items()
+    if kind.kind in ("ordinal", "nominal", "bool") and not path.startswith("derived.")
+)
+_PAIRS, _BUDGET, _VARIANT = 0, 1, 2
+_COLUMNS = 3 + len(CHOICE_FIELDS)
+_BLOCK_ROWS = 1 << 16  # rows per engine call in batch: bounded memory
+
+
+def _uniforms(seed: int, total: int) -> np.ndarray:
+    with _lock:
+        hit = _uniform_cache.get((seed, total))
+        if hit is None:
+            hit = np.random.default_rng(seed).random((total, _COLUMNS))
+            hit.setflags(write=False)
+            _uniform_cache[(seed, total)] = hit
+            while len(_uniform_cache) > 8:
+                del _uniform_cache[next(iter(_uniform_cache))]
+        return hit
+
+
+_uniform_cache: dict[tuple[int, int], np.ndarray] = {}
+_variant_cache: dict[int, tuple[CompiledPack, tuple[CompiledPack, ...], Stack]] = {}
+_lock = threading.Lock()
+
+
+# ---------------------------------------------------------------------------------------------
+# The pack's variants
+
+
+def _apply(cp: CompiledPack, values: Mapping[str, float]) -> CompiledPack:
+    # One variant: each named number replaced, then the orders the pack's validator demands
+    # restored (curves and regulation utilities never rise with the budget or strictness).
+    arrays = {
+        name: np.array(getattr(cp, name), dtype=float)
+        for name in (
+            "weights",
+            "curve_u",
+            "crit_adj",
+            "expl_adj",
+            "stage_adj",
+            "cost_adj",
+            "scarce_log",
+            "ample_log",
+            "rule_lean",
+        )
+    }
+    scalars: dict[str, Any] = {}
+    hybrid = list(cp.hybrid_terms)
+    rule_ids = [r.id for r in cp.pack.rules]
+    for name, v in values.items():
+        head, _, rest = name.partition(".")
+        if head == "weights":
+            arrays["weights"][("data", "latency", "regulation").index(rest)] = v
+        elif head == "latency":
+            i = int(rest.rsplit(".", 1)[1])
+            if i < len(arrays["curve_u"]):
+                arrays["curve_u"][i] = v
+        elif head == "regulation":
+            table, level = rest.split(".")
+            key = "crit_adj" if table == "criticality" else "expl_adj"
+            order = (
+                ("non_critical", "business_critical", "regulated", "safety_critical")
+                if table == "criticality"
+                else tuple(EXPLAINABILITY_ORDER)
+            )
+            arrays[key][order.index(level)] = v
+        elif rest.startswith(("stage_labels.", "labeling_cost.")):
+            table, level = rest.split(".")
+            order = (
+                ("none", "partial", "full")
+                if table == "stage_labels"
+                else ("low", "medium", "high")
+            )
+            arrays["stage_adj" if table == "stage_labels" else "cost_adj"][order.index(level)] = v
+        elif rest == "thresholds_shift":
+            arrays["scarce_log"] = arrays["scarce_log"] + v
+            arrays["ample_log"] = arrays["ample_log"] + v
+        elif rest in ("pretrained_shift_decades", "foundation_shift_decades"):
+            scalars[rest.replace("_decades", "")] = v
+        elif head == "hybrid":
+            hybrid[
+                (
+                    "complexity_cost",
+                    "conflict_gain",
+                    "conflict_floor",
+                    "shortage_cost",
+                    "winner_share",
+                ).index(rest)
+            ] = v
+        elif name == "explainability.end_to_end_fidelity":
+            base = cp.pack.explainability.priors["end_to_end"].fidelity
+            if cp.pack.explainability.measured is None:
+                scalars["prior_e2e"] = cp.prior_e2e + (v - base)
+        elif head == "rules":
+            rule = rest.rsplit(".", 1)[0]
+            if rule in rule_ids:
+                arrays["rule_lean"][rule_ids.index(rule)] = (max(v, 0.0), max(-v, 0.0))
+    base_sum = float(np.sum(cp.weights))
+    w = np.maximum(arrays["weights"], 0.0)
+    if w.sum() > 0:
+        arrays["weights"] = w * (base_sum / w.sum())
+    for key in ("curve_u", "crit_adj", "expl_adj"):
+        arrays[key] = np.minimum.accumulate(np.clip(arrays[key], -1.0, 1.0))
+    changes: dict[str, Any] = {**arrays, **scalars}
+    return dataclasses.replace(
+        cp, **changes, hybrid_terms=(hybrid[0], hybrid[1], hybrid[2], hybrid[3], hybrid[4])
+    )
+
+
+def variants(cp: CompiledPack) -> tuple[CompiledPack, ...]:
+    """Give the pack's variants (the base pack itself when it states no interval)."""
+    return _variants(cp)[0]
+
+
+def stacked(cp: CompiledPack) -> Stack:
+    """Give the pack's variants' numbers stacked for one engine call (`scoring.stack`)."""
+    return _variants(cp)[1]
+
+
+def _variants(cp: CompiledPack) -> tuple[tuple[CompiledPack, ...], Stack]:
+    with _lock:
+        hit = _variant_cache.get(id(cp))
+        if hit is not None and hit[0] is cp:
+            return hit[1], hit[2]
+    unc = cp.pack.uncertainty
+    if not unc.parameters:
+        out: tuple[CompiledPack, ...] = (cp,)
+    else:
+        rng = np.random.default_rng(unc.seed + 1)
+        names = sorted(unc.parameters)
+        draws = rng.random((unc.pack_variants, len(names)))
+        out = tuple(
+            _apply(
+                cp,
+                {
+                    n: unc.parameters[n][0] + (unc.parameters[n][1] - unc.parameters[n][0]) * d
+                    for n, d in zip(names, row, strict=True)
+                },
+            )
+            for row in draws
+        )
+    st = stack(out)
+    with _lock:
+        _variant_cache[id(cp)] = (cp, out, st)
+        while len(_variant_cache) > 64:
+            del _variant_cache[next(iter(_variant_cache))]
+    return out, st
+
+
+# ---------------------------------------------------------------------------------------------
+# Samples of the inputs
+
+
+def _bounds(value: float | Range, spread: float) -> tuple[float, float]:
+    if isinstance(value, Range):
+        return value.low, value.high
+    return value / spread, value * spread
+
+
+def _log_bounds(req: Requirements, cp: CompiledPack) -> np.ndarray:
+    spread = cp.pack.uncertainty.default_spread
+    plo, phi = _bounds(req.data.paired_examples, spread["data.paired_examples"])
+    llo, lhi = _bounds(req.latency.budget_ms, spread["latency.budget_ms"])
+    return np.array([[log_pairs(plo), log_ms(llo)], [log_pairs(phi), log_ms(lhi)]])
+
+
+def _choice_codes(req: Requirements) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
+    # Per unsure field: its uniform column, feature column, cumulative weights and codes.
+    out = []
+    for path, dist in req.unsure().items():
+        if path not in CHOICE_FIELDS:
+            continue
+        kind = CONDITION_FIELDS[path]
+        codes = np.array([kind.encode(v) for v in dist])
+        out.append(
+            (3 + CHOICE_FIELDS.index(path), kind.column, np.cumsum(list(dist.values())), codes)
+        )
+    return out
+
+
+def _fill_choices(xs: np.ndarray, req: Requirements, cp: CompiledPack, u: np.ndarray) -> None:
+    # Write one project's unsure answers into its sample rows, by their weights.
+    sp = cp.space
+    for col, column, cum, codes in _choice_codes(req):
+        pick = np.minimum(np.searchsorted(cum, u[:, col] * cum[-1], side="right"), len(codes) - 1)
+        xs[:, sp.col(column)] = codes[pick]
+    if not req.explainability_given() and "regulation.criticality" in req.unsure():
+        # The default explainability follows the sampled criticality.
+        order = ("non_critical", "business_critical", "regulated", "safety_critical")
+        table = np.array([EXPLAINABILITY_ORDER.index(DEFAULT_EXPLAINABILITY[c]) for c in order])
+        xs[:, sp.col("explainability")] = table[xs[:, sp.col("criticality")].astype(int)]
+
+
+def _fill(xs: np.ndarray, req: Requirements, cp: CompiledPack, u: np.ndarray) -> None:
+    # Write one project's sampled columns into xs (rows = samples), in the engine's scales.
+    sp = cp.space
+    lo, hi = _log_bounds(req, cp)
+    xs[:, sp.col("paired_log")] = lo[0] + (hi[0] - lo[0]) * u[:, _PAIRS]
+    xs[:, sp.col("latency_log")] = lo[1] + (hi[1] - lo[1]) * u[:, _BUDGET]
+    _fill_choices(xs, req, cp, u)
+
+
+def _choices(xs: np.ndarray, variant: np.ndarray, cp: CompiledPack) -> np.ndarray:
+    # The engine's answer per row, each row under its pack variant (one call per variant).
+    packs, st = _variants(cp)
+    if len(packs) == 1:
+        return np.asarray(evaluate(xs, cp).choice)
+    return np.asarray(evaluate(xs, cp, st, variant).choice)
+
+
+def _variant_index(u: np.ndarray, cp: CompiledPack) -> np.ndarray:
+    k = len(variants(cp))
+    return np.minimum((u[:, _VARIANT] * k).astype(np.intp), k - 1)
+
+
+def _shares(choice: np.ndarray) -> dict[str, float]:
+    counts = np.bincount(choice, minlength=3)
+    total = float(counts.sum())
+    return {opt: round(float(counts[i]) / total, 4) for i, opt in enumerate(OPTIONS)}
+
+
+def probabilities(req: Requirements, x: np.ndarray, cp: CompiledPack) -> dict[str, float]:
+    """Give each option's share of the joint samples (inputs and pack), to 4 decimals."""
+    return split(req, x, cp)["joint"]
+
+
+def point_answers(x: np.ndarray, cp: CompiledPack) -> np.ndarray:
+    """Give the answer at one feature row under each of the pack's variants."""
+    k = len(variants(cp))
+    return _choices(np.repeat(x[None, :], k, axis=0), np.arange(k), cp)
+
+
+def split(req: Requirements, x: np.ndarray, cp: CompiledPack) -> dict[str, dict[str, float]]:
+    """Give each option's share of the samples: `joint` (inputs and pack together), `inputs`
+    (the project's uncertain inputs, the pack as it is) and `pack` (the pack's assumptions,
+    the inputs at their point values)."""
+    unc = cp.pack.uncertainty
+    u = _uniforms(unc.seed, unc.samples)
+    xs = np.repeat(x[None, :], unc.samples, axis=0)
+    _fill(xs, req, cp, u)
+    variant = _variant_index(u, cp)
+    joint = _choices(xs, variant, cp)
+    inputs = np.asarray(evaluate(xs, cp).choice)
+    pack = point_answers(x, cp)[variant]
+    return {"joint": _shares(joint), "inputs": _shares(inputs), "pack": _shares(pack)}
+
+
+def probabilities_many(
+    reqs: Sequence[Requirements], x: np.ndarray, cp: CompiledPack, samples: int | None = None
+) -> np.ndarray:
+    """Give each row's joint shares per option (n x 3, to 4 decimals), vectorised.
+
+    The samples are the first `samples` of the stream `probabilities` uses, so with the pack's
+    full count each row equals a single assessment's exactly.
+    """
+    unc = cp.pack.uncertainty
+    k = max(1, min(samples or unc.samples, unc.samples))
+    u = _uniforms(unc.seed, unc.samples)[:k]
+    variant = _variant_index(u, cp)
+    n = len(reqs)
+    lo = np.empty((n, 2))
+    hi = np.empty((n, 2))
+    for i, r in enumerate(reqs):
+        lo[i], hi[i] = _log_bounds(r, cp)
+    span = hi - lo
+    c_pairs, c_lat = cp.space.col("paired_log"), cp.space.col("latency_log")
+    counts = np.zeros((n, 3))
+    step = max(1, _BLOCK_ROWS // k)
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        xs = np.repeat(x[a:b], k, axis=0)
+        xs[:, c_pairs] = (lo[a:b, 0:1] + span[a:b, 0:1] * u[None, :, _PAIRS]).ravel()
+        xs[:, c_lat] = (lo[a:b, 1:2] + span[a:b, 1:2] * u[None, :, _BUDGET]).ravel()
+        for i in range(a, b):
+            if reqs[i].unsure():
+                _fill_choices(xs[(i - a) * k : (i - a + 1) * k], reqs[i], cp, u)
+        choice = _choices(xs, np.tile(variant, b - a), cp).reshape(b - a, k)
+        for o in range(3):
+            counts[a:b, o] = (choice == o).sum(axis=1)
+    return np.round(counts / float(k), 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# What to find out next
+
+
+#: Resolution points of a numeric input: the midpoints of this many equal-probability bins.
+NUMERIC_POINTS = 8
+
+
+def _candidates(
+    req: Requirements, given: Mapping[str, Any], cp: CompiledPack
+) -> list[tuple[str, str, list[tuple[float, dict[str, float]]]]]:
+    # Per uncertain input: (field, how it is uncertain, [(probability, fixed columns)]).
+    from ._fields import get_path
+
+    out = []
+    lo, hi = _log_bounds(req, cp)
+    mids = (np.arange(NUMERIC_POINTS) + 0.5) / NUMERIC_POINTS
+    for i, (path, column) in enumerate(
+        (("data.paired_examples", "paired_log"), ("latency.budget_ms", "latency_log"))
+    ):
+        value = req.data.paired_examples if i == 0 else req.latency.budget_ms
+        how = "a range" if isinstance(value, Range) else "a figure with the default spread"
+        points = lo[i] + (hi[i] - lo[i]) * mids
+        out.append((path, how, [(1.0 / NUMERIC_POINTS, {column: float(p)}) for p in points]))
+    unsure = req.unsure()
+    for path in CHOICE_FIELDS:
+        kind = CONDITION_FIELDS[path]
+        dist: dict[Any, float]
+        if path in unsure:
+            dist = unsure[path]
+            how = "an unsure answer"
+        elif get_path(dict(given), path) is None and path != "regulation.explainability":
+            dist = (
+                {c: 1.0 / len(kind.choices) for c in kind.choices}
+                if kind.choices
+                else {False: 0.5, True: 0.5}
+            )
+            how = "a default the file did not give"
+        else:
+            continue
+        opts = []
+        for choice, w in dist.items():
+            code = kind.encode(choice if kind.kind != "bool" else bool(choice))
+            fixed = {kind.column: code}
+            if path == "regulation.criticality" and not req.explainability_given():
+                crit = ("non_critical", "business_critical", "regulated", "safety_critical")[
+                    int(code)
+                ]
+                fixed["explainability"] = float(
+                    EXPLAINABILITY_ORDER.index(DEFAULT_EXPLAINABILITY[crit])
+                )
+            opts.append((float(w), fixed))
+        out.append((path, how, opts))
+    return out
+
+
+def value_of_information(
+    req: Requirements, given: Mapping[str, Any], x: np.ndarray, cp: CompiledPack, rec: int
+) -> list[dict[str, Any]]:
+    """Give, per uncertain input and per pack assumption, the probability that learning its
+    true value changes the recommendation, largest first.
+
+    An input is resolved to each of its possible values (a numeric one to the midpoints of
+    `NUMERIC_POINTS` equal-probability bins of its range or spread; an unsure answer to each
+    choice by its weight; a default the file did not give to each choice equally) with every
+    other input at its point value, as a re-run with that value would assess it. A pack
+    assumption is resolved to each of its variants' values the same way. One engine call per
+    pack variant for all of it.
+    """
+    cands = _candidates(req, given, cp)
+    rows: list[np.ndarray] = []
+    owner: list[tuple[int, float]] = []
+    for j, (_, _, opts) in enumerate(cands):
+        for w, fixed in opts:
+            row = x.copy()
+            for column, value in fixed.items():
+                row[cp.space.col(column)] = value
+            rows.append(row)
+            owner.append((j, w))
+    out: list[dict[str, Any]] = []
+    if rows:
+        choice = np.asarray(evaluate(np.stack(rows), cp).choice)
+        changes = [0.0] * len(cands)
+        answers: list[dict[str, float]] = [{} for _ in cands]
+        for (j, w), c in zip(owner, choice, strict=True):
+            if int(c) != rec:
+                changes[j] += w
+            answers[j][OPTIONS[int(c)]] = answers[j].get(OPTIONS[int(c)], 0.0) + w
+        for j, (path, how, _) in enumerate(cands):
+            out.append(
+                {
+                    "input": path,
+                    "kind": "input",
+                    "uncertainty": how,
+                    "probability": round(min(changes[j], 1.0), 4),
+                    "answers": {k: round(v, 4) for k, v in sorted(answers[j].items())},
+                }
+            )
+    # The pack's assumptions: each variant's answer at the point input, per parameter group.
+    if len(variants(cp)) > 1:
+        answers_k = point_answers(x, cp)
+        out.append(
+            {
+                "input": "rule pack assumptions",
+                "kind": "pack",
+                "uncertainty": f"{len(answers_k)} variants of the pack's assumed numbers",
+                "probability": round(float((answers_k != rec).mean()), 4),
+                "answers": _shares(answers_k),
+            }
+        )
+    out.sort(key=lambda d: (-d["probability"], d["input"]))
+    return out
+
+
+_prior_cache: dict[int, tuple[CompiledPack, Stack]] = {}
+
+
+def _prior_stack(cp: CompiledPack) -> Stack:
+    # The pack with its end-to-end prior at five points from its low to its high end, stacked
+    # for one engine call (built once per compiled pack).
+    with _lock:
+        hit = _prior_cache.get(id(cp))
+        if hit is not None and hit[0] is cp:
+            return hit[1]
+    prior = cp.pack.explainability.priors["end_to_end"]
+    st = stack(
+        tuple(
+            dataclasses.replace(cp, prior_e2e=cp.prior_e2e + (float(p) - prior.fidelity))
+            for p in np.linspace(prior.low, prior.high, 5)
+        )
+    )
+    with _lock:
+        _prior_cache[id(cp)] = (cp, st)
+        while len(_prior_cache) > 64:
+            del _prior_cache[next(iter(_prior_cache))]
+    return st
+
+
+def probe_sensitivity(x: np.ndarray, cp: CompiledPack, rec: int) -> list[dict[str, Any]]:
+    """Give, when the end-to-end explainability estimate drives the answer, the share of its
+    interval (five points from its low to its high end) that changes the recommendation, as an
+    item that suggests measuring it with `advisor probe`; else nothing."""
+    ex = cp.pack.explainability
+    if ex.measured is not None:
+        return []
+    prior = ex.priors["end_to_end"]
+    answers = np.asarray(
+        evaluate(np.repeat(x[None, :], 5, axis=0), cp, _prior_stack(cp), np.arange(5)).choice
+    )
+    changed = float((answers != rec).mean())
+    if changed == 0.0:
+        return []
+    return [
+        {
+            "input": "explainability.end_to_end",
+            "kind": "probe",
+            "uncertainty": f"an estimate: fidelity {prior.low:.2f}-{prior.high:.2f}",
+            "probability": round(changed, 4),
+            "answers": _shares(answers),
+        }
+    ]
+
+
+def describe_inputs(req: Requirements, cp: CompiledPack) -> dict[str, str]:
+    """Give, per uncertain field, how it was sampled (for the report)."""
+    spread: Mapping[Any, float] = cp.pack.uncertainty.default_spread  # keyed by field path
+    out: dict[str, str] = {}
+    for path, value in (
+        ("data.paired_examples", req.data.paired_examples),
+        ("latency.budget_ms", req.latency.budget_ms),
+    ):
+        if isinstance(value, Range):
+            out[path] = f"range given: log-uniform over [{value.low:g}, {value.high:g}]"
+        else:
+            f = spread[path]
+            out[path] = (
+                f"default uncertainty (an assumption): log-uniform over "
+                f"[{value / f:.4g}, {value * f:.4g}] (x/÷ {f:g})"
+            )
+    for path, dist in req.unsure().items():
+        shown = ", ".join(f"{_name(v)} {w:.0%}" for v, w in dist.items())
+        out[path] = f"unsure answer: {shown} (explained at the most likely value)"
+    return out
+
+
+def _name(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
+def entropy(probs: dict[str, float]) -> float:
+    """Give the Shannon entropy of a distribution in bits (0 = certain)."""
+    return -sum(p * math.log2(p) for p in probs.values() if p > 0)
