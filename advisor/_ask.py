@@ -28,13 +28,12 @@ from pydantic import ValidationError
 
 from ._errors import InputError
 from ._escape import printable
-from ._fields import get_path, set_path
+from ._fields import NUMERIC_FIELDS, get_path, set_path
 from ._loading import parse_text, validation_details
 from ._narrative import fmt_count, fmt_ms
 from ._requirements import (
     DEFAULT_EXPLAINABILITY,
     KNOWN_REGIMES,
-    NUMERIC_FIELDS,
     Requirements,
     field_info,
     field_paths,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+#: The three options, defined once: `_fields.OPTIONS` is this tuple, in this order.
 Option = Literal["end_to_end", "modular", "hybrid"]
 
 

@@ -28,16 +28,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._fields import BASE_COLUMNS
+from ._fields import BASE_COLUMNS, PLAYER_COLUMNS
+from ._fields import PLAYERS as PLAYERS  # the game's players, re-exported for its callers
 from ._scoring import CompiledPack, evaluate
 
-_GROUPS = {"deployment": ("independent_updates", "target")}
-#: The players of the Shapley game.
-PLAYERS = (
-    tuple(c for c in BASE_COLUMNS if not any(c in g for g in _GROUPS.values()))
-    + tuple(_GROUPS)
-    + ("regimes",)
-)
 _NB = len(BASE_COLUMNS)
 #: Coalition S is the integer whose bit p is set when player p is in S.
 _BITS = 1 << np.arange(len(PLAYERS))
@@ -52,10 +46,8 @@ def _player_columns(width: int) -> list[list[int]]:
     for p in PLAYERS:
         if p == "regimes":
             cols.append(list(range(_NB, width)))
-        elif p in _GROUPS:
-            cols.append([BASE_COLUMNS.index(c) for c in _GROUPS[p]])
         else:
-            cols.append([BASE_COLUMNS.index(p)])
+            cols.append([BASE_COLUMNS.index(c) for c in PLAYER_COLUMNS[p]])
     return cols
 
 

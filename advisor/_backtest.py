@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._assessment import Assessment
+from ._assessment import Assessment, Option
 from ._errors import InputError
 from ._fields import OPTIONS
 from ._loading import validation_problems
 from ._requirements import Requirements
-from ._rulepack import Option, RulePack
+from ._rulepack import RulePack
 
 # Reliability bins of the stated confidence (the share of Monte Carlo samples that agree).
 BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.0001))

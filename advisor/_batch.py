@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ._errors import InputError, Problem
-from ._fields import OPTIONS
+from ._fields import CONDITION_FIELDS, NUMERIC_FIELDS, OPTIONS
 from ._loading import (
     MAX_BYTES,
     ParseError,
@@ -37,7 +37,6 @@ from ._loading import (
 )
 from ._requirements import (
     EXPLAINABILITY_ORDER,
-    NUMERIC_FIELDS,
     Range,
     Requirements,
     field_paths,
@@ -145,9 +144,8 @@ def _number(name: str, text: str, whole: bool) -> Any:
         pass
     from ._units import parse_number_or_range, parse_quantity
 
-    kind: Literal["count", "duration"] = (
-        "count" if name.startswith("data.paired_examples") else "duration"
-    )
+    field = CONDITION_FIELDS[name.removesuffix(".low").removesuffix(".high")]
+    kind: Literal["count", "duration"] = field.scale or "count"
     try:
         return parse_number_or_range(text, kind) if whole else parse_quantity(text, kind)
     except ValueError as e:

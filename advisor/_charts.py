@@ -16,10 +16,10 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ._fields import OPTION_LABELS, OPTIONS
 from ._units import count
 
-OPTIONS = ("end_to_end", "modular", "hybrid")
-LABELS = {"end_to_end": "end-to-end", "modular": "modular", "hybrid": "hybrid"}
+LABELS = OPTION_LABELS
 CLS = {"end_to_end": "e2e", "modular": "mod", "hybrid": "hyb", "neutral": "neu"}
 KIND_LABELS = {"learned": "learned", "traditional": "traditional", "rule_based": "rule-based"}
 

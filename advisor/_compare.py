@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ._assessment import Assessment, RulePackInfo
-from ._fields import get_path, set_path
+from ._fields import OPTIONS, get_path, set_path
 from ._narrative import FIELD_LABELS, fmt_value, option_label
 
 #: Fields that never affect a score (shown as changes, left out of the attribution).
@@ -386,7 +386,7 @@ def compare(old: Assessment, new: Assessment, pack: Any = None) -> Comparison:
             old_probability=old.probabilities.get(o, 0.0),
             new_probability=new.probabilities.get(o, 0.0),
         )
-        for o in ("end_to_end", "modular", "hybrid")
+        for o in OPTIONS
     ]
     dims = _dimension_changes(old, new)
     rules = _rule_changes(old, new)

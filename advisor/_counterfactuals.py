@@ -15,57 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ._fields import CONDITION_FIELDS, log_ms, log_pairs
-from ._requirements import (
-    COST_ORDER,
-    CRITICALITY_ORDER,
-    EXPLAINABILITY_ORDER,
-    LEVEL3_ORDER,
-    MATURITY_ORDER,
-    MODALITIES,
-    TARGETS,
-)
+from ._fields import CATEGORICAL, CONDITION_FIELDS, FIELD_ORDER, NUMERIC
 from ._scoring import CompiledPack, evaluate
 
 PRECISION = 1.01  # bisection stops when the bracket's ratio is within 1%
 GRID = 240
 DEPTH = 5  # bisection steps evaluated per engine call (2^DEPTH - 1 probes per bracket)
-
-NUMERIC: dict[str, tuple[str, float, float]] = {
-    # field: (column, lowest value, highest value)
-    "data.paired_examples": ("paired_log", 0.0, 1e12),
-    "latency.budget_ms": ("latency_log", 0.1, 86_400_000.0),
-}
-
-CATEGORICAL: dict[str, tuple[str, list[Any], bool]] = {
-    # field: (column, choices in order, ordered?)
-    "data.stage_labels": ("stage_labels", LEVEL3_ORDER, True),
-    "data.labeling_cost": ("labeling_cost", COST_ORDER, True),
-    "task.modality": ("modality", MODALITIES, False),
-    "regulation.criticality": ("criticality", CRITICALITY_ORDER, True),
-    "regulation.explainability": ("explainability", EXPLAINABILITY_ORDER, True),
-    "task.pretrained_available": ("pretrained", [False, True], False),
-    "task.foundation_model": ("foundation", [False, True], False),
-    "team.ml_maturity": ("ml_maturity", MATURITY_ORDER, True),
-    "deployment.independent_updates": ("independent_updates", [False, True], False),
-    "deployment.target": ("target", TARGETS, False),
-}
-
-FIELD_ORDER = (
-    "data.paired_examples",
-    "latency.budget_ms",
-    "data.stage_labels",
-    "data.labeling_cost",
-    "task.modality",
-    "task.pretrained_available",
-    "task.foundation_model",
-    "regulation.criticality",
-    "regulation.explainability",
-    "regulation.regimes",
-    "team.ml_maturity",
-    "deployment.target",
-    "deployment.independent_updates",
-)
 
 
 @dataclass(frozen=True)
@@ -78,14 +33,19 @@ class Move:
     row: np.ndarray
 
 
+def _counts(field: str) -> bool:
+    # Counts start at 0 (log10(1 + n)); durations are positive (log10(ms)).
+    return CONDITION_FIELDS[field].scale == "count"
+
+
 def _transform(field: str, v: float) -> float:
-    return log_pairs(v) if field == "data.paired_examples" else log_ms(v)
+    return CONDITION_FIELDS[field].transform(v)
 
 
 def _transform_all(field: str, values: np.ndarray) -> np.ndarray:
     # `_transform` over an array: numpy's log10 can differ from math.log10 in the last bit,
     # which only moves a grid point by 1e-16 decades; every flip found is re-checked anyway.
-    return np.log10(1.0 + values) if field == "data.paired_examples" else np.log10(values)
+    return np.log10(1.0 + values) if _counts(field) else np.log10(values)
 
 
 def _with(x: np.ndarray, col: int, values: np.ndarray) -> np.ndarray:
@@ -98,13 +58,13 @@ def _grid(field: str, v: float, up: bool) -> np.ndarray:
     # The values scanned from `v` outwards, nearest first (empty when there is no room).
     _, lowest, highest = NUMERIC[field]
     if up:
-        start = max(v, 1.0) if field == "data.paired_examples" else v
+        start = max(v, 1.0) if _counts(field) else v
         if start * PRECISION >= highest:
             return np.array([], dtype=float)
         return np.geomspace(start * PRECISION, highest, GRID)
-    floor = max(lowest, 1.0) if field == "data.paired_examples" else lowest
+    floor = max(lowest, 1.0) if _counts(field) else lowest
     grid = np.geomspace(v / PRECISION, floor, GRID) if v / PRECISION > floor else np.array([])
-    if field == "data.paired_examples" and v > 0:
+    if _counts(field) and v > 0:
         grid = np.append(grid, 0.0)
     return grid
 
@@ -199,7 +159,7 @@ def numeric_moves(
                     s.lo = mid
     candidates = []
     for s in bracketed:
-        paired = s.field == "data.paired_examples"
+        paired = _counts(s.field)
         new = round(s.hi) if paired else float(f"{s.hi:.4g}")
         if paired and new == round(s.v):
             new = round(s.hi) + (1 if s.up else -1)
@@ -270,14 +230,14 @@ def _pair_candidates(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float])
             v = numbers[field]
             factors = [1e-3, 1e-2, 0.1, 1 / 3, 3.0, 10.0, 100.0, 1000.0]
             values = [v * f for f in factors if lowest <= v * f <= highest and v * f > 0]
-            if field == "data.paired_examples" and v > 0:
+            if _counts(field) and v > 0:
                 values.append(0.0)
-            if field == "data.paired_examples" and v == 0:
+            if _counts(field) and v == 0:
                 values += [1e3, 1e4, 1e5, 1e6]
             for nv in values:
                 row = x.copy()
                 row[col] = _transform(field, nv)
-                shown = round(nv) if field == "data.paired_examples" else float(f"{nv:.4g}")
+                shown = round(nv) if _counts(field) else float(f"{nv:.4g}")
                 cands.append(Move(field, shown, abs(row[col] - x[col]), row))
         elif field == "regulation.regimes":
             cands.extend(_regime_moves(x, cp))

@@ -23,9 +23,9 @@ from ._decide import Decisions, decide, take
 from ._decide import Prepared as Prepared  # re-exported: `engine.prepare` is used widely
 from ._decide import prepare as prepare
 from ._estimates import probe_summary, probe_warnings
-from ._fields import OPTIONS
+from ._fields import CONDITION_FIELDS, NUMERIC_FIELDS, OPTIONS
 from ._precedents import nearest
-from ._requirements import Requirements, point
+from ._requirements import Requirements
 from ._rulepack import RulePack
 from ._uncertainty import (
     describe_inputs,
@@ -138,10 +138,7 @@ def _assemble(
         sv = Shapley(base=float(m.base[0]), values=m.values[0], explained=float(m.explained[0]))
         base = round(sv.base, 9)
         attributions = parts.attributions(req, given, sv, rec, runner)
-        numbers = {
-            "data.paired_examples": point(req.data.paired_examples),
-            "latency.budget_ms": point(req.latency.budget_ms),
-        }
+        numbers = {f: CONDITION_FIELDS[f].value(req) for f in NUMERIC_FIELDS}
         moves = single_moves(x, cp, numbers, rec)
         cfs = parts.counterfactuals(req, pack, moves, rec)
         if not any(c.found for c in cfs):

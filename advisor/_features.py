@@ -1,8 +1,9 @@
 """Stage 1: requirements -> features (a row of named numbers).
 
 Takes a `Requirements` and the rule pack's list of regimes; gives a float vector laid out as
-`FeatureSpace.columns`: the fixed columns of `fields.BASE_COLUMNS`, then one 0/1 column per known
-regime. Categories are stored as their index in the field's choices, numbers on a log scale.
+`FeatureSpace.columns`: one fixed column per slotted field of the registry (`_fields.FIELDS`),
+then one 0/1 column per known regime. Categories are stored as their index in the field's
+choices, numbers on their log scale.
 """
 
 from __future__ import annotations
@@ -12,18 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._fields import BASE_COLUMNS, log_ms, log_pairs
-from ._requirements import (
-    COST_ORDER,
-    CRITICALITY_ORDER,
-    EXPLAINABILITY_ORDER,
-    LEVEL3_ORDER,
-    MATURITY_ORDER,
-    MODALITIES,
-    TARGETS,
-    Requirements,
-    point,
-)
+from ._fields import BASE_COLUMNS, FIELDS
+from ._requirements import Requirements
+
+#: The fields with a base column, in column order.
+_SLOTTED = sorted((f for f in FIELDS if f.slot is not None), key=lambda f: f.slot or 0)
 
 
 @dataclass(frozen=True)
@@ -48,22 +42,9 @@ class FeatureSpace:
 
     def vector(self, req: Requirements) -> np.ndarray:
         """Give the feature row of `req` at its point values (ranges at their midpoint)."""
-        reg = req.regulation
-        row = [
-            log_pairs(point(req.data.paired_examples)),
-            log_ms(point(req.latency.budget_ms)),
-            LEVEL3_ORDER.index(str(req.data.stage_labels)),
-            COST_ORDER.index(str(req.data.labeling_cost)),
-            MODALITIES.index(str(req.task.modality)),
-            CRITICALITY_ORDER.index(str(reg.criticality)),
-            EXPLAINABILITY_ORDER.index(req.explainability_level()),
-            1.0 if req.task.pretrained_available else 0.0,
-            MATURITY_ORDER.index(str(req.team.ml_maturity)),
-            1.0 if req.deployment.independent_updates else 0.0,
-            TARGETS.index(str(req.deployment.target)),
-            1.0 if req.task.foundation_model else 0.0,
-        ]
-        bits = [1.0 if r in reg.regimes else 0.0 for r in self.regimes]
+        row = [f.encode(f.value(req)) for f in _SLOTTED]
+        regimes = req.regulation.regimes
+        bits = [1.0 if r in regimes else 0.0 for r in self.regimes]
         return np.array(row + bits, dtype=float)
 
     def matrix(self, reqs: Sequence[Requirements]) -> np.ndarray:

@@ -7,40 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._fields import OPTION_LABELS
+from ._fields import CONDITION_FIELDS, FIELD_LABELS, OPTION_LABELS, PLAYER_FIELDS
 
-FIELD_LABELS = {
-    "data.paired_examples": "paired examples",
-    "latency.budget_ms": "latency budget",
-    "data.stage_labels": "stage labels",
-    "data.labeling_cost": "labelling cost",
-    "task.modality": "modality",
-    "regulation.criticality": "criticality",
-    "regulation.explainability": "explainability requirement",
-    "task.pretrained_available": "pretrained model available",
-    "task.foundation_model": "foundation model covers the task",
-    "team.ml_maturity": "team ML maturity",
-    "deployment.independent_updates": "independent stage updates",
-    "deployment.target": "deployment target",
-    "regulation.regimes": "regimes",
-    "deployment": "deployment",
-}
-
-#: Which requirement field each Shapley player stands for.
-PLAYER_FIELDS = {
-    "paired_log": "data.paired_examples",
-    "latency_log": "latency.budget_ms",
-    "stage_labels": "data.stage_labels",
-    "labeling_cost": "data.labeling_cost",
-    "modality": "task.modality",
-    "criticality": "regulation.criticality",
-    "explainability": "regulation.explainability",
-    "pretrained": "task.pretrained_available",
-    "foundation": "task.foundation_model",
-    "ml_maturity": "team.ml_maturity",
-    "deployment": "deployment",
-    "regimes": "regulation.regimes",
-}
+__all__ = ["FIELD_LABELS", "PLAYER_FIELDS", "fmt_count", "fmt_ms", "fmt_value", "option_label"]
 
 
 def fmt_count(n: float) -> str:
@@ -65,18 +34,20 @@ def fmt_value(field: str, value: Any) -> str:
     """Give a requirement value as shown to a reader."""
     if isinstance(value, dict) and "low" in value:
         return f"{fmt_value(field, value['low'])} to {fmt_value(field, value['high'])}"
-    if field in ("data.paired_examples", "latency.budget_ms") and isinstance(value, str):
+    entry = CONDITION_FIELDS.get(field)
+    scale = entry.scale if entry is not None else None
+    if scale is not None and isinstance(value, str):
         # A number as the file typed it ("2M", "300 ms"): shown as the model reads it.
         from ._units import parse_number_or_range
 
         try:
-            number = parse_number_or_range(value, "count" if field[0] == "d" else "duration")
+            number = parse_number_or_range(value, scale)
         except ValueError:
             return value
         return fmt_value(field, number)
-    if field == "data.paired_examples":
-        return fmt_count(float(value)) + " pairs"
-    if field == "latency.budget_ms":
+    if scale == "count":
+        return fmt_count(float(value)) + (f" {entry.unit}" if entry and entry.unit else "")
+    if scale == "duration":
         return fmt_ms(float(value))
     if isinstance(value, bool):
         return "yes" if value else "no"

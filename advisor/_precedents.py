@@ -29,14 +29,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._assessment import PrecedentMatch
+from ._assessment import Option, PrecedentMatch
 from ._citations import ProjectFit, source_ref
 from ._requirements import CRITICALITY_ORDER, MODALITIES, Requirements, point
 
 if TYPE_CHECKING:  # rulepack imports this module
     from ._rulepack import Source
 
-Option = Literal["end_to_end", "modular", "hybrid"]
 LatencyClass = Literal["realtime", "interactive", "seconds", "batch"]
 Criticality = Literal["non_critical", "business_critical", "regulated", "safety_critical"]
 

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ._assessment import Assessment
+from ._fields import OPTIONS
 from ._units import count
 
 FORMATS = ("html", "json", "md", "adr")
@@ -62,7 +63,7 @@ def environment() -> Any:
             env.tests["contains"] = lambda seq, item: item in seq
             env.globals["charts"] = charts
             env.globals["option_case"] = option_case
-            env.globals["OPTIONS"] = charts.OPTIONS
+            env.globals["OPTIONS"] = OPTIONS
             _env = env
         return _env
 

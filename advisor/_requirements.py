@@ -376,8 +376,8 @@ class Latency(_Section):
         description="p95 end-to-end response budget in milliseconds (a number or a range).",
         json_schema_extra=_q(
             "What is the p95 end-to-end response budget?",
-            "Under 100 ms favours end-to-end; 1 s or more tolerates a modular pipeline (seed "
-            "001). Accepts 300 ms, 2s or a range like 100-400.",
+            "Under 100 ms favours end-to-end; 1 s or more tolerates a modular pipeline (the "
+            "2025 article on end-to-end trade-offs). Accepts 300 ms, 2s or a range like 100-400.",
             "300 ms",
             "ms",
         ),
@@ -658,10 +658,6 @@ def _stored(model: BaseModel, path: str, raw: Any) -> Any:
     if not isinstance(value, str | bool):
         raise ValueError(f"{path}: one_of is only for choice fields")
     return value
-
-
-#: Numeric fields that may be ranges, by dotted path.
-NUMERIC_FIELDS = ("data.paired_examples", "latency.budget_ms")
 
 
 def field_paths(model: type[BaseModel] = Requirements, prefix: str = "") -> list[str]:

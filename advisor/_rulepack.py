@@ -15,13 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ._assessment import Option
 from ._errors import Problem, RulePackError
 from ._fields import ALL_OPS, CONDITION_FIELDS, OPTIONS, ORDER_OPS, SET_OPS
 from ._loading import field_path, shown_key, validation_details
 from ._precedents import Precedent
 from ._requirements import EXPLAINABILITY_ORDER, EXPLANATION_METHODS, MODALITIES
 
-Option = Literal["end_to_end", "modular", "hybrid"]
 LevelName = Literal["none", "low", "medium", "high"]
 
 # Every number in a pack is finite (the loader and allow_inf_nan) and bounded, so that no sum

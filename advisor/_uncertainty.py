@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._fields import CONDITION_FIELDS, OPTIONS, log_ms, log_pairs
+from ._fields import CONDITION_FIELDS, NUMERIC_FIELDS, OPTIONS
 from ._requirements import (
     DEFAULT_EXPLAINABILITY,
     EXPLAINABILITY_ORDER,
@@ -38,8 +38,10 @@ CHOICE_FIELDS = tuple(
     for path, kind in CONDITION_FIELDS.items()
     if kind.kind in ("ordinal", "nominal", "bool") and not path.startswith("derived.")
 )
-_PAIRS, _BUDGET, _VARIANT = 0, 1, 2
-_COLUMNS = 3 + len(CHOICE_FIELDS)
+#: The uniform columns: one per numeric field (in registry order), the variant, then the choices.
+_NUMBERS = tuple(CONDITION_FIELDS[p] for p in NUMERIC_FIELDS)
+_VARIANT = len(_NUMBERS)
+_COLUMNS = _VARIANT + 1 + len(CHOICE_FIELDS)
 _BLOCK_ROWS = 1 << 16  # rows per engine call in batch: bounded memory
 
 
@@ -195,10 +197,12 @@ def _bounds(value: float | Range, spread: float) -> tuple[float, float]:
 
 
 def _log_bounds(req: Requirements, cp: CompiledPack) -> np.ndarray:
-    spread = cp.pack.uncertainty.default_spread
-    plo, phi = _bounds(req.data.paired_examples, spread["data.paired_examples"])
-    llo, lhi = _bounds(req.latency.budget_ms, spread["latency.budget_ms"])
-    return np.array([[log_pairs(plo), log_ms(llo)], [log_pairs(phi), log_ms(lhi)]])
+    # Row 0: the lowest value of each numeric field on its scale; row 1: the highest.
+    spread: Mapping[Any, float] = cp.pack.uncertainty.default_spread  # keyed by field path
+    ends = [_bounds(f.stored(req), spread.get(f.path, 1.0)) for f in _NUMBERS]
+    return np.array(
+        [[f.transform(e[end]) for f, e in zip(_NUMBERS, ends, strict=True)] for end in (0, 1)]
+    )
 
 
 def _choice_codes(req: Requirements) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
@@ -210,7 +214,12 @@ def _choice_codes(req: Requirements) -> list[tuple[int, str, np.ndarray, np.ndar
         kind = CONDITION_FIELDS[path]
         codes = np.array([kind.encode(v) for v in dist])
         out.append(
-            (3 + CHOICE_FIELDS.index(path), kind.column, np.cumsum(list(dist.values())), codes)
+            (
+                _VARIANT + 1 + CHOICE_FIELDS.index(path),
+                kind.column,
+                np.cumsum(list(dist.values())),
+                codes,
+            )
         )
     return out
 
@@ -232,8 +241,8 @@ def _fill(xs: np.ndarray, req: Requirements, cp: CompiledPack, u: np.ndarray) ->
     # Write one project's sampled columns into xs (rows = samples), in the engine's scales.
     sp = cp.space
     lo, hi = _log_bounds(req, cp)
-    xs[:, sp.col("paired_log")] = lo[0] + (hi[0] - lo[0]) * u[:, _PAIRS]
-    xs[:, sp.col("latency_log")] = lo[1] + (hi[1] - lo[1]) * u[:, _BUDGET]
+    for i, f in enumerate(_NUMBERS):
+        xs[:, sp.col(f.column)] = lo[i] + (hi[i] - lo[i]) * u[:, i]
     _fill_choices(xs, req, cp, u)
 
 
@@ -295,19 +304,19 @@ def probabilities_many(
     u = _uniforms(unc.seed, unc.samples)[:k]
     variant = _variant_index(u, cp)
     n = len(reqs)
-    lo = np.empty((n, 2))
-    hi = np.empty((n, 2))
+    lo = np.empty((n, len(_NUMBERS)))
+    hi = np.empty((n, len(_NUMBERS)))
     for i, r in enumerate(reqs):
         lo[i], hi[i] = _log_bounds(r, cp)
     span = hi - lo
-    c_pairs, c_lat = cp.space.col("paired_log"), cp.space.col("latency_log")
+    number_cols = [cp.space.col(f.column) for f in _NUMBERS]
     counts = np.zeros((n, 3))
     step = max(1, _BLOCK_ROWS // k)
     for a in range(0, n, step):
         b = min(n, a + step)
         xs = np.repeat(x[a:b], k, axis=0)
-        xs[:, c_pairs] = (lo[a:b, 0:1] + span[a:b, 0:1] * u[None, :, _PAIRS]).ravel()
-        xs[:, c_lat] = (lo[a:b, 1:2] + span[a:b, 1:2] * u[None, :, _BUDGET]).ravel()
+        for j, col in enumerate(number_cols):
+            xs[:, col] = (lo[a:b, j : j + 1] + span[a:b, j : j + 1] * u[None, :, j]).ravel()
         for i in range(a, b):
             if reqs[i].unsure():
                 _fill_choices(xs[(i - a) * k : (i - a + 1) * k], reqs[i], cp, u)
@@ -334,10 +343,8 @@ def _candidates(
     out = []
     lo, hi = _log_bounds(req, cp)
     mids = (np.arange(NUMERIC_POINTS) + 0.5) / NUMERIC_POINTS
-    for i, (path, column) in enumerate(
-        (("data.paired_examples", "paired_log"), ("latency.budget_ms", "latency_log"))
-    ):
-        value = req.data.paired_examples if i == 0 else req.latency.budget_ms
+    for i, f in enumerate(_NUMBERS):
+        path, column, value = f.path, f.column, f.stored(req)
         how = "a range" if isinstance(value, Range) else "a figure with the default spread"
         points = lo[i] + (hi[i] - lo[i]) * mids
         out.append((path, how, [(1.0 / NUMERIC_POINTS, {column: float(p)}) for p in points]))
@@ -484,14 +491,12 @@ def describe_inputs(req: Requirements, cp: CompiledPack) -> dict[str, str]:
     """Give, per uncertain field, how it was sampled (for the report)."""
     spread: Mapping[Any, float] = cp.pack.uncertainty.default_spread  # keyed by field path
     out: dict[str, str] = {}
-    for path, value in (
-        ("data.paired_examples", req.data.paired_examples),
-        ("latency.budget_ms", req.latency.budget_ms),
-    ):
+    for number in _NUMBERS:
+        path, value = number.path, number.stored(req)
         if isinstance(value, Range):
             out[path] = f"range given: log-uniform over [{value.low:g}, {value.high:g}]"
         else:
-            f = spread[path]
+            f = spread.get(path, 1.0)
             out[path] = (
                 f"default uncertainty (an assumption): log-uniform over "
                 f"[{value / f:.4g}, {value * f:.4g}] (x/÷ {f:g})"
