@@ -19,14 +19,8 @@ from pydantic import ValidationError
 
 from ._errors import Problem, RulePackError
 from ._fields import BASE_COLUMNS, CONDITION_FIELDS, OPTIONS
-from ._rulepack import (
-    Condition,
-    RulePack,
-    inherit,
-    merge_documents,
-    pack_problems,
-    reference_details,
-)
+from ._packbuild import inherit, merge_documents, pack_problems, reference_details
+from ._rulepack import Condition, RulePack
 
 #: Profiles sampled to find rules that never fire and contradictory pairs.
 SAMPLES = 60_000

@@ -12,7 +12,8 @@ from typing import Any
 
 from ._errors import Problem, RulePackError
 from ._loading import MAX_BYTES, ParseError, parse_text
-from ._rulepack import RulePack, build_pack, inherit, merge_documents
+from ._packbuild import build_pack, inherit, merge_documents
+from ._rulepack import RulePack
 
 _HERE = Path(__file__).resolve().parent
 

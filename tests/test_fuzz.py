@@ -27,8 +27,8 @@ from advisor import load_rulepack, recommend
 from advisor._api import parse_requirements, read_requirements_bytes
 from advisor._errors import InputError, RulePackError
 from advisor._loading import parse_text
+from advisor._packbuild import build_pack
 from advisor._resources import default_rules_dir, read_pack_documents
-from advisor._rulepack import build_pack
 from advisor._scoring import compile_pack, evaluate
 
 SLOW = ["too_slow", "data_too_large", "filter_too_much"]

@@ -25,6 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "_fields",
             "_requirements",
             "_rulepack",
+            "_packbuild",
             "_estimates",
             "_features",
             "_scoring",

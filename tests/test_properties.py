@@ -33,12 +33,13 @@ from strategies import budget_number, examples, pack_variation, pairs_number, pr
 from advisor import Assessment, Requirements, load_requirements, load_rulepack, recommend
 from advisor._api import read_requirements_bytes
 from advisor._fields import OPTIONS, log_ms, log_pairs
+from advisor._packbuild import check_references
 from advisor._requirements import (
     CRITICALITY_ORDER,
     EXPLAINABILITY_ORDER,
     KNOWN_REGIMES,
 )
-from advisor._rulepack import RulePack, check_references
+from advisor._rulepack import RulePack
 from advisor._scoring import CompiledPack, compile_pack, evaluate
 
 E2E, MOD, HYB = (OPTIONS.index(o) for o in ("end_to_end", "modular", "hybrid"))

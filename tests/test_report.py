@@ -453,8 +453,8 @@ def test_unverified_precedents_are_marked(pack):
 
 def test_risks_are_validated_against_evidence(pack):
     from advisor._errors import RulePackError
+    from advisor._packbuild import build_pack
     from advisor._resources import default_rules_dir, read_pack_documents
-    from advisor._rulepack import build_pack
 
     docs = read_pack_documents(default_rules_dir())
     key = next(k for k in docs if k.endswith("risks.yaml"))
