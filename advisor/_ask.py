@@ -28,9 +28,9 @@ from pydantic import ValidationError
 
 from ._errors import InputError
 from ._escape import printable
-from ._fields import NUMERIC_FIELDS, get_path, set_path
+from ._fields import CONDITION_FIELDS, NUMERIC_FIELDS, get_path, set_path
 from ._loading import parse_text, validation_details
-from ._narrative import fmt_count, fmt_ms
+from ._narrative import fmt_value
 from ._requirements import (
     DEFAULT_EXPLAINABILITY,
     KNOWN_REGIMES,
@@ -235,7 +235,7 @@ def check_value(path: str, value: Any) -> Any:
 
 
 def _unit_kind(q: Question) -> Literal["count", "duration"]:
-    return "duration" if q.unit == "ms" else "count"
+    return CONDITION_FIELDS[q.path].scale or "count"
 
 
 def _choice(q: Question, text: str) -> str | None:
@@ -497,7 +497,7 @@ def show_value(
     if isinstance(value, dict) and "one_of" in value:
         return "not sure: " + " or ".join(show_value(q, v) for v in value["one_of"])
     if q.kind == "number" and isinstance(value, int | float):
-        return fmt_ms(float(value)) if q.unit == "ms" else fmt_count(float(value)) + " pairs"
+        return fmt_value(q.path, value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
