@@ -48,26 +48,35 @@ _MEDIA = {"application/json": "json", "text/html": "html", "text/markdown": "md"
 class Limits:
     """How much work the service takes on at once, and for how long.
 
-    Requests are split into two lanes by body size, each a pool of worker threads with a short
-    queue: a large body (validation costs grow with it) never queues ahead of, or takes a thread
-    from, an ordinary request. A request that finds its lane's threads and queue full, or that has
-    not been answered `request_timeout` seconds after its body arrived, gets 503 with Retry-After.
-    The work of a timed-out request still runs to its end (a thread cannot be stopped) and keeps
-    its place in the lane until then, so the lane never holds more than its bound.
+    Requests are split into two lanes by their estimated cost, each a pool of workers with a
+    short queue: a body of more than `heavy_body` bytes, or with more than `heavy_items` commas
+    (a count made before any parsing, which bounds its members and list items: validation
+    costs grow with them), goes to the heavy lane, so it never queues ahead of, or takes a
+    worker from, an ordinary request. A request that finds its lane's workers and queue full,
+    or that has not been answered `request_timeout` seconds after its body arrived, gets 503
+    with Retry-After. The work of a timed-out request still runs to its end (a thread cannot be
+    stopped) and keeps its place in the lane until then, so the lane never holds more than its
+    bound.
 
     Attributes:
         request_timeout: seconds from the complete body to the answer (queueing included).
         body_timeout: seconds allowed for the body to arrive after the headers (408 beyond).
         threads: worker threads for ordinary requests.
         queue: ordinary requests that may wait for a thread.
-        heavy_body: bodies of more than this many bytes go to the heavy lane.
-        heavy_threads: workers for large bodies.
-        heavy_queue: large-body requests that may wait for a worker.
+        heavy_body: bodies of more than this many bytes go to the heavy lane; a body that
+            declares more (Content-Length), or streams past it, while the heavy lane is full is
+            answered 503 before (the rest of) it is read.
+        heavy_items: bodies with more than this many commas go to the heavy lane.
+        heavy_threads: workers for the heavy lane (large or many-item bodies).
+        heavy_queue: heavy-lane requests that may wait for a worker.
         heavy_processes: run the heavy lane's workers as processes (`advisor serve` does): a
             large body's validation then runs beside the ordinary requests, not sharing their
             interpreter lock, and work still running `kill_after` seconds after its request
             was answered 503 has its process killed (and a fresh one started). False: threads,
             like the ordinary lane.
+        heavy_nice: how much lower the heavy lane's processes' CPU priority is (`os.nice`):
+            they take the CPU that ordinary requests leave, so a stream of costly bodies slows
+            ordinary answers little even when the cores are all busy.
         kill_after: see heavy_processes. Not at once: a restart costs seconds of CPU (the
             imports, the warm-up), which a client could otherwise trigger at will.
         retry_after: seconds sent in Retry-After with a 503.
@@ -78,35 +87,55 @@ class Limits:
     threads: int = 2
     queue: int = 64
     heavy_body: int = 64_000
+    heavy_items: int = 1_000
     heavy_threads: int = 1
     heavy_queue: int = 2
     heavy_processes: bool = False
+    heavy_nice: int = 10
     kill_after: float = 30.0
     retry_after: int = 5
 
 
 class _Lane:
-    """A bounded pool of worker threads: at most threads + queue requests held at once."""
+    """A bounded pool of workers: at most `threads + queue` requests held (running or waiting)
+    at once. Threads here; `_ProcessLane` runs the same bookkeeping over worker processes.
+
+    Every held place is taken in `submit` and given back by the future's done callback (which
+    also runs when a queued future is cancelled), the only two places that change the count.
+    """
 
     def __init__(self, name: str, threads: int, queue: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"advisor-{name}")
         self._cap = threads + queue
         self._held = 0
         # Held counts are changed from worker threads (on completion) and from whichever event
         # loop submitted (TestClient may use a new loop per request), so a lock, not the loop.
         self._lock = threading.Lock()
+        self._closed = False
+        self._pool: Any = self._new_pool(name, threads)
+
+    def _new_pool(self, name: str, workers: int) -> Any:
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"advisor-{name}")
+
+    def _accepting(self) -> bool:
+        # Called with the lock held: whether the pool takes work at all (not its room).
+        return not self._closed
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> "Future[Any] | None":
-        """Start `fn(*args)` on a worker thread; None when the lane is full."""
+        """Start `fn(*args)` on a worker; None when the lane is full (or not taking work)."""
         with self._lock:
-            if self._held >= self._cap:
+            if not self._accepting() or self._held >= self._cap:
                 return None
             self._held += 1
-        fut = self._pool.submit(fn, *args)
-        fut.add_done_callback(self._release)  # also runs when a queued future is cancelled
+            pool = self._pool
+        try:
+            fut: Future[Any] = pool.submit(fn, *args)
+        except RuntimeError:  # the pool broke or was shut down between the check and here
+            self._release()
+            return None
+        fut.add_done_callback(self._release)
         return fut
 
-    def _release(self, _fut: "Future[Any]") -> None:
+    def _release(self, _fut: "Future[Any] | None" = None) -> None:
         with self._lock:
             self._held -= 1
 
@@ -119,15 +148,18 @@ class _Lane:
     def has_room(self) -> bool:
         """Whether `submit` would take work now."""
         with self._lock:
-            return self._held < self._cap
+            return self._accepting() and self._held < self._cap
 
     def close(self) -> None:
         """Stop taking work; drop what is queued (running work ends on its own)."""
+        with self._lock:
+            self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _ProcessLane:
-    """A bounded pool of worker processes (spawned, each with the rule pack loaded and warmed).
+class _ProcessLane(_Lane):
+    """A bounded pool of worker processes (spawned, each with the rule pack loaded and warmed,
+    at a lower CPU priority: `nice`).
 
     While its processes start (after creation, or after a kill) it takes no work: `submit` gives
     None, so a request is answered 503 at once rather than spending its time limit waiting.
@@ -135,30 +167,25 @@ class _ProcessLane:
     starts fresh ones.
     """
 
-    def __init__(self, processes: int, queue: int, pack: "RulePack") -> None:
+    def __init__(self, processes: int, queue: int, pack: "RulePack", nice: int = 0) -> None:
+        self._pack, self._nice, self._ready = pack, nice, False
+        super().__init__("heavy", processes, queue)
         self._n = processes
-        self._cap = processes + queue
-        self._pack = pack
-        self._held = 0
-        self._lock = threading.Lock()
-        self._pool: Any = None
-        self._ready = False
-        self._closed = False
-        self._start()
+        self._warm(self._pool)
 
-    def _start(self) -> None:
+    def _new_pool(self, name: str, workers: int) -> Any:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: the server process runs threads (uvicorn, the ordinary lane).
-        pool = ProcessPoolExecutor(
-            max_workers=self._n,
+        return ProcessPoolExecutor(
+            max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_process_init,
-            initargs=(self._pack,),
+            initargs=(self._pack, self._nice),
         )
-        with self._lock:
-            self._pool, self._ready = pool, False
+
+    def _warm(self, pool: Any) -> None:
         # One warm-up job per process; the lane opens when they are all done.
         warm = [pool.submit(_process_ready) for _ in range(self._n)]
         left = [len(warm)]
@@ -172,31 +199,8 @@ class _ProcessLane:
         for f in warm:
             f.add_done_callback(one_done)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> "Future[Any] | None":
-        """Start `fn(*args)` in a worker process; None while starting or when full."""
-        with self._lock:
-            if not self._ready or self._closed or self._held >= self._cap:
-                return None
-            self._held += 1
-            pool = self._pool
-        try:
-            fut: Future[Any] = pool.submit(fn, *args)
-        except RuntimeError:  # broken or shut down between the check and the submit
-            with self._lock:
-                self._held -= 1
-            return None
-        fut.add_done_callback(self._release)
-        return fut
-
-    def _release(self, _fut: "Future[Any]") -> None:
-        with self._lock:
-            self._held -= 1
-
-    @property
-    def held(self) -> int:
-        """Requests running or waiting in this lane."""
-        with self._lock:
-            return self._held
+    def _accepting(self) -> bool:
+        return self._ready and not self._closed
 
     @property
     def ready(self) -> bool:
@@ -204,21 +208,22 @@ class _ProcessLane:
         with self._lock:
             return self._ready
 
-    def has_room(self) -> bool:
-        """Whether `submit` would take work now."""
-        with self._lock:
-            return self._ready and not self._closed and self._held < self._cap
-
     def kill(self) -> None:
         """End every worker process now (their requests fail) and start fresh ones."""
         self._end()
-        if not self._closed:
-            self._start()
+        with self._lock:
+            if self._closed:
+                return
+        pool = self._new_pool("heavy", self._n)
+        with self._lock:
+            self._pool, self._ready = pool, False
+        self._warm(pool)
 
     def close(self) -> None:
         """Stop taking work and end the worker processes (a warm-up or request in progress
         would otherwise hold up the server's exit)."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self._end()
 
     def _end(self) -> None:
@@ -234,12 +239,15 @@ class _ProcessLane:
 _PROCESS_PACK: "RulePack | None" = None
 
 
-def _process_init(pack: "RulePack") -> None:
-    # In a heavy-lane worker process: keep the pack, compiled, and make one full request so the
-    # first real one does not pay for the imports.
+def _process_init(pack: "RulePack", nice: int = 0) -> None:
+    # In a heavy-lane worker process: lower its CPU priority (a large body's validation then
+    # takes only the CPU that ordinary requests and the event loop leave), keep the pack,
+    # compiled, and make one full request so the first real one does not pay for the imports.
     global _PROCESS_PACK
     from ._engine import prepare
 
+    if nice > 0 and hasattr(os, "nice"):
+        os.nice(nice)
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     prepare(pack)
     _PROCESS_PACK = pack
@@ -258,6 +266,20 @@ def _process_work(body: bytes, explain: bool, fmt: str) -> "_Answer":
 
 class _TooLarge(Exception):
     pass
+
+
+class _HeavyFull(Exception):
+    pass
+
+
+def _is_heavy(body: bytes, lim: "Limits") -> bool:
+    """Whether a body goes to the heavy lane: over `heavy_body` bytes or `heavy_items` commas.
+
+    A comma separates every member of an object and item of a list after the first, so the
+    count bounds the nodes validation will visit (and commas inside strings only overcount:
+    such a body is served, on the heavy lane). bytes.count runs in C: microseconds for 64 KB.
+    """
+    return len(body) > lim.heavy_body or body.count(b",") > lim.heavy_items
 
 
 class _BadBody(Exception):
@@ -551,8 +573,8 @@ def create_app(
     _warm_up(pack)
     pack_info = {"name": pack.name, "version": pack.version, "sha256": pack.sha256()}
     light = _Lane("work", lim.threads, lim.queue)
-    heavy: _Lane | _ProcessLane = (
-        _ProcessLane(lim.heavy_threads, lim.heavy_queue, pack)
+    heavy: _Lane = (
+        _ProcessLane(lim.heavy_threads, lim.heavy_queue, pack, lim.heavy_nice)
         if lim.heavy_processes
         else _Lane("heavy", lim.heavy_threads, lim.heavy_queue)
     )
@@ -580,6 +602,15 @@ def create_app(
     def unavailable(detail: str) -> Response:
         return JSONResponse(
             {"detail": detail}, status_code=503, headers={"Retry-After": str(lim.retry_after)}
+        )
+
+    def busy_close() -> Response:
+        # A large body refused unread (or part read): closing the connection spares the event
+        # loop the rest of it.
+        return JSONResponse(
+            {"detail": "busy: every worker is taken; retry later"},
+            status_code=503,
+            headers={"Retry-After": str(lim.retry_after), "Connection": "close"},
         )
 
     @app.exception_handler(Exception)
@@ -654,15 +685,15 @@ def create_app(
         if declared.isdigit() and int(declared) > lim.heavy_body and not heavy.has_room():
             # Refused before its body is read: reading 1 MB bodies only to answer 503 would
             # itself load the event loop.
-            return JSONResponse(
-                {"detail": "busy: every worker is taken; retry later"},
-                status_code=503,
-                headers={"Retry-After": str(lim.retry_after), "Connection": "close"},
-            )
+            return busy_close()
         try:
-            body = await asyncio.wait_for(_read_body(request), lim.body_timeout)
+            body = await asyncio.wait_for(
+                _read_body(request, lim.heavy_body, heavy.has_room), lim.body_timeout
+            )
         except _TooLarge:
             return _too_large()
+        except _HeavyFull:
+            return busy_close()
         except TimeoutError:
             return JSONResponse(
                 {"detail": f"the body did not arrive within {lim.body_timeout:g} s"},
@@ -670,7 +701,7 @@ def create_app(
                 headers={"Connection": "close"},
             )
         fmt = negotiate(request.headers.get("accept"))
-        lane: _Lane | _ProcessLane = heavy if len(body) > lim.heavy_body else light
+        lane: _Lane = heavy if _is_heavy(body, lim) else light
         if isinstance(lane, _ProcessLane):
             fut = lane.submit(_process_work, body, explain, fmt)
         else:
@@ -753,19 +784,27 @@ class _ContentLengthLimit:
 def _too_large() -> "Response":
     from fastapi.responses import JSONResponse
 
+    # Not Connection: close: closing with the body's rest unread resets the connection, and
+    # the client may lose the answer (uvicorn reads and drops the rest instead).
     return JSONResponse(
         {"detail": f"the body is larger than {MAX_BODY // 1_000_000} MB"}, status_code=413
     )
 
 
-async def _read_body(request: "Request") -> bytes:
-    # Read at most MAX_BODY bytes, whether or not the client sent a Content-Length.
+async def _read_body(
+    request: "Request", heavy_body: int, heavy_has_room: Callable[[], bool]
+) -> bytes:
+    # Read at most MAX_BODY bytes, whether or not the client sent a Content-Length; a body
+    # streaming past heavy_body while the heavy lane is full stops there (the declared ones
+    # were refused before reading).
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
-        size += len(chunk)
+        before, size = size, size + len(chunk)
         if size > MAX_BODY:
             raise _TooLarge
+        if before <= heavy_body < size and not heavy_has_room():
+            raise _HeavyFull
         chunks.append(chunk)
     return b"".join(chunks)
 

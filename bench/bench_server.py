@@ -6,17 +6,23 @@ minimal asyncio HTTP client (so the figures measure the server, not the client),
   (C keep-alive connections busy at once), for POST /v1/assessments without attributions
   (`?explain=false`), GET /healthz (the HTTP stack alone) and, with --explain, with attributions;
 - the latency (p50, p99) of valid requests, quiet and then during an attack, in the same run, and
-  their ratio. The attack, bounded in count and time and sent only to 127.0.0.1: slow-loris
-  connections (a request head sent a byte a second; reopened when the server closes them), slow
-  bodies (headers, then nothing), oversized bodies (Content-Length over 1 MB, and chunked bodies
-  that never end), and slow requests (bodies of ~600 KB with thousands of unknown fields, costly
-  to validate). It prints what the attack got back (status counts) and any valid request that was
-  not answered 200.
+  their ratio. The attacker process is started (idle) before the quiet phase and runs at a
+  lower CPU priority (--attacker-nice, +10), so the ratio measures what the attack does to the
+  server rather than the attacker's own CPU on a shared machine; --rounds N alternates quiet
+  and attack phases N times and prints the p99 of all rounds together. The attack, bounded in
+  count and time and sent only to 127.0.0.1: slow-loris connections (a request head sent a byte
+  a second; reopened when the server closes them), slow bodies (headers, then nothing),
+  oversized bodies (Content-Length over 1 MB, and chunked bodies that never end), and slow
+  requests (bodies of ~700 KB with thousands of unknown fields, costly to validate); with
+  `--attack ...,dense`, also dense requests (bodies under 64 KB, the size of an ordinary one,
+  with 2,100 unknown fields). It prints what the attack got back (status counts) and any valid
+  request that was not answered 200.
 
 Usage: python bench/bench_server.py [--requests N] [--concurrency C] [--explain]
                                     [--latency-requests N] [--loris N] [--workers N]
-                                    [--attack loris,body,oversized,slow] [--no-rates]
-                                    [--slow-fields N]
+                                    [--attack loris,body,oversized,slow[,dense]]
+                                    [--no-rates]
+                                    [--slow-fields N] [--attacker-nice N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -145,6 +151,7 @@ def _slow_body(fields: int = SLOW_FIELDS) -> bytes:
 
 
 ATTACKS = ("loris", "body", "oversized", "slow")
+DENSE_FIELDS = 2_100  # ~60 KB: under the service's 64 KB large-body threshold
 
 
 async def _attack(
@@ -216,37 +223,55 @@ async def _attack(
                     seen["oversized: closed"] += 1
                 await asyncio.sleep(0.05)
 
-    async def slow_requests() -> None:
-        request = _request_bytes("POST", "/v1/assessments", port, _slow_body(slow_fields))
+    async def slow_requests(fields: int, label: str) -> None:
+        request = _request_bytes("POST", "/v1/assessments", port, _slow_body(fields))
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 status = await asyncio.wait_for(_exchange(reader, writer, request), 120)
-                seen[f"slow request: HTTP {status}"] += 1
+                seen[f"{label}: HTTP {status}"] += 1
                 writer.close()
             except (ConnectionError, OSError, asyncio.IncompleteReadError, TimeoutError):
-                seen["slow request: closed"] += 1
+                seen[f"{label}: closed"] += 1
 
     tasks = (
         [slow_loris() for _ in range(loris if "loris" in kinds else 0)]
         + [slow_body() for _ in range(4 if "body" in kinds else 0)]
         + [oversized() for _ in range(2 if "oversized" in kinds else 0)]
-        + [slow_requests() for _ in range(3 if "slow" in kinds else 0)]
+        + [slow_requests(slow_fields, "slow request") for _ in range(3 if "slow" in kinds else 0)]
+        + [
+            slow_requests(DENSE_FIELDS, "dense request")
+            for _ in range(3 if "dense" in kinds else 0)
+        ]
     )
     await asyncio.gather(*tasks)
 
 
 def _attack_process(
-    port: int, loris: int, seconds: float, out: Any, kinds: tuple[str, ...], slow_fields: int
+    port: int,
+    loris: int,
+    seconds: float,
+    out: Any,
+    kinds: tuple[str, ...],
+    slow_fields: int,
+    nice: int,
 ) -> None:
     # The attack in a process of its own, so that its client work does not slow the measuring
-    # client; runs until told to stop or for `seconds` at most, then sends back what it got.
+    # client. It exists (idle) from before the quiet phase, so both phases share the machine
+    # with the same processes; it waits for the parent's first byte ("go"), attacks until the
+    # second ("stop") or for `seconds` at most, then sends back what it got. At a lower CPU
+    # priority (`nice`): on one machine, an attacker's own CPU is not the server's doing (a real
+    # one runs elsewhere), and without it the ratio measures the 2 cores' sharing.
+    if nice:
+        os.nice(nice)
+    out.recv()  # go
+
     async def run() -> collections.Counter[str]:
         stop = asyncio.Event()
         seen: collections.Counter[str] = collections.Counter()
         loop = asyncio.get_running_loop()
         loop.call_later(seconds, stop.set)
-        loop.add_reader(out.fileno(), stop.set)  # the parent writes a byte: stop
+        loop.add_reader(out.fileno(), stop.set)  # the parent writes again: stop
         try:
             await asyncio.wait_for(
                 _attack(port, stop, loris, seen, kinds, slow_fields), seconds + 130
@@ -265,41 +290,72 @@ def latency_under_attack(
     loris: int,
     kinds: tuple[str, ...] = ATTACKS,
     slow_fields: int = SLOW_FIELDS,
+    nice: int = 10,
+    rounds: int = 1,
 ) -> None:
-    """Print p50/p99 of n valid requests quiet, then during the attack, and their ratio."""
-    import multiprocessing
+    """Print p50/p99 of n valid requests quiet, then during the attack, and their ratio.
 
-    bad_quiet: list[int] = []
-    quiet = asyncio.run(_valid_latencies(port, n, path, bad_quiet))
+    With rounds > 1, quiet and attack phases alternate (each round a fresh attacker process),
+    so that a change in the machine's other load falls on both; each round's figures are
+    printed, then the p99 of all rounds' samples together and the median of the rounds' ratios.
+    """
+    import multiprocessing
+    import statistics
+
     ctx = multiprocessing.get_context("spawn")
-    here, there = ctx.Pipe()
-    attacker = ctx.Process(
-        target=_attack_process, args=(port, loris, 600.0, there, kinds, slow_fields)
-    )
-    attacker.start()
-    time.sleep(5)  # let the attack get going
-    bad_attack: list[int] = []
-    loud = asyncio.run(_valid_latencies(port, n, path, bad_attack))
-    here.send(b"stop")
-    seen: dict[str, int] = here.recv() if here.poll(200) else {}
-    attacker.join(30)
-    if attacker.is_alive():
-        attacker.kill()
-    q50, q99, a50, a99 = (_pct(quiet, 0.5), _pct(quiet, 0.99), _pct(loud, 0.5), _pct(loud, 0.99))
-    print(f"valid POST {path}, {n} requests each, one at a time; attack: {', '.join(kinds)}")
-    print(f"  quiet:        p50 {q50:7.1f} ms   p99 {q99:7.1f} ms")
-    print(f"  under attack: p50 {a50:7.1f} ms   p99 {a99:7.1f} ms")
-    print(f"  ratio (attack / quiet): p50 {a50 / q50:.2f}x   p99 {a99 / q99:.2f}x")
+    ratios: list[float] = []
+    all_quiet: list[float] = []
+    all_loud: list[float] = []
     print(
-        f"  valid requests not answered 200: quiet {len(bad_quiet)}, "
-        f"under attack {len(bad_attack)} {sorted(collections.Counter(bad_attack).items())}"
+        f"valid POST {path}, {n} requests a phase, one at a time; attack: {', '.join(kinds)}; "
+        f"attacker at nice +{nice}, idle (but started) during the quiet phase"
     )
-    print(
-        "  the attack (another process) got: "
-        + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items()))
-    )
-    fivexx = sum(v for k, v in seen.items() if "HTTP 5" in k and "HTTP 503" not in k)
-    print(f"  5xx other than 503 answered to the attack: {fivexx}")
+    for r in range(rounds):
+        here, there = ctx.Pipe()
+        attacker = ctx.Process(
+            target=_attack_process,
+            args=(port, loris, 600.0, there, kinds, slow_fields, nice),
+        )
+        attacker.start()
+        time.sleep(2)  # the attacker process is up (and idle)
+        bad_quiet: list[int] = []
+        quiet = asyncio.run(_valid_latencies(port, n, path, bad_quiet))
+        here.send(b"go")
+        time.sleep(5)  # let the attack get going
+        bad_attack: list[int] = []
+        loud = asyncio.run(_valid_latencies(port, n, path, bad_attack))
+        here.send(b"stop")
+        seen: dict[str, int] = here.recv() if here.poll(200) else {}
+        attacker.join(30)
+        if attacker.is_alive():
+            attacker.kill()
+        q50, q99 = _pct(quiet, 0.5), _pct(quiet, 0.99)
+        a50, a99 = _pct(loud, 0.5), _pct(loud, 0.99)
+        ratios.append(a99 / q99)
+        all_quiet += quiet
+        all_loud += loud
+        if rounds > 1:
+            print(f"round {r + 1}:")
+        print(f"  quiet:        p50 {q50:7.1f} ms   p99 {q99:7.1f} ms")
+        print(f"  under attack: p50 {a50:7.1f} ms   p99 {a99:7.1f} ms")
+        print(f"  ratio (attack / quiet): p50 {a50 / q50:.2f}x   p99 {a99 / q99:.2f}x")
+        print(
+            f"  valid requests not answered 200: quiet {len(bad_quiet)}, "
+            f"under attack {len(bad_attack)} {sorted(collections.Counter(bad_attack).items())}"
+        )
+        print(
+            "  the attack (another process) got: "
+            + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items()))
+        )
+        fivexx = sum(v for k, v in seen.items() if "HTTP 5" in k and "HTTP 503" not in k)
+        print(f"  5xx other than 503 answered to the attack: {fivexx}")
+    if rounds > 1:
+        q99, a99 = _pct(all_quiet, 0.99), _pct(all_loud, 0.99)
+        print(
+            f"all {rounds} rounds: quiet p99 {q99:.1f} ms, under attack p99 {a99:.1f} ms, "
+            f"ratio {a99 / q99:.2f}x; the rounds' p99 ratios: median "
+            f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}x, max {max(ratios):.2f}x)"
+        )
 
 
 def main() -> None:
@@ -318,7 +374,7 @@ def main() -> None:
     ap.add_argument(
         "--attack",
         default=",".join(ATTACKS),
-        help=f"the attacks to send, comma-separated (default: all of {ATTACKS})",
+        help=f"the attacks to send, comma-separated (default: {ATTACKS}; also: dense)",
     )
     ap.add_argument("--no-rates", action="store_true", help="skip the requests/s figures")
     ap.add_argument(
@@ -327,6 +383,13 @@ def main() -> None:
         default=SLOW_FIELDS,
         help="unknown fields in each slow request's body",
     )
+    ap.add_argument(
+        "--attacker-nice",
+        type=int,
+        default=10,
+        help="CPU priority offset of the attacker process (0: the same as the server's)",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="quiet/attack rounds, alternating")
     a = ap.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -379,6 +442,8 @@ def main() -> None:
             a.loris,
             tuple(k for k in a.attack.split(",") if k),
             a.slow_fields,
+            a.attacker_nice,
+            a.rounds,
         )
     finally:
         proc.terminate()

@@ -700,6 +700,108 @@ def test_a_slow_heavy_request_leaves_ordinary_ones_served(gate):
         assert results[0].status_code == 200
 
 
+def test_a_body_with_many_items_goes_to_the_heavy_lane(gate):
+    # Small in bytes, but many members or list items (costly to validate): the heavy lane, by
+    # a count of commas made before parsing; ordinary requests keep their own lane.
+    import httpx
+
+    limits = Limits(heavy_items=100, heavy_threads=1, heavy_queue=0)
+    with serving(create_app(limits=limits)) as (base, _):
+        results: list = []
+        t = _post_in_background(base, {**SLOW, "description": "a, " * 200}, results)
+        assert gate.entered.wait(WAIT)
+        many_unknown = {**GOOD, **{f"unknown_{i}": i for i in range(200)}}
+        assert len(json.dumps(many_unknown)) < limits.heavy_body
+        r = httpx.post(f"{base}/v1/assessments?explain=false", json=many_unknown, timeout=WAIT)
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"  # the heavy lane is full
+        r = httpx.post(f"{base}/v1/assessments?explain=false", json=GOOD, timeout=WAIT)
+        assert r.status_code == 200 and r.json()["name"] == "svc"  # the ordinary lane is free
+        assert httpx.get(f"{base}/healthz", timeout=WAIT).json()["in_progress"] == 1
+        gate.opened.set()
+        t.join(WAIT)
+        assert results[0].status_code == 200 and results[0].json()["name"] == "slow"
+        # With the heavy lane free again, the many-fields body is validated there: 422.
+        r = httpx.post(f"{base}/v1/assessments?explain=false", json=many_unknown, timeout=WAIT)
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["field"] == "unknown_0"
+
+
+def test_a_streamed_large_body_stops_being_read_while_the_heavy_lane_is_full(gate):
+    # No Content-Length to refuse it by: once it streams past the large-body size with the
+    # heavy lane full, 503 and the connection closed (the rest is never read).
+    import httpx
+
+    limits = Limits(heavy_body=2_000, heavy_threads=1, heavy_queue=0)
+    headers = {"content-type": "application/json"}
+    padded = json.dumps({**GOOD, "description": "x" * 3_000}).encode()
+
+    def pieces(body: bytes):
+        for i in range(0, len(body), 500):
+            yield body[i : i + 500]
+
+    with serving(create_app(limits=limits)) as (base, _):
+        results: list = []
+        t = _post_in_background(
+            base, json.dumps({**SLOW, "description": "x" * 3_000}).encode(), results
+        )
+        assert gate.entered.wait(WAIT)
+        url = f"{base}/v1/assessments?explain=false"
+        r = httpx.post(url, content=pieces(padded), headers=headers, timeout=WAIT)
+        assert "content-length" not in r.request.headers  # streamed (chunked)
+        assert r.status_code == 503 and r.headers["connection"] == "close"
+        assert r.json() == {"detail": "busy: every worker is taken; retry later"}
+        small = json.dumps(GOOD).encode()
+        r = httpx.post(url, content=pieces(small), headers=headers, timeout=WAIT)
+        assert r.status_code == 200  # a streamed ordinary body is read and served
+        gate.opened.set()
+        t.join(WAIT)
+        assert results[0].status_code == 200
+        r = httpx.post(url, content=pieces(padded), headers=headers, timeout=WAIT)
+        assert r.status_code == 200  # the heavy lane has room again: read whole and served
+
+
+def test_lanes_count_each_held_place_once():
+    # The one bookkeeping path: a place is taken by submit and given back when the future is
+    # done, whether it ran, raised or was cancelled in the queue.
+    from advisor._server import _Lane
+
+    lane = _Lane("test", threads=1, queue=1)
+    go = threading.Event()
+    running = lane.submit(go.wait, WAIT)
+    queued = lane.submit(lambda: 1 / 0)
+    assert running is not None and queued is not None
+    assert lane.held == 2 and not lane.has_room()
+    assert lane.submit(print) is None  # full: refused, not counted
+    assert lane.held == 2
+    go.set()
+    assert running.result(WAIT) is True
+    assert isinstance(queued.exception(WAIT), ZeroDivisionError)
+    deadline = time.monotonic() + WAIT  # done callbacks run just after the result is set
+    while lane.held and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lane.held == 0 and lane.has_room()
+    go.clear()
+    started = threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return go.wait(WAIT)
+
+    blocker = lane.submit(hold)
+    waiting = lane.submit(print)
+    assert blocker is not None and waiting is not None
+    assert started.wait(WAIT)  # running, not queued: close leaves it to end on its own
+    lane.close()  # drops the queued one: its place is given back
+    assert waiting.cancelled()
+    go.set()
+    blocker.result(WAIT)
+    deadline = time.monotonic() + WAIT
+    while lane.held and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lane.held == 0
+    assert lane.submit(print) is None and not lane.has_room()  # closed
+
+
 class _QuickHead(HeadTimeoutH11Protocol):
     head_timeout = 0.3
 
@@ -900,3 +1002,8 @@ def test_large_bodies_in_a_worker_process_and_killed_over_the_time_limit(monkeyp
         _wait_heavy_ready(base)
         r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
         assert r.status_code == 200
+        # Its processes run at a lower CPU priority than the server's (Limits.heavy_nice).
+        monkeypatch.setattr(advisor._server, "_process_work", slow_work.niceness)
+        r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
+        assert r.status_code == 200
+        assert int(r.content) == min(19, os.nice(0) + limits.heavy_nice) > os.nice(0)
