@@ -100,8 +100,9 @@ class _Lane:
     """A bounded pool of workers: at most `threads + queue` requests held (running or waiting)
     at once. Threads here; `_ProcessLane` runs the same bookkeeping over worker processes.
 
-    Every held place is taken in `submit` and given back by the future's done callback (which
-    also runs when a queued future is cancelled), the only two places that change the count.
+    Every held place is taken in `submit` and given back by `_release` only: the future's done
+    callback (which also runs when a queued future is cancelled), or at once when the pool
+    refuses the work.
     """
 
     def __init__(self, name: str, threads: int, queue: int) -> None:
