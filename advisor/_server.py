@@ -91,7 +91,7 @@ class Limits:
     heavy_threads: int = 1
     heavy_queue: int = 2
     heavy_processes: bool = False
-    heavy_nice: int = 10
+    heavy_nice: int = 19
     kill_after: float = 30.0
     retry_after: int = 5
 

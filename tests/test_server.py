@@ -1006,4 +1006,5 @@ def test_large_bodies_in_a_worker_process_and_killed_over_the_time_limit(monkeyp
         monkeypatch.setattr(advisor._server, "_process_work", slow_work.niceness)
         r = httpx.post(f"{base}/v1/assessments", content=padded, headers=headers, timeout=WAIT)
         assert r.status_code == 200
-        assert int(r.content) == min(19, os.nice(0) + limits.heavy_nice) > os.nice(0)
+        assert int(r.content) == min(19, os.nice(0) + limits.heavy_nice)
+        assert limits.heavy_nice > 0 and (int(r.content) > os.nice(0) or os.nice(0) == 19)
