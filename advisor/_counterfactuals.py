@@ -10,13 +10,14 @@ when no single change flips it. Distances: decades for numbers, steps for ordere
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._fields import CATEGORICAL, CONDITION_FIELDS, FIELD_ORDER, NUMERIC
-from ._scoring import CompiledPack, evaluate
+from ._scoring import Batch, CompiledPack, evaluate
 
 PRECISION = 1.01  # bisection stops when the bracket's ratio is within 1%
 GRID = 240
@@ -97,6 +98,20 @@ def numeric_moves(
     step for every bracket still wider than 1%, then one to re-check the rounded values. Rows in
     `extra` ride along in the first call; their recommendations come back second.
     """
+    batch = Batch(cp)
+    extra = extra or []
+    block = batch.add(np.stack(extra)) if extra else -1
+    done = _request_numeric(x, cp, numbers, current, batch)
+    batch.run()
+    extra_choices = batch.result(block).choice if extra else np.array([], dtype=int)
+    return done(), extra_choices
+
+
+def _request_numeric(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int, batch: Batch
+) -> Callable[[], dict[str, list[Move]]]:
+    # Queue the log-space grids of `numeric_moves` on `batch`; give what finishes the search
+    # (the bisection and the re-check, in calls of their own) once the batch has run.
     scans = []
     for field, value in numbers.items():
         col = cp.space.col(NUMERIC[field][0])
@@ -105,11 +120,23 @@ def numeric_moves(
             if len(grid):
                 scans.append(_Scan(field, col, value, up, grid))
     rows = [_with(x, s.col, _transform_all(s.field, s.grid)) for s in scans]
-    extra = extra or []
-    if extra:
-        rows.append(np.stack(extra))
-    choices = evaluate(np.concatenate(rows), cp).choice if rows else np.array([], dtype=int)
-    extra_choices = choices[len(choices) - len(extra) :]
+    block = batch.add(np.concatenate(rows)) if rows else -1
+
+    def done() -> dict[str, list[Move]]:
+        choices = batch.result(block).choice if rows else np.array([], dtype=int)
+        return _bisect(x, cp, numbers, current, scans, choices)
+
+    return done
+
+
+def _bisect(
+    x: np.ndarray,
+    cp: CompiledPack,
+    numbers: dict[str, float],
+    current: int,
+    scans: list[_Scan],
+    choices: np.ndarray,
+) -> dict[str, list[Move]]:
     bracketed = []
     offset = 0
     for s in scans:
@@ -170,7 +197,7 @@ def numeric_moves(
     for m, c in zip(candidates, _choices([m.row for m in candidates], cp), strict=True):
         if c != current:
             out[m.field].append(m)
-    return out, extra_choices
+    return out
 
 
 def _category_moves(x: np.ndarray, cp: CompiledPack, field: str) -> list[Move]:
@@ -208,17 +235,39 @@ def single_moves(
     """
     if current is None:
         current = int(evaluate(x[None, :], cp).choice[0])
+    batch = Batch(cp)
+    done = request_single_moves(x, cp, numbers, current, batch)
+    batch.run()
+    return done()
+
+
+def request_single_moves(
+    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int, batch: Batch
+) -> Callable[[], dict[str, list[Move]]]:
+    """Queue on `batch` the first rows `single_moves` scores (every category and regime move
+    and the numeric grids); give what finishes it, once the batch has run, exactly as
+    `single_moves` does (the bisection then makes calls of its own)."""
     cands: list[Move] = _regime_moves(x, cp)
     for field in FIELD_ORDER:
         if field in CATEGORICAL:
             cands.extend(_category_moves(x, cp, field))
-    numeric, choices = numeric_moves(x, cp, numbers, current, [m.row for m in cands])
-    flipping = [m for m, c in zip(cands, choices, strict=True) if c != current]
-    out: dict[str, list[Move]] = {}
-    for field in FIELD_ORDER:
-        moves = numeric[field] if field in NUMERIC else [m for m in flipping if m.field == field]
-        out[field] = sorted(moves, key=lambda m: m.distance)
-    return out
+    block = batch.add(np.stack([m.row for m in cands]))
+    numeric_done = _request_numeric(x, cp, numbers, current, batch)
+
+    def done() -> dict[str, list[Move]]:
+        numeric = numeric_done()
+        choices = batch.result(block).choice
+        flipping = [m for m, c in zip(cands, choices, strict=True) if c != current]
+        out: dict[str, list[Move]] = {}
+        for field in FIELD_ORDER:
+            if field in NUMERIC:
+                moves = numeric[field]
+            else:
+                moves = [m for m in flipping if m.field == field]
+            out[field] = sorted(moves, key=lambda m: m.distance)
+        return out
+
+    return done
 
 
 def _pair_candidates(x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]) -> list[Move]:

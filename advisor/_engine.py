@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _report_parts as parts
 from ._assessment import Assessment, RulePackInfo
-from ._attributions import Shapley
+from ._attributions import Game, Shapley, coalition_rows, explain_rows
 from ._attributions import explain as explain_game
 from ._citations import cited, project_fit
-from ._counterfactuals import best_pair, single_moves
+from ._counterfactuals import best_pair, request_single_moves
 from ._decide import Decisions, decide, take
 from ._decide import Prepared as Prepared  # re-exported: `engine.prepare` is used widely
 from ._decide import prepare as prepare
@@ -27,13 +27,8 @@ from ._fields import CONDITION_FIELDS, NUMERIC_FIELDS, OPTIONS
 from ._precedents import nearest
 from ._requirements import Requirements
 from ._rulepack import RulePack
-from ._uncertainty import (
-    describe_inputs,
-    probe_sensitivity,
-    split,
-    value_of_information,
-    variants,
-)
+from ._scoring import Batch
+from ._uncertainty import batch_stack, describe_inputs, request_figures, variants
 from ._version import __version__
 
 if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
@@ -71,7 +66,9 @@ def assess(
         The full `Assessment`.
     """
     # The explanation method and any measured figures apply to every stage (`decide`).
-    d = decide([req], pack, probe=probe, confidence=False, explain=explain or explain_scores)[0]
+    # The Shapley game is built here rather than by `decide`, so that its rows share one engine
+    # call with every other row the assessment scores (`_assemble`).
+    d = decide([req], pack, probe=probe, confidence=False)[0]
     return _assemble(req, given, prepare(pack).sha256, d, 0, explain, explain_scores, probe)
 
 
@@ -101,6 +98,13 @@ def assess_many(
     return [a for a in out if a is not None]
 
 
+def _request_game(d: Decisions, j: int, batch: Batch) -> Callable[[], Game]:
+    # Queue the rows of row j's Shapley game (`attributions.coalition_tables`) on `batch`.
+    layout = coalition_rows(d.x[j : j + 1], d.prep.background)
+    block = batch.add(layout.rows)
+    return lambda: layout.game(batch.result(block).effective)
+
+
 def _assemble(
     req: Requirements,
     given: dict[str, Any] | None,
@@ -121,25 +125,30 @@ def _assemble(
     ev = take(d.ev, slice(j, j + 1)) if len(d.rows) > 1 else d.ev
     rec = int(ev.choice[0])
     runner = int(d.runner[j])
-    shares = split(req, x, cp)
+    # One engine call for the rows of the Monte Carlo split, the value of information, the
+    # Shapley game and the counterfactual grids (each row scores exactly as on its own).
+    batch = Batch(cp, batch_stack(cp))
+    figures = request_figures(req, given, x, cp, rec, batch)
+    numbers = {f: CONDITION_FIELDS[f].value(req) for f in NUMERIC_FIELDS}
+    game_done = _request_game(d, j, batch) if explain or explain_scores else None
+    moves_done = request_single_moves(x, cp, numbers, rec, batch) if explain else None
+    batch.run()
+    shares, voi = figures()
     probs = shares["joint"]
-    voi = value_of_information(req, given, x, cp, rec)
-    voi += probe_sensitivity(x, cp, rec)
     warnings = parts.warnings(req, cp, ev, probs, OPTIONS[rec]) + probe_warnings(req, cp, probe)
 
     attributions: list[Any] = []
     base: float | None = None
     cfs: list[Any] = []
     pair = None
-    game = d.game
+    game = game_done() if game_done is not None else d.game
     if game is not None and explain:
-        assert d.margin is not None and len(d.rows) == 1
-        m = d.margin
+        assert moves_done is not None
+        m = explain_rows(game, ev.choice, d.runner[j : j + 1])
         sv = Shapley(base=float(m.base[0]), values=m.values[0], explained=float(m.explained[0]))
         base = round(sv.base, 9)
         attributions = parts.attributions(req, given, sv, rec, runner)
-        numbers = {f: CONDITION_FIELDS[f].value(req) for f in NUMERIC_FIELDS}
-        moves = single_moves(x, cp, numbers, rec)
+        moves = moves_done()
         cfs = parts.counterfactuals(req, pack, moves, rec)
         if not any(c.found for c in cfs):
             found = best_pair(x, cp, numbers)

@@ -7,8 +7,9 @@ assessment, a Monte Carlo sample, a SHAP coalition set and a portfolio batch sha
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -341,6 +342,97 @@ def stack(packs: tuple[CompiledPack, ...]) -> Stack:
     )
 
 
+_own_cache: dict[int, tuple[Stack, CompiledPack, Stack]] = {}
+_own_lock = threading.Lock()
+
+
+def _with_own(cp: CompiledPack, variants: Stack) -> Stack:
+    # The stack with the pack's own numbers as entry 0 (built once per stack).
+    with _own_lock:
+        hit = _own_cache.get(id(variants))
+        if hit is not None and hit[0] is variants and hit[1] is cp:
+            return hit[2]
+        own = stack((cp,))
+        joined = Stack(
+            **{
+                f.name: np.concatenate([getattr(own, f.name), getattr(variants, f.name)])
+                for f in fields(Stack)
+            }
+        )
+        _own_cache[id(variants)] = (variants, cp, joined)
+        while len(_own_cache) > 64:
+            del _own_cache[next(iter(_own_cache))]
+        return joined
+
+
+_lean_cache: dict[int, tuple[Stack, np.ndarray]] = {}
+
+
+def _lean_rules(variants: Stack) -> np.ndarray:
+    # The rules with a lean in some variant of a stack (found once per stack).
+    with _own_lock:
+        hit = _lean_cache.get(id(variants))
+        if hit is not None and hit[0] is variants:
+            return hit[1]
+        rules = np.flatnonzero(np.abs(variants.rule_lean).sum(axis=(0, 2)) > 0)
+        _lean_cache[id(variants)] = (variants, rules)
+        while len(_lean_cache) > 64:
+            del _lean_cache[next(iter(_lean_cache))]
+        return rules
+
+
+class Batch:
+    """Blocks of rows for one engine call: each block under the pack's own numbers or under
+    its variants (one `Stack` for the whole call), evaluated together by `run`.
+
+    `add` gives a block's number; after `run`, `result(block)` gives that block's `Evaluation`.
+    Evaluating rows together gives each row exactly what a call of its own would.
+    """
+
+    def __init__(self, cp: CompiledPack, variants: Stack | None = None) -> None:
+        self.cp = cp
+        self.variants = variants
+        self._rows: list[np.ndarray] = []
+        self._variant: list[np.ndarray] = []
+        self._bounds: list[tuple[int, int]] = []
+        self._size = 0
+        self._ev: Evaluation | None = None
+
+    def add(self, rows: np.ndarray, variant: np.ndarray | None = None) -> int:
+        """Queue feature rows (n x width), each under `variant` (indices into the batch's
+        stack), or the pack's own numbers when None; give the block's number."""
+        rows = np.atleast_2d(rows)
+        n = len(rows)
+        self._rows.append(rows)
+        self._variant.append(
+            np.full(n, -1, dtype=np.intp) if variant is None else np.asarray(variant, np.intp)
+        )
+        self._bounds.append((self._size, self._size + n))
+        self._size += n
+        self._ev = None
+        return len(self._bounds) - 1
+
+    def run(self) -> None:
+        """Evaluate every queued row in one engine call."""
+        if not self._rows:
+            return
+        x = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
+        variant = np.concatenate(self._variant)
+        if self.variants is None or variant.max() < 0:
+            self._ev = evaluate(x, self.cp)
+        else:
+            self._ev = evaluate(x, self.cp, self.variants, variant)
+
+    def result(self, block: int) -> Evaluation:
+        """Give the `Evaluation` of one block (after `run`)."""
+        if self._ev is None:
+            self.run()
+        assert self._ev is not None
+        a, b = self._bounds[block]
+        ev = self._ev
+        return Evaluation(**{f.name: getattr(ev, f.name)[a:b] for f in fields(Evaluation)})
+
+
 def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     # np.interp with one curve (fp) per row: piecewise linear in x, flat beyond the ends.
     j = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
@@ -407,6 +499,18 @@ def evaluate(
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n = x.shape[0]
     sp = cp.space
+    # Rows at variant -1 take the pack's own numbers (a mixed call): the stack gets the pack
+    # itself in front, and those rows the pack's own interpolation and rule leans below, so
+    # each row scores exactly as it would in a call of its own kind.
+    own: np.ndarray | None = None
+    others = np.zeros(0, dtype=np.intp)
+    if variants is not None and variant is not None:
+        variant = np.asarray(variant, dtype=np.intp)
+        if n and variant.min() < 0:
+            variants = _with_own(cp, variants)
+            variant = variant + 1
+            own = np.flatnonzero(variant == 0)
+            others = np.flatnonzero(variant != 0)
     paired = x[:, sp.col("paired_log")]
     latency = x[:, sp.col("latency_log")]
     modality = x[:, sp.col("modality")].astype(int)
@@ -416,7 +520,9 @@ def evaluate(
     stated = x[:, sp.col("explainability")]
     pretrained = x[:, sp.col("pretrained")]
     foundation = x[:, sp.col("foundation")]
-    bits = x[:, len(BASE_COLUMNS) :]
+    # Contiguous once: every regime condition and the floor multiply it (a strided view would
+    # be copied by each product).
+    bits = np.ascontiguousarray(x[:, len(BASE_COLUMNS) :])
 
     # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
     # pretrained backbone or a foundation model that already does the task lowers.
@@ -440,12 +546,15 @@ def evaluate(
         u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
     else:
         assert variants is not None
-        u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u[v])
+        if own is None:
+            u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u[v])
+        else:
+            u_lat = np.empty(n)
+            u_lat[others] = _interp_rows(latency[others], cp.curve_x, variants.curve_u[v[others]])
+            u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
     # The highest floor among the regimes present, as a count of the level steps some present
-    # regime reaches (matrix-vector products: a max along a short axis is slow in numpy).
-    floor = np.zeros(n)
-    for step in cp.floor_steps.T:
-        floor += bits @ step > 0.5
+    # regime reaches (a matrix product: a max along a short axis is slow in numpy).
+    floor = ((bits @ cp.floor_steps) > 0.5).sum(axis=1)
     required = np.maximum(stated, floor)
     req = required.astype(int)
     if v is None:
@@ -456,6 +565,7 @@ def evaluate(
     u = np.stack([u_data, u_lat, u_reg], axis=1)
 
     cols = columns(x, cp, required)
+    cols["regimes"] = bits
     # One row per rule, filled in place (a stack of columns then a cast cost twice as much).
     f = np.empty((len(cp.rule_preds), n))
     for i, p in enumerate(cp.rule_preds):
@@ -467,7 +577,20 @@ def evaluate(
         lean = f.T @ cp.rule_lean
     else:
         assert variants is not None
-        lean = np.einsum("nr,nrk->nk", f.T, variants.rule_lean[v])
+        # Only the rules that lean in some variant add anything: their terms, summed in rule
+        # order (with at most two leaning rules, as in the default pack, any order gives the
+        # same sum).
+        picked = slice(None) if own is None else others
+        vv = v[picked]
+        part = np.zeros((len(vv), 2))
+        for r in _lean_rules(variants):
+            part += f[r][picked][:, None] * variants.rule_lean[vv, r]
+        if own is None:
+            lean = part
+        else:
+            lean = np.empty((n, 2))
+            lean[others] = part
+            lean[own] = f.T[own] @ cp.rule_lean
 
     # Three pulls, each a weighted sum of the dimensions' arguments (weights sum to 1):
     #   learned      the reasons for a learned core (ample data, a tight budget, rule leans);

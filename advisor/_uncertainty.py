@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from ._requirements import (
     Range,
     Requirements,
 )
-from ._scoring import CompiledPack, Stack, evaluate, stack
+from ._scoring import Batch, CompiledPack, Stack, evaluate, stack
 
 #: Choice fields that may be given as unsure (`{one_of: ...}`), each with its own uniform column.
 CHOICE_FIELDS = tuple(
@@ -280,15 +280,68 @@ def split(req: Requirements, x: np.ndarray, cp: CompiledPack) -> dict[str, dict[
     """Give each option's share of the samples: `joint` (inputs and pack together), `inputs`
     (the project's uncertain inputs, the pack as it is) and `pack` (the pack's assumptions,
     the inputs at their point values)."""
+    batch = Batch(cp, batch_stack(cp))
+    done = _request_split(req, x, cp, batch, _request_points(x, cp, batch))
+    batch.run()
+    return done()
+
+
+def _mc_variant(cp: CompiledPack, index: np.ndarray) -> np.ndarray:
+    # A sample's pack in `batch_stack(cp)`: its variant, or the pack's own numbers (-1) when
+    # the pack states no interval (its only variant is itself).
+    if len(variants(cp)) == 1:
+        return np.full(len(index), -1, dtype=np.intp)
+    return index
+
+
+def _request_points(x: np.ndarray, cp: CompiledPack, batch: Batch) -> int:
+    # The point row under each of the pack's variants (`point_answers`), queued.
+    k = len(variants(cp))
+    return batch.add(np.repeat(x[None, :], k, axis=0), _mc_variant(cp, np.arange(k)))
+
+
+def _request_split(
+    req: Requirements, x: np.ndarray, cp: CompiledPack, batch: Batch, points: int
+) -> Callable[[], dict[str, dict[str, float]]]:
+    # Queue the samples of `split` (with the point answers' block); give what finishes it.
     unc = cp.pack.uncertainty
     u = _uniforms(unc.seed, unc.samples)
     xs = np.repeat(x[None, :], unc.samples, axis=0)
     _fill(xs, req, cp, u)
     variant = _variant_index(u, cp)
-    joint = _choices(xs, variant, cp)
-    inputs = np.asarray(evaluate(xs, cp).choice)
-    pack = point_answers(x, cp)[variant]
-    return {"joint": _shares(joint), "inputs": _shares(inputs), "pack": _shares(pack)}
+    joint = batch.add(xs, _mc_variant(cp, variant))
+    inputs = batch.add(xs)
+
+    def done() -> dict[str, dict[str, float]]:
+        return {
+            "joint": _shares(np.asarray(batch.result(joint).choice)),
+            "inputs": _shares(np.asarray(batch.result(inputs).choice)),
+            "pack": _shares(np.asarray(batch.result(points).choice)[variant]),
+        }
+
+    return done
+
+
+Figures = tuple[dict[str, dict[str, float]], list[dict[str, Any]]]
+
+
+def request_figures(
+    req: Requirements,
+    given: Mapping[str, Any],
+    x: np.ndarray,
+    cp: CompiledPack,
+    rec: int,
+    batch: Batch,
+) -> Callable[[], Figures]:
+    """Queue on `batch` (built with `batch_stack(cp)`) every row of one assessment's
+    uncertainty figures; give what finishes them once the batch has run: the shares of `split`
+    and the items of `value_of_information` followed by those of `probe_sensitivity`, each
+    exactly as those functions give them."""
+    points = _request_points(x, cp, batch)
+    shares = _request_split(req, x, cp, batch, points)
+    voi = _request_information(req, given, x, cp, rec, batch, points)
+    probe = _request_probe(x, cp, rec, batch)
+    return lambda: (shares(), voi() + probe())
 
 
 def probabilities_many(
@@ -390,9 +443,25 @@ def value_of_information(
     `NUMERIC_POINTS` equal-probability bins of its range or spread; an unsure answer to each
     choice by its weight; a default the file did not give to each choice equally) with every
     other input at its point value, as a re-run with that value would assess it. A pack
-    assumption is resolved to each of its variants' values the same way. One engine call per
-    pack variant for all of it.
+    assumption is resolved to each of its variants' values the same way. One engine call for
+    all of it.
     """
+    batch = Batch(cp, batch_stack(cp))
+    done = _request_information(req, given, x, cp, rec, batch, _request_points(x, cp, batch))
+    batch.run()
+    return done()
+
+
+def _request_information(
+    req: Requirements,
+    given: Mapping[str, Any],
+    x: np.ndarray,
+    cp: CompiledPack,
+    rec: int,
+    batch: Batch,
+    points: int,
+) -> Callable[[], list[dict[str, Any]]]:
+    # Queue the rows of `value_of_information`; give what finishes it.
     cands = _candidates(req, given, cp)
     rows: list[np.ndarray] = []
     owner: list[tuple[int, float]] = []
@@ -403,62 +472,83 @@ def value_of_information(
                 row[cp.space.col(column)] = value
             rows.append(row)
             owner.append((j, w))
-    out: list[dict[str, Any]] = []
-    if rows:
-        choice = np.asarray(evaluate(np.stack(rows), cp).choice)
-        changes = [0.0] * len(cands)
-        answers: list[dict[str, float]] = [{} for _ in cands]
-        for (j, w), c in zip(owner, choice, strict=True):
-            if int(c) != rec:
-                changes[j] += w
-            answers[j][OPTIONS[int(c)]] = answers[j].get(OPTIONS[int(c)], 0.0) + w
-        for j, (path, how, _) in enumerate(cands):
+    block = batch.add(np.stack(rows)) if rows else -1
+
+    def done() -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if rows:
+            choice = np.asarray(batch.result(block).choice)
+            changes = [0.0] * len(cands)
+            answers: list[dict[str, float]] = [{} for _ in cands]
+            for (j, w), c in zip(owner, choice, strict=True):
+                if int(c) != rec:
+                    changes[j] += w
+                answers[j][OPTIONS[int(c)]] = answers[j].get(OPTIONS[int(c)], 0.0) + w
+            for j, (path, how, _) in enumerate(cands):
+                out.append(
+                    {
+                        "input": path,
+                        "kind": "input",
+                        "uncertainty": how,
+                        "probability": round(min(changes[j], 1.0), 4),
+                        "answers": {k: round(v, 4) for k, v in sorted(answers[j].items())},
+                    }
+                )
+        # The pack's assumptions: each variant's answer at the point input, per parameter group.
+        if len(variants(cp)) > 1:
+            answers_k = np.asarray(batch.result(points).choice)
             out.append(
                 {
-                    "input": path,
-                    "kind": "input",
-                    "uncertainty": how,
-                    "probability": round(min(changes[j], 1.0), 4),
-                    "answers": {k: round(v, 4) for k, v in sorted(answers[j].items())},
+                    "input": "rule pack assumptions",
+                    "kind": "pack",
+                    "uncertainty": f"{len(answers_k)} variants of the pack's assumed numbers",
+                    "probability": round(float((answers_k != rec).mean()), 4),
+                    "answers": _shares(answers_k),
                 }
             )
-    # The pack's assumptions: each variant's answer at the point input, per parameter group.
-    if len(variants(cp)) > 1:
-        answers_k = point_answers(x, cp)
-        out.append(
-            {
-                "input": "rule pack assumptions",
-                "kind": "pack",
-                "uncertainty": f"{len(answers_k)} variants of the pack's assumed numbers",
-                "probability": round(float((answers_k != rec).mean()), 4),
-                "answers": _shares(answers_k),
-            }
-        )
-    out.sort(key=lambda d: (-d["probability"], d["input"]))
-    return out
+        out.sort(key=lambda d: (-d["probability"], d["input"]))
+        return out
+
+    return done
 
 
-_prior_cache: dict[int, tuple[CompiledPack, Stack]] = {}
+_prior_cache: dict[int, tuple[CompiledPack, tuple[CompiledPack, ...], Stack]] = {}
+_batch_cache: dict[int, tuple[CompiledPack, Stack]] = {}
 
 
-def _prior_stack(cp: CompiledPack) -> Stack:
-    # The pack with its end-to-end prior at five points from its low to its high end, stacked
-    # for one engine call (built once per compiled pack).
+def _prior_packs(cp: CompiledPack) -> tuple[tuple[CompiledPack, ...], Stack]:
+    # The pack with its end-to-end prior at five points from its low to its high end, and
+    # their numbers stacked (built once per compiled pack).
     with _lock:
         hit = _prior_cache.get(id(cp))
         if hit is not None and hit[0] is cp:
-            return hit[1]
+            return hit[1], hit[2]
     prior = cp.pack.explainability.priors["end_to_end"]
-    st = stack(
-        tuple(
-            dataclasses.replace(cp, prior_e2e=cp.prior_e2e + (float(p) - prior.fidelity))
-            for p in np.linspace(prior.low, prior.high, 5)
-        )
+    packs = tuple(
+        dataclasses.replace(cp, prior_e2e=cp.prior_e2e + (float(p) - prior.fidelity))
+        for p in np.linspace(prior.low, prior.high, 5)
     )
+    st = stack(packs)
     with _lock:
-        _prior_cache[id(cp)] = (cp, st)
+        _prior_cache[id(cp)] = (cp, packs, st)
         while len(_prior_cache) > 64:
             del _prior_cache[next(iter(_prior_cache))]
+    return packs, st
+
+
+def batch_stack(cp: CompiledPack) -> Stack:
+    """Give the numbers of every pack an assessment's figures score rows under, stacked: the
+    pack's variants (`variants`), then the five points of its end-to-end prior
+    (`probe_sensitivity`), so that one `Batch` holds all of them."""
+    with _lock:
+        hit = _batch_cache.get(id(cp))
+        if hit is not None and hit[0] is cp:
+            return hit[1]
+    st = stack(variants(cp) + _prior_packs(cp)[0])
+    with _lock:
+        _batch_cache[id(cp)] = (cp, st)
+        while len(_batch_cache) > 64:
+            del _batch_cache[next(iter(_batch_cache))]
     return st
 
 
@@ -466,25 +556,38 @@ def probe_sensitivity(x: np.ndarray, cp: CompiledPack, rec: int) -> list[dict[st
     """Give, when the end-to-end explainability estimate drives the answer, the share of its
     interval (five points from its low to its high end) that changes the recommendation, as an
     item that suggests measuring it with `advisor probe`; else nothing."""
+    batch = Batch(cp, batch_stack(cp))
+    done = _request_probe(x, cp, rec, batch)
+    batch.run()
+    return done()
+
+
+def _request_probe(
+    x: np.ndarray, cp: CompiledPack, rec: int, batch: Batch
+) -> Callable[[], list[dict[str, Any]]]:
+    # Queue the five prior points of `probe_sensitivity`; give what finishes it.
     ex = cp.pack.explainability
     if ex.measured is not None:
-        return []
+        return lambda: []
     prior = ex.priors["end_to_end"]
-    answers = np.asarray(
-        evaluate(np.repeat(x[None, :], 5, axis=0), cp, _prior_stack(cp), np.arange(5)).choice
-    )
-    changed = float((answers != rec).mean())
-    if changed == 0.0:
-        return []
-    return [
-        {
-            "input": "explainability.end_to_end",
-            "kind": "probe",
-            "uncertainty": f"an estimate: fidelity {prior.low:.2f}-{prior.high:.2f}",
-            "probability": round(changed, 4),
-            "answers": _shares(answers),
-        }
-    ]
+    block = batch.add(np.repeat(x[None, :], 5, axis=0), len(variants(cp)) + np.arange(5))
+
+    def done() -> list[dict[str, Any]]:
+        answers = np.asarray(batch.result(block).choice)
+        changed = float((answers != rec).mean())
+        if changed == 0.0:
+            return []
+        return [
+            {
+                "input": "explainability.end_to_end",
+                "kind": "probe",
+                "uncertainty": f"an estimate: fidelity {prior.low:.2f}-{prior.high:.2f}",
+                "probability": round(changed, 4),
+                "answers": _shares(answers),
+            }
+        ]
+
+    return done
 
 
 def describe_inputs(req: Requirements, cp: CompiledPack) -> dict[str, str]:
