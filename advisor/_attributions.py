@@ -151,6 +151,31 @@ def _column_player(width: int) -> np.ndarray:
     return owner
 
 
+_spread_cache: dict[int, np.ndarray] = {}
+
+
+def _spread(mask: int) -> np.ndarray:
+    # The 2^k coalitions within the k players of `mask`, in their own numbering: coalition c
+    # has bit j set when it holds the j-th of those players (in player order). Read-only.
+    hit = _spread_cache.get(mask)
+    if hit is None:
+        players = [p for p in range(len(PLAYERS)) if mask >> p & 1]
+        bits = 1 << np.array(players, dtype=np.intp)
+        hit = np.asarray(_subsets(len(players)).astype(np.intp) @ bits)
+        hit.flags.writeable = False
+        _spread_cache[mask] = hit  # at most 2^players entries
+    return hit
+
+
+@lru_cache(maxsize=64)
+def _column_masks(width: int) -> np.ndarray:
+    # Per coalition of all players (2^players rows): the columns it takes from the profile.
+    owner = _column_player(width)
+    masks = np.asarray((np.arange(1 << len(PLAYERS))[:, None] >> owner[None, :]) & 1, dtype=bool)
+    masks.flags.writeable = False
+    return masks
+
+
 @dataclass(frozen=True)
 class Layout:
     """The rows a Shapley game needs evaluated, and how its coalitions map onto them.
@@ -191,20 +216,14 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     # b agrees with profile i on p): the pair's differing players numbered in player order.
     rank = np.cumsum(differs, axis=2) - 1
     place = np.where(differs, 1 << np.maximum(rank, 0), 0).transpose(0, 2, 1)
-    rows = np.empty((int(sizes.sum()), width))
-    for k in np.unique(ks):
-        pi, pb = np.nonzero(ks == k)
-        c = 1 << int(k)
-        sub = _subsets(int(k))  # 2^k x k
-        players = np.nonzero(differs[pi, pb])[1].reshape(len(pi), int(k))
-        # take[pair, coalition, player]: the player's columns come from the profile.
-        take = np.zeros((len(pi), c, players_n), dtype=bool)
-        take[
-            np.arange(len(pi))[:, None, None], np.arange(c)[None, :, None], players[:, None, :]
-        ] = sub[None, :, :]
-        block = np.where(take[:, :, owner], x[pi][:, None, :], background[pb][:, None, :])
-        at = starts[pi, pb][:, None] + np.arange(c)[None, :]
-        rows[at.ravel()] = block.reshape(-1, width)
+    # Pair (i, b)'s block: coalition c of its own numbering takes the profile's columns for the
+    # players whose bits c spreads over the pair's differing players (`_spread`), b's for the
+    # rest; every block's coalitions at once, from tables built once.
+    masks = (differs.reshape(n * nb, players_n) @ _BITS[:players_n]).tolist()
+    coalitions = np.concatenate([_spread(m) for m in masks])
+    pair = np.repeat(np.arange(n * nb), sizes)
+    take = _column_masks(width)[coalitions]
+    rows = np.where(take, x[pair // nb], background[pair % nb])
     # Row of the evaluated blocks that coalition S selects against each background row: S
     # restricted to that row's differing players, numbered within its block.
     # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)

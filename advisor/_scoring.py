@@ -588,9 +588,8 @@ def evaluate(
         if own is None:
             lean = part
         else:
-            lean = np.empty((n, 2))
+            lean = f.T @ cp.rule_lean  # the pack's own leans, kept on its own rows
             lean[others] = part
-            lean[own] = f.T[own] @ cp.rule_lean
 
     # Three pulls, each a weighted sum of the dimensions' arguments (weights sum to 1):
     #   learned      the reasons for a learned core (ample data, a tight budget, rule leans);
@@ -643,8 +642,14 @@ def evaluate(
         first_applicable[applicable[:, j]] = j
     pattern = np.where(first_good >= 0, first_good, first_applicable)
     full_key = key * et.patterns + pattern
-    numbers = et.numbers[full_key] if vt is None else vt.numbers[v, full_key]
-    flags = et.flags[full_key] if vt is None else vt.flags[v, full_key]
+    if vt is None:
+        numbers, flags = et.numbers[full_key], et.flags[full_key]
+    else:
+        # One flat index into the stacked tables: cheaper than a pair of index arrays.
+        assert v is not None
+        flat = v * len(et.numbers) + full_key
+        numbers = vt.numbers.reshape(-1, 3, 3)[flat]
+        flags = vt.flags.reshape(-1, 3, 3)[flat]
     fid, gap, expl_penalty = numbers.transpose(1, 0, 2)
     traceable, meets, expl_veto = flags.transpose(1, 0, 2)
 
