@@ -15,7 +15,7 @@ Option = Literal["end_to_end", "modular", "hybrid"]
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class SourceRef(_Out):

@@ -299,7 +299,8 @@ def explain_rows(game: Game, first: np.ndarray, second: np.ndarray | None) -> Sh
     n = values.shape[0]
     contributions = np.zeros((n, len(PLAYERS)))
     ks = game.varying.sum(axis=1)
-    for k in np.unique(ks):
+    # The player counts present (np.unique would import numpy.ma: a cold start pays for it).
+    for k in np.flatnonzero(np.bincount(ks)):
         if k == 0:
             continue
         idx = np.flatnonzero(ks == k)

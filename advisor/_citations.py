@@ -91,22 +91,39 @@ def evidence_refs(
     for e in (evidence[i] for i in ids if i in evidence):
         src = sources.get(e.source)
         ok = fits(e, fit)
-        out.append(
-            EvidenceRef(
-                id=e.id,
-                claim=e.claim,
-                figure=e.figure,
-                source=citation(src) if src is not None else e.source,
-                source_title=src.title if src is not None else e.source,
-                source_id=e.source,
-                url=src.url if src is not None else "",
-                kind=e.kind,
-                fits=ok,
-                analogy="" if ok else f"analogy from {e.domain or 'another domain'}",
-            )
-        )
+        out.append(_evidence_ref(e, src, ok))
     # sorted() is stable: the pack's order is kept within the fitting and the analogy entries.
     return sorted(out, key=lambda r: not r.fits)
+
+
+# One EvidenceRef per (entry, source, fits), shared: the models are frozen, and every assessment
+# cites the same few dozen entries. The cache holds the entry and source themselves, so an id in
+# its key is never reused while the entry is cached.
+_ref_cache: dict[tuple[int, int, bool], tuple[Evidence, Source | None, EvidenceRef]] = {}
+_REF_CACHE_SIZE = 4096
+
+
+def _evidence_ref(e: Evidence, src: Source | None, ok: bool) -> EvidenceRef:
+    key = (id(e), id(src), ok)
+    hit = _ref_cache.get(key)
+    if hit is not None and hit[0] is e and hit[1] is src:
+        return hit[2]
+    ref = EvidenceRef(
+        id=e.id,
+        claim=e.claim,
+        figure=e.figure,
+        source=citation(src) if src is not None else e.source,
+        source_title=src.title if src is not None else e.source,
+        source_id=e.source,
+        url=src.url if src is not None else "",
+        kind=e.kind,
+        fits=ok,
+        analogy="" if ok else f"analogy from {e.domain or 'another domain'}",
+    )
+    if len(_ref_cache) >= _REF_CACHE_SIZE:  # threads may race here: at worst a ref is rebuilt
+        _ref_cache.clear()
+    _ref_cache[key] = (e, src, ref)
+    return ref
 
 
 def cited(

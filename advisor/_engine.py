@@ -28,7 +28,7 @@ from ._precedents import nearest
 from ._requirements import Requirements
 from ._rulepack import RulePack
 from ._scoring import Batch
-from ._uncertainty import batch_stack, describe_inputs, request_figures, variants
+from ._uncertainty import Figures, batch_stack, describe_inputs, request_figures, variants
 from ._version import __version__
 
 if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
@@ -93,9 +93,31 @@ def assess_many(
     sha = prepare(pack).sha256
     out: list[Assessment | None] = [None] * len(reqs)
     for d in decide(reqs, pack, probe=probe, confidence=False):
-        for j, i in enumerate(d.rows.tolist()):
-            out[i] = _assemble(reqs[i], givens[i], sha, d, j, False, False, probe)
+        cp = d.prep.compiled
+        rows = d.rows.tolist()
+        # The uncertainty figures of a few projects per engine call (each needs ~4,000 rows; far
+        # larger calls run slower per row, their arrays no longer in cache).
+        for a in range(0, len(rows), _FIGURES_AT_ONCE):
+            batch = Batch(cp, batch_stack(cp))
+            todo = []
+            for j in range(a, min(a + _FIGURES_AT_ONCE, len(rows))):
+                i = rows[j]
+                given = _given(reqs[i], givens[i])
+                rec = int(d.ev.choice[j])
+                todo.append((j, i, given, request_figures(reqs[i], given, d.x[j], cp, rec, batch)))
+            batch.run()
+            for j, i, given, figures in todo:
+                out[i] = _assemble(reqs[i], given, sha, d, j, False, False, probe, figures())
     return [a for a in out if a is not None]
+
+
+#: Projects whose uncertainty figures share one engine call in `assess_many`.
+_FIGURES_AT_ONCE = 4
+
+
+def _given(req: Requirements, given: dict[str, Any] | None) -> dict[str, Any]:
+    # The mapping as the user gave it; when unknown, the fields set on `req`.
+    return req.model_dump(mode="json", exclude_unset=True) if given is None else given
 
 
 def _request_game(d: Decisions, j: int, batch: Batch) -> Callable[[], Game]:
@@ -114,13 +136,14 @@ def _assemble(
     explain: bool,
     explain_scores: bool,
     probe: ProbeResult | None,
+    figures: Figures | None = None,
 ) -> Assessment:
-    # Row j of a group of decisions -> the Assessment (the facts, then the prose).
+    # Row j of a group of decisions -> the Assessment (the facts, then the prose). `figures`:
+    # its uncertainty figures when already computed (`assess_many`).
     prep: Prepared = d.prep
     pack = prep.pack
     cp = prep.compiled
-    if given is None:
-        given = req.model_dump(mode="json", exclude_unset=True)
+    given = _given(req, given)
     x = d.x[j]
     ev = take(d.ev, slice(j, j + 1)) if len(d.rows) > 1 else d.ev
     rec = int(ev.choice[0])
@@ -128,12 +151,14 @@ def _assemble(
     # One engine call for the rows of the Monte Carlo split, the value of information, the
     # Shapley game and the counterfactual grids (each row scores exactly as on its own).
     batch = Batch(cp, batch_stack(cp))
-    figures = request_figures(req, given, x, cp, rec, batch)
+    figures_done = (
+        request_figures(req, given, x, cp, rec, batch) if figures is None else lambda: figures
+    )
     numbers = {f: CONDITION_FIELDS[f].value(req) for f in NUMERIC_FIELDS}
     game_done = _request_game(d, j, batch) if explain or explain_scores else None
     moves_done = request_single_moves(x, cp, numbers, rec, batch) if explain else None
     batch.run()
-    shares, voi = figures()
+    shares, voi = figures_done()
     probs = shares["joint"]
     warnings = parts.warnings(req, cp, ev, probs, OPTIONS[rec]) + probe_warnings(req, cp, probe)
 

@@ -57,17 +57,120 @@ def read_pack_documents(folder: Path) -> dict[str, object]:
     bundled = folder.resolve() == default_rules_dir().resolve()
     docs: dict[str, object] = {}
     problems: list[Problem] = []
+    texts: dict[str, bytes] = {}
     for path in files:
-        shown = str(path)
         try:
-            docs[shown] = parse_text(_read_bounded(path), shown, bundled=bundled)
+            texts[str(path)] = _read_bounded(path)
         except OSError as e:
-            problems.append(Problem(shown, "", f"cannot be read ({e.strerror})"))
+            problems.append(Problem(str(path), "", f"cannot be read ({e.strerror})"))
+        except ParseError as e:
+            problems.append(e.problem(str(path)))
+    cached = _cached_documents(texts) if bundled and not problems else None
+    if cached is not None:
+        return cached
+    for shown, data in texts.items():
+        try:
+            docs[shown] = parse_text(data, shown, bundled=bundled)
         except ParseError as e:
             problems.append(e.problem(shown))
     if problems:
         raise RulePackError(problems)
+    if bundled:
+        _store_documents(texts, docs)
     return docs
+
+
+# The bundled pack's parsed documents, cached as JSON (parsing its YAML costs about a tenth of a
+# second per process; reading JSON, a few milliseconds). Only the advisor's own files are cached,
+# keyed by their bytes together with the parser's source, in a private per-user folder of the
+# temporary directory (as Jinja's compiled templates are). JSON holds only data: a cache entry
+# can never run code, and the documents are validated as always. ADVISOR_NO_PACK_CACHE=1 turns
+# it off.
+
+
+def _cache_path(texts: dict[str, bytes]) -> Path | None:
+    import hashlib
+    import os
+    import tempfile
+
+    if os.environ.get("ADVISOR_NO_PACK_CACHE"):
+        return None
+    try:
+        digest = hashlib.sha256((_HERE / "_loading.py").read_bytes())
+        for shown, data in texts.items():
+            digest.update(f"\0{Path(shown).name}\0{len(data)}\0".encode())
+            digest.update(data)
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        folder = Path(tempfile.gettempdir()) / f"_advisor-pack-cache-{uid}"
+        if not folder.exists():
+            folder.mkdir(mode=0o700)
+        st = folder.lstat()
+        # Another user's folder, a link or one others can write to: no cache.
+        if not folder.is_dir() or folder.is_symlink() or st.st_mode & 0o077:
+            return None
+        if hasattr(os, "getuid") and st.st_uid != uid:
+            return None
+    except OSError:
+        return None
+    return folder / f"{digest.hexdigest()}.json"
+
+
+def _cached_documents(texts: dict[str, bytes]) -> dict[str, object] | None:
+    import json
+
+    path = _cache_path(texts)
+    if path is None:
+        return None
+    try:
+        names = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(names, dict):
+        return None
+    by_name = {Path(shown).name: shown for shown in texts}
+    if sorted(names) != sorted(by_name):
+        return None
+    return {by_name[name]: names[name] for name in sorted(names, key=list(by_name).index)}
+
+
+def _store_documents(texts: dict[str, bytes], docs: dict[str, object]) -> None:
+    import json
+    import os
+
+    path = _cache_path(texts)
+    if path is None:
+        return
+    names = {Path(shown).name: doc for shown, doc in docs.items()}
+    try:
+        text = json.dumps(names, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return
+    if not _same(json.loads(text), names):  # a key or value JSON would not give back as it is
+        return
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a full or read-only disk: the pack does not need the cache
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _same(a: object, b: object) -> bool:
+    # Equal, and of the same types throughout (1 == 1.0 == True for ==; not here).
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return list(a) == list(b) and all(
+            _same(ka, kb) and _same(a[ka], b[kb]) for ka, kb in zip(a, b, strict=True)
+        )
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def _read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:

@@ -8,6 +8,7 @@ language checked against the field registry (`_fields.CONDITION_FIELDS`).
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -31,7 +32,7 @@ MAX_WEIGHT = 100.0
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 class Condition(_Strict):
@@ -606,5 +607,10 @@ class RulePack(_Strict):
         return {e.id: e for e in self.evidence}
 
     def sources_by_id(self) -> dict[str, Source]:
-        """Give the bibliography keyed by id."""
+        """Give the bibliography keyed by id (a new dict each call, from an index built once)."""
+        return dict(self._sources_index)
+
+    @functools.cached_property
+    def _sources_index(self) -> dict[str, Source]:
+        # Every assessment asks for it dozens of times; the pack is frozen.
         return {s.id: s for s in self.sources}

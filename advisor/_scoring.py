@@ -382,54 +382,68 @@ def _lean_rules(variants: Stack) -> np.ndarray:
 
 
 class Batch:
-    """Blocks of rows for one engine call: each block under the pack's own numbers or under
-    its variants (one `Stack` for the whole call), evaluated together by `run`.
+    """Blocks of rows to score together: each block under the pack's own numbers or under its
+    variants (one `Stack` for the whole batch).
 
-    `add` gives a block's number; after `run`, `result(block)` gives that block's `Evaluation`.
-    Evaluating rows together gives each row exactly what a call of its own would.
+    `add` gives a block's number; `run` scores every block, in two engine calls at most (the
+    blocks under the pack's own numbers, then those under variants: the pack's own numbers need
+    no per-row lookups); then `result(block)` gives that block's `Evaluation`. Evaluating rows
+    together gives each row exactly what a call of its own would.
     """
 
     def __init__(self, cp: CompiledPack, variants: Stack | None = None) -> None:
         self.cp = cp
         self.variants = variants
-        self._rows: list[np.ndarray] = []
-        self._variant: list[np.ndarray] = []
-        self._bounds: list[tuple[int, int]] = []
-        self._size = 0
-        self._ev: Evaluation | None = None
+        self._blocks: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._where: list[tuple[int, int, int]] = []  # (call, start, end) per block
+        self._evs: list[Evaluation | None] = []
 
     def add(self, rows: np.ndarray, variant: np.ndarray | None = None) -> int:
         """Queue feature rows (n x width), each under `variant` (indices into the batch's
-        stack), or the pack's own numbers when None; give the block's number."""
+        stack; -1: the pack's own numbers), or all under the pack's own numbers when None;
+        give the block's number."""
         rows = np.atleast_2d(rows)
-        n = len(rows)
-        self._rows.append(rows)
-        self._variant.append(
-            np.full(n, -1, dtype=np.intp) if variant is None else np.asarray(variant, np.intp)
-        )
-        self._bounds.append((self._size, self._size + n))
-        self._size += n
-        self._ev = None
-        return len(self._bounds) - 1
+        if variant is not None:
+            variant = np.asarray(variant, dtype=np.intp)
+            if len(variant) and variant.max() < 0:
+                variant = None
+        self._blocks.append((rows, variant))
+        self._evs = []
+        return len(self._blocks) - 1
 
     def run(self) -> None:
-        """Evaluate every queued row in one engine call."""
-        if not self._rows:
-            return
-        x = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
-        variant = np.concatenate(self._variant)
-        if self.variants is None or variant.max() < 0:
-            self._ev = evaluate(x, self.cp)
-        else:
-            self._ev = evaluate(x, self.cp, self.variants, variant)
+        """Score every queued row."""
+        self._where = []
+        self._evs = []
+        groups: list[list[int]] = [[], []]
+        for b, (_, variant) in enumerate(self._blocks):
+            groups[0 if variant is None or self.variants is None else 1].append(b)
+        self._where = [(0, 0, 0)] * len(self._blocks)
+        for call, members in enumerate(groups):
+            if not members:
+                self._evs.append(None)
+                continue
+            at = 0
+            for b in members:
+                n = len(self._blocks[b][0])
+                self._where[b] = (call, at, at + n)
+                at += n
+            xs = [self._blocks[b][0] for b in members]
+            x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+            if call == 0:
+                self._evs.append(evaluate(x, self.cp))
+            else:
+                parts = [self._blocks[b][1] for b in members]
+                variant = np.concatenate([p for p in parts if p is not None])
+                self._evs.append(evaluate(x, self.cp, self.variants, variant))
 
     def result(self, block: int) -> Evaluation:
-        """Give the `Evaluation` of one block (after `run`)."""
-        if self._ev is None:
+        """Give the `Evaluation` of one block (running the batch first if need be)."""
+        if not self._evs:
             self.run()
-        assert self._ev is not None
-        a, b = self._bounds[block]
-        ev = self._ev
+        call, a, b = self._where[block]
+        ev = self._evs[call]
+        assert ev is not None
         return Evaluation(**{f.name: getattr(ev, f.name)[a:b] for f in fields(Evaluation)})
 
 

@@ -12,14 +12,6 @@ from typing import Any
 import click
 
 from .._errors import AdvisorError
-from .._server import (
-    ENV_RULES,
-    ENV_TIMEOUT,
-    LOOPBACK,
-    Limits,
-    check_port_free,
-    create_app,
-)
 from .._version import DISTRIBUTION
 
 
@@ -84,6 +76,8 @@ def serve(
         raise AdvisorError(
             f"advisor serve needs FastAPI and uvicorn: pip install '{DISTRIBUTION}[server]'"
         ) from None
+    # The service module loads with the command that runs it, not with every command line.
+    from .._server import ENV_RULES, ENV_TIMEOUT, LOOPBACK, Limits, check_port_free, create_app
     from .._server_http import uvicorn_settings
 
     check_port_free(host, port)  # before the pack loads: a taken port fails at once
