@@ -1,0 +1,200 @@
+"""What issue 14's speed work must not change: rows scored together (`scoring.Batch`) score as
+they would alone, `recommend_many(explain=False)` gives `recommend`'s bytes, the bundled pack's
+parsed-document cache gives the parsed documents back (and is ignored when it cannot be trusted),
+and a report's cold path leaves out the modules it does not need. No timings: bench/bench_assess.py
+measures those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advisor import load_rulepack, recommend, recommend_many
+from advisor._decide import prepare
+from advisor._requirements import KNOWN_REGIMES
+from advisor._scoring import Batch, Evaluation, evaluate
+from advisor._uncertainty import batch_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rows(cp, rnd: np.random.Generator, n: int, background: np.ndarray) -> np.ndarray:
+    # Rows near the pack's background: numbers moved, categories and regime bits swapped.
+    x = background[rnd.integers(len(background), size=n)].copy()
+    x[:, 0] = rnd.uniform(0, 12, n)
+    x[:, 1] = rnd.uniform(-1, 7.9, n)
+    other = background[rnd.integers(len(background), size=n)]
+    swap = rnd.random(x.shape) < 0.3
+    x[swap] = other[swap]
+    return x
+
+
+def _equal(a: Evaluation, b: Evaluation) -> None:
+    for f in fields(Evaluation):
+        left, right = getattr(a, f.name), getattr(b, f.name)
+        assert left.dtype == right.dtype, f.name
+        assert np.array_equal(left, right), f.name  # bit for bit, not approximately
+
+
+@pytest.mark.parametrize("rules", [None, "examples/org-pack-bank"])
+def test_rows_scored_in_one_batch_score_as_they_would_alone(rules):
+    pack = load_rulepack(ROOT / rules if rules else None)
+    prep = prepare(pack)
+    cp = prep.compiled
+    st = batch_stack(cp)
+    k = len(st.weights)
+    rnd = np.random.default_rng(14)
+    blocks = []
+    for i in range(12):
+        x = _rows(cp, rnd, int(rnd.integers(1, 400)), prep.background)
+        kind = i % 3  # the pack's own numbers, one variant per row, or a mix of both
+        variant = None if kind == 0 else rnd.integers(-1 if kind == 2 else 0, k, size=len(x))
+        blocks.append((x, variant))
+    batch = Batch(cp, st)
+    ids = [batch.add(x, v) for x, v in blocks]
+    batch.run()
+    for (x, v), b in zip(blocks, ids, strict=True):
+        alone = evaluate(x, cp) if v is None else evaluate(x, cp, st, v)
+        _equal(batch.result(b), alone)
+        if v is not None and (v < 0).any():
+            # A row at -1 scores exactly as under the pack's own numbers.
+            own = np.flatnonzero(v < 0)
+            mine = evaluate(x[own], cp)
+            got = batch.result(b)
+            assert np.array_equal(got.effective[own], mine.effective)
+            assert np.array_equal(got.choice[own], mine.choice)
+
+
+def _profile(rnd: random.Random, i: int) -> dict:
+    # Profiles with ranges, unsure answers, explanation methods and regimes.
+    doc: dict = {"name": f"p{i}"}
+    pairs = round(10 ** rnd.uniform(0, 9))
+    doc["data"] = {
+        "paired_examples": pairs if rnd.random() < 0.7 else {"low": pairs, "high": pairs * 5},
+        "stage_labels": rnd.choice(["none", "partial", "full"]),
+    }
+    budget = round(10 ** rnd.uniform(0, 5), 2)
+    doc["latency"] = {
+        "budget_ms": budget if rnd.random() < 0.7 else {"low": budget, "high": budget * 3}
+    }
+    doc["task"] = {"modality": rnd.choice(["text", "speech", "vision", "tabular", "control"])}
+    if rnd.random() < 0.3:
+        doc["task"]["pretrained_available"] = {"one_of": [True, False]}
+    doc["regulation"] = {
+        "criticality": rnd.choice(["non_critical", "business_critical", "regulated"])
+        if rnd.random() < 0.7
+        else {"one_of": {"regulated": 2, "safety_critical": 1}},
+        "regimes": rnd.sample(list(KNOWN_REGIMES), rnd.randint(0, 2)),
+    }
+    if rnd.random() < 0.3:
+        doc["regulation"]["explanation_method"] = rnd.choice(["shap", "lime", "counterfactual"])
+    if rnd.random() < 0.5:
+        doc["team"] = {"ml_maturity": rnd.choice(["low", "medium", "high"])}
+    return doc
+
+
+@pytest.mark.parametrize("rules", [None, "examples/org-pack-bank"])
+def test_recommend_many_without_explanations_gives_recommends_bytes(rules):
+    pack = load_rulepack(ROOT / rules if rules else None)
+    rnd = random.Random(14)
+    docs = [_profile(rnd, i) for i in range(60)]
+    many = recommend_many(docs, rulepack=pack, explain=False)
+    assert len(many) == len(docs)
+    for d, a in zip(docs, many, strict=True):
+        assert a.to_json() == recommend(d, rulepack=pack, explain=False).to_json()
+
+
+def test_the_bundled_packs_parsed_documents_come_back_from_the_cache(tmp_path, monkeypatch):
+    import tempfile
+
+    from advisor import _resources as res
+
+    monkeypatch.delenv("ADVISOR_NO_PACK_CACHE", raising=False)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = res.default_rules_dir()
+    parsed = res.read_pack_documents(folder)  # parses, then writes the cache
+    (cache_dir,) = tmp_path.glob("_advisor-pack-cache-*")
+    (entry,) = cache_dir.glob("*.json")
+    assert oct(cache_dir.stat().st_mode & 0o777) == oct(0o700)
+    cached = res.read_pack_documents(folder)
+    assert res._same(cached, parsed) and list(cached) == list(parsed)
+
+    # A damaged entry is ignored: the files are parsed again (and the entry rewritten).
+    entry.write_text("{not json")
+    assert res._same(res.read_pack_documents(folder), parsed)
+    assert json.loads(entry.read_text())
+
+    # An entry that names other files is ignored too.
+    entry.write_text(json.dumps({"other.yaml": {}}))
+    assert res._same(res.read_pack_documents(folder), parsed)
+
+    # A folder others can write to is never used.
+    entry.unlink()
+    cache_dir.chmod(0o777)
+    res.read_pack_documents(folder)
+    assert not list(cache_dir.glob("*.json"))
+    cache_dir.chmod(0o700)
+
+    monkeypatch.setenv("ADVISOR_NO_PACK_CACHE", "1")
+    res.read_pack_documents(folder)
+    assert not list(cache_dir.glob("*.json"))
+
+
+def test_only_what_json_gives_back_unchanged_is_cached():
+    from advisor._resources import _same
+
+    assert _same({"a": [1, 2.5, True, None, "x"]}, {"a": [1, 2.5, True, None, "x"]})
+    assert not _same({"a": 1}, {"a": 1.0})
+    assert not _same({"a": True}, {"a": 1})
+    assert not _same({1: "x"}, {"1": "x"})  # YAML's integer keys become text in JSON
+    assert not _same({"a": 1, "b": 2}, {"b": 2, "a": 1})  # key order is part of a document
+
+
+# Runs in the child: the full names of the modules loaded when the command ends.
+MODULES = textwrap.dedent("""
+    import atexit, json, os, sys
+
+    def record():
+        with open(os.environ["ADVISOR_MODULES_OUT"], "w") as fh:
+            json.dump(sorted(sys.modules), fh)
+
+    atexit.register(record)
+    from advisor._cli.main import main
+    main(sys.argv[1:])
+""")
+
+
+def test_a_cold_report_loads_neither_the_service_nor_numpys_masked_arrays(tmp_path):
+    out = tmp_path / "modules.json"
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MODULES,
+            "recommend",
+            str(ROOT / "examples" / "card-fraud.yaml"),
+            "-o",
+            str(tmp_path / "r.html"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "ADVISOR_MODULES_OUT": str(out)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    modules = set(json.loads(out.read_text()))
+    assert "advisor._engine" in modules  # it did assess
+    assert not modules & {"advisor._server", "advisor._server_http", "numpy.ma"}, sorted(
+        modules & {"advisor._server", "advisor._server_http", "numpy.ma"}
+    )
