@@ -9,6 +9,7 @@ the rule pack's own). Pure: no files, no printing.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,30 @@ from ._requirements import (
 )
 from ._rulepack import Adjustment, Pattern, Rule, Source
 from ._scoring import CompiledPack, Evaluation
+
+# What depends only on the compiled pack and the project's fit (evidence entries with their
+# sources, the pack's rules, advice, risks and patterns as report parts, compiled risk
+# conditions) is built once per pack and kept: an assessment then builds only what its own
+# figures change. Keyed by id(cp) with the pack held, so an id cannot be reused while cached.
+_MEMO: dict[int, tuple[CompiledPack, dict[Any, Any]]] = {}
+_MEMO_PACKS = 16
+_MEMO_ENTRIES = 20_000
+
+
+_MEMO_LOCK = threading.Lock()  # the service assesses in threads
+
+
+def _memo_for(cp: CompiledPack) -> dict[Any, Any]:
+    with _MEMO_LOCK:
+        entry = _MEMO.get(id(cp))
+        if entry is None or entry[0] is not cp:
+            while len(_MEMO) >= _MEMO_PACKS:
+                _MEMO.pop(next(iter(_MEMO)), None)
+            entry = (cp, {})
+            _MEMO[id(cp)] = entry
+        elif len(entry[1]) > _MEMO_ENTRIES:
+            entry[1].clear()
+        return entry[1]
 
 
 def _r(v: float, nd: int = 6) -> float:
@@ -112,10 +137,23 @@ class Facts:
     checks: tuple[ExplainabilityCheck, ...]  # per option, in OPTIONS order
     vetoes: tuple[VetoFacts, ...]
     vetoed: tuple[str, ...]  # the options vetoed, in OPTIONS order
+    memo: dict[Any, Any]  # the pack's parts built once (see `_memo_for`)
 
     def evidence(self, ids: list[str]) -> list[EvidenceRef]:
         """Give the evidence entries for ids with their sources, those that fit first."""
-        return _cite(self.cp.evidence, self.sources, ids, self.fit)
+        key = ("evidence", self.fit, tuple(ids))
+        refs = self.memo.get(key)
+        if refs is None:
+            refs = self.memo[key] = _cite(self.cp.evidence, self.sources, ids, self.fit)
+        return list(refs)
+
+    def once(self, key: Any, build: Any) -> Any:
+        """Give `build()` for a part that depends only on the pack and the project's fit,
+        built once per pack and fit (`key` names the part)."""
+        key = (key, self.fit)
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
 
     def dimension(self, name: str) -> DimensionFacts:
         """Give the dimension called `name` (data, latency or regulation)."""
@@ -135,7 +173,10 @@ def facts(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> Fact
     req_idx = int(ev.required[0])
     level = EXPLAINABILITY_ORDER[req_idx]
     fit = project_fit(req, pack)
-    sources = pack.sources_by_id()
+    memo = _memo_for(cp)
+    sources = memo.get("sources")
+    if sources is None:
+        sources = memo["sources"] = pack.sources_by_id()
     fired = tuple(bool(f) for f in ev.fired[0])
     checks = tuple(
         ExplainabilityCheck(
@@ -176,6 +217,7 @@ def facts(req: Requirements, cp: CompiledPack, ev: Evaluation, rec: int) -> Fact
         checks=checks,
         vetoes=tuple(vetoes),
         vetoed=tuple(o for i, o in enumerate(OPTIONS) if ev.vetoed[0, i]),
+        memo=memo,
     )
     object.__setattr__(f, "dimensions", _dimensions(f))
     return f
@@ -338,16 +380,21 @@ def explainability_basis(f: Facts) -> ExplainabilityBasis:
 def hybrid_pattern(f: Facts) -> HybridPattern:
     """Give the hybrid pattern the engine chose for this profile."""
     p = f.pattern
-    return HybridPattern(
-        id=p.id,
-        title=p.title,
-        summary=p.summary.strip(),
-        stages=[PatternStage(name=s.name, kind=s.kind) for s in p.stages],
-        learned=[s.name for s in p.stages if s.kind == "learned"],
-        traditional=[s.name for s in p.stages if s.kind != "learned"],
-        interpretable_share=p.interpretable_share,
-        evidence=f.evidence(p.evidence),
-    )
+
+    def build() -> HybridPattern:
+        return HybridPattern(
+            id=p.id,
+            title=p.title,
+            summary=p.summary.strip(),
+            stages=[PatternStage(name=s.name, kind=s.kind) for s in p.stages],
+            learned=[s.name for s in p.stages if s.kind == "learned"],
+            traditional=[s.name for s in p.stages if s.kind != "learned"],
+            interpretable_share=p.interpretable_share,
+            evidence=f.evidence(p.evidence),
+        )
+
+    pattern: HybridPattern = f.once(("pattern", p.id), build)
+    return pattern
 
 
 def plan(f: Facts) -> Plan:
@@ -362,21 +409,18 @@ def plan(f: Facts) -> Plan:
     ]
     items: list[PlanItem] = []
     monitoring: list[MonitorItem] = []
-    for a in pack.advice:
+    for i, a in enumerate(pack.advice):
         if f.option in a.applies_to or a.id in fired_advice:
             if a.steps or not a.monitoring:
-                items.append(
-                    PlanItem(
-                        id=a.id,
-                        title=a.title,
-                        text=a.text.strip(),
-                        steps=list(a.steps),
-                        evidence=f.evidence(a.evidence),
-                    )
-                )
+                items.append(f.once(("advice", i), lambda a=a: _plan_item(f, a)))
             monitoring.extend(
-                MonitorItem(metric=m.metric, kind=m.kind, threshold=m.threshold)
-                for m in a.monitoring
+                f.once(
+                    ("monitoring", i),
+                    lambda a=a: [
+                        MonitorItem(metric=m.metric, kind=m.kind, threshold=m.threshold)
+                        for m in a.monitoring
+                    ],
+                )
             )
     if f.option == "hybrid":
         keep = [s.name for s in f.pattern.stages if s.kind != "learned"]
@@ -385,24 +429,41 @@ def plan(f: Facts) -> Plan:
     return Plan(steps=items, keep_traditional=keep, monitoring=monitoring)
 
 
+def _plan_item(f: Facts, a: Any) -> PlanItem:
+    return PlanItem(
+        id=a.id,
+        title=a.title,
+        text=a.text.strip(),
+        steps=list(a.steps),
+        evidence=f.evidence(a.evidence),
+    )
+
+
+def _risk_item(f: Facts, risk: Any) -> RiskItem:
+    return RiskItem(
+        id=risk.id,
+        area=risk.area,
+        title=risk.title,
+        text=risk.text.strip(),
+        mitigation=risk.mitigation.strip(),
+        applies_to=list(risk.applies_to),
+        evidence=f.evidence(risk.evidence),
+    )
+
+
 def risks(f: Facts, x: np.ndarray) -> list[RiskItem]:
     """Give the pack's risks whose condition holds for this profile, in pack order."""
     from ._scoring import columns, compile_condition
 
+    conditions = f.memo.get("risk conditions")
+    if conditions is None:
+        conditions = f.memo["risk conditions"] = [
+            None if r.when is None else compile_condition(r.when, f.cp.space)
+            for r in f.cp.pack.risks
+        ]
     cols = columns(x[None, :], f.cp, f.ev.required)
-    out = []
-    for risk in f.cp.pack.risks:
-        if risk.when is not None and not bool(compile_condition(risk.when, f.cp.space)(cols)[0]):
-            continue
-        out.append(
-            RiskItem(
-                id=risk.id,
-                area=risk.area,
-                title=risk.title,
-                text=risk.text.strip(),
-                mitigation=risk.mitigation.strip(),
-                applies_to=list(risk.applies_to),
-                evidence=f.evidence(risk.evidence),
-            )
-        )
-    return out
+    return [
+        f.once(("risk", i), lambda risk=risk: _risk_item(f, risk))
+        for i, (risk, when) in enumerate(zip(f.cp.pack.risks, conditions, strict=True))
+        if when is None or bool(when(cols)[0])
+    ]

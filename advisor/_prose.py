@@ -99,15 +99,20 @@ def vetoes(f: Facts) -> list[Veto]:
 
 def rule_results(f: Facts) -> list[RuleResult]:
     """Give every rule of the pack with whether it fired, then the explainability checks."""
-    out = [
-        RuleResult(
+
+    def result(rule: Any, fired: bool) -> RuleResult:
+        return RuleResult(
             id=rule.id,
             fired=fired,
             effect=rule.effect.model_dump(exclude_none=True),
             rationale=rule.rationale.strip(),
             evidence=f.evidence(rule.evidence),
         )
-        for rule, fired in zip(f.cp.pack.rules, f.fired, strict=True)
+
+    # A pack rule's result depends on the project only through whether it fired: built once.
+    out: list[RuleResult] = [
+        f.once(("rule", i, fired), lambda rule=rule, fired=fired: result(rule, fired))
+        for i, (rule, fired) in enumerate(zip(f.cp.pack.rules, f.fired, strict=True))
     ]
     ex_ev = f.evidence(f.cp.pack.explainability.priors["end_to_end"].evidence)
     for c in f.checks:
