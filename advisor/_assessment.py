@@ -390,9 +390,14 @@ class Assessment(_Out):
         return self.explainability["modular"]
 
     @property
+    def end_to_end(self) -> ExplainabilityEstimate:
+        """The end-to-end option's explainability estimate (measured with a probe)."""
+        return self.explainability["end_to_end"]
+
+    @property
     def learned_method(self) -> str:
         """The explanation method assumed for a learned model."""
-        return self.explainability["end_to_end"].method
+        return self.end_to_end.method
 
     def share(self, source: Literal["inputs", "pack"]) -> float:
         """Give the recommendation's share of the samples from the inputs or the pack alone."""
