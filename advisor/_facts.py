@@ -38,7 +38,15 @@ from ._requirements import (
     MODALITIES,
     Requirements,
 )
-from ._rulepack import Adjustment, Pattern, Rule, Source
+from ._rulepack import (
+    Adjustment,
+    DataDimension,
+    LatencyDimension,
+    Pattern,
+    RegulationDimension,
+    Rule,
+    Source,
+)
 from ._scoring import CompiledPack, Evaluation
 
 # What depends only on the compiled pack and the project's fit (evidence entries with their
@@ -75,7 +83,7 @@ class DimensionFacts:
     """One dimension as the engine read it: its pack entry, utility, side and thresholds."""
 
     name: str
-    spec: Any  # the pack's DataDimension, LatencyDimension or RegulationDimension
+    spec: DataDimension | LatencyDimension | RegulationDimension  # the pack's entry
     utility: float
     favours: str  # end_to_end | modular | neutral
     thresholds: Thresholds
@@ -287,7 +295,9 @@ def _data(req: Requirements, cp: CompiledPack) -> DataThresholds:
 def _dimensions(f: Facts) -> tuple[DimensionFacts, ...]:
     cp, d = f.cp, f.cp.pack.dimensions
     fast, slow = latency_thresholds(cp)
-    thresholds: list[tuple[str, Any, Thresholds]] = [
+    thresholds: list[
+        tuple[str, DataDimension | LatencyDimension | RegulationDimension, Thresholds]
+    ] = [
         ("data", d.data, _data(f.req, cp)),
         (
             "latency",
