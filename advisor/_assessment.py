@@ -6,9 +6,12 @@ is the canonical JSON: same input and pack, byte-identical output.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+if TYPE_CHECKING:
+    from ._requirements import Requirements
 
 #: The three options, defined once: `_fields.OPTIONS` is this tuple, in this order.
 Option = Literal["end_to_end", "modular", "hybrid"]
@@ -58,6 +61,49 @@ class RulePackInfo(_Out):
     sha256: str
 
 
+class DataThresholds(_Out):
+    """The data dimension's limits for this project, in paired examples.
+
+    `scarce_pairs` and `ample_pairs` are the modality's limits after any pretrained shift; the
+    `favours_*` limits also include the stage-label, labelling-cost and probe adjustments (None:
+    that side cannot be reached).
+    """
+
+    scarce_pairs: float
+    ample_pairs: float
+    pretrained_shift_decades: float = 0.0
+    label_adjustment: float = 0.0
+    favours_end_to_end_from_pairs: float | None = None
+    favours_modular_up_to_pairs: float | None = None
+    probe_shift: float = 0.0
+
+
+class LatencyThresholds(_Out):
+    """The budgets (ms) under which latency favours end-to-end, and from which it argues for
+    neither side (a pipeline is tolerated)."""
+
+    favours_end_to_end_below_ms: float
+    tolerates_modular_from_ms: float
+
+
+class RegulationThresholds(_Out):
+    """This project's criticality and explainability level, with the pack's utility tables."""
+
+    criticality: str
+    required_explainability: str
+    criticality_utilities: dict[str, float] = {}
+    explainability_utilities: dict[str, float] = {}
+    favour_threshold: float = 0.25
+
+
+Thresholds = DataThresholds | LatencyThresholds | RegulationThresholds
+_THRESHOLDS: dict[str, type[_Out]] = {
+    "data": DataThresholds,
+    "latency": LatencyThresholds,
+    "regulation": RegulationThresholds,
+}
+
+
 class Dimension(_Out):
     name: Literal["data", "latency", "regulation"]
     label: str
@@ -66,8 +112,15 @@ class Dimension(_Out):
     favours: Literal["end_to_end", "modular", "neutral"]
     weight: float
     rationale: str
-    thresholds: dict[str, Any]
+    thresholds: Thresholds
     evidence: list[EvidenceRef]
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _by_name(cls, v: Any, info: ValidationInfo) -> Any:
+        # The dimension's name says which thresholds it has (JSON carries no tag).
+        model = _THRESHOLDS.get(str(info.data.get("name")))
+        return model.model_validate(v) if model is not None and isinstance(v, dict) else v
 
 
 class Veto(_Out):
@@ -303,6 +356,9 @@ class Assessment(_Out):
     explainability: dict[str, ExplainabilityEstimate]
     probe: ProbeSummary | None = None
     hybrid_pattern: HybridPattern | None
+    # The stages of the recommended design, for the architecture sketch: a hybrid's pattern's,
+    # else the rule pack's illustrative stages for the option and modality (architectures).
+    design_stages: list[PatternStage] = []
     plan: Plan
     uncertainty: Uncertainty
     value_of_information: list[InformationValue] = []
@@ -313,6 +369,46 @@ class Assessment(_Out):
     risks: list[RiskItem] = []
     precedents: list[PrecedentMatch] = []
     sources: list[SourceRef] = []
+
+    # Typed views for the renderers (not fields: the JSON stays as it is).
+
+    def dimension(self, name: str) -> Dimension | None:
+        """Give the dimension called `name` (data, latency or regulation), if present."""
+        return next((d for d in self.dimensions if d.name == name), None)
+
+    @property
+    def favour_threshold(self) -> float:
+        """The utility beyond which a dimension favours a side."""
+        d = self.dimension("regulation")
+        th = d.thresholds if d is not None else None
+        return th.favour_threshold if isinstance(th, RegulationThresholds) else 0.25
+
+    @property
+    def required(self) -> ExplainabilityEstimate:
+        """The estimate of the modular option, which carries the requirement (level and minimum
+        fidelity) every option is checked against."""
+        return self.explainability["modular"]
+
+    @property
+    def end_to_end(self) -> ExplainabilityEstimate:
+        """The end-to-end option's explainability estimate (measured with a probe)."""
+        return self.explainability["end_to_end"]
+
+    @property
+    def learned_method(self) -> str:
+        """The explanation method assumed for a learned model."""
+        return self.end_to_end.method
+
+    def share(self, source: Literal["inputs", "pack"]) -> float:
+        """Give the recommendation's share of the samples from the inputs or the pack alone."""
+        shares = self.uncertainty.from_inputs if source == "inputs" else self.uncertainty.from_pack
+        return shares.get(self.recommendation, 0.0)
+
+    def understood(self) -> Requirements:
+        """Give the requirements as the engine read them, typed (`requirements` as a model)."""
+        from ._requirements import Requirements
+
+        return Requirements.model_validate(self.requirements)
 
     def to_json(self) -> str:
         """Give the canonical JSON text (sorted keys, two-space indent, trailing newline)."""

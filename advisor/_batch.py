@@ -543,7 +543,7 @@ def assess_chunk(
             )
 
     if reqs:
-        from ._report_parts import warning_lines
+        from ._prose import warning_lines
 
         g = _evaluate_groups(reqs, prep, samples=samples, explain=explain)
         choice, runner, probs = g["choice"], g["runner"], g["probs"]

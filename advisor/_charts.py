@@ -16,56 +16,20 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ._assessment import (
+    DataThresholds,
+    Dimension,
+    LatencyThresholds,
+    PatternStage,
+    RegulationThresholds,
+)
 from ._fields import OPTION_LABELS, OPTIONS
+from ._requirements import Requirements, point
 from ._units import count
 
 LABELS = OPTION_LABELS
 CLS = {"end_to_end": "e2e", "modular": "mod", "hybrid": "hyb", "neutral": "neu"}
 KIND_LABELS = {"learned": "learned", "traditional": "traditional", "rule_based": "rule-based"}
-
-#: Illustrative stage lists for the architecture sketch of a modular recommendation, by
-#: modality (a hybrid's stages come from the rule pack's pattern; see `sketch_stages`).
-MODULAR_STAGES: dict[str, list[tuple[str, str]]] = {
-    "speech": [
-        ("Speech recognition (ASR)", "learned"),
-        ("Language understanding / dialogue model", "learned"),
-        ("Business logic and tool calls", "rule_based"),
-        ("Speech synthesis (TTS)", "learned"),
-    ],
-    "text": [
-        ("Text normalisation and routing", "traditional"),
-        ("Intent and entity models", "learned"),
-        ("Dialogue and business rules", "rule_based"),
-        ("Response templates or generation", "traditional"),
-    ],
-    "vision": [
-        ("Image capture and preprocessing", "traditional"),
-        ("Detection / recognition model", "learned"),
-        ("Measurement and field extraction", "traditional"),
-        ("Validation rules and human review", "rule_based"),
-    ],
-    "tabular": [
-        ("Data validation and feature engineering", "traditional"),
-        ("Scoring or ranking model", "learned"),
-        ("Decision rules, limits and reason codes", "rule_based"),
-    ],
-    "multimodal": [
-        ("Per-modality encoders", "learned"),
-        ("Fusion and task models", "learned"),
-        ("Decision rules and review", "rule_based"),
-    ],
-    "control": [
-        ("Perception", "learned"),
-        ("Prediction and planning", "traditional"),
-        ("Control", "traditional"),
-        ("Safety monitor", "rule_based"),
-    ],
-    "other": [
-        ("Input processing", "traditional"),
-        ("Stage models, each with its own labels", "learned"),
-        ("Decision logic", "rule_based"),
-    ],
-}
 
 
 def _f(v: float) -> str:
@@ -90,13 +54,6 @@ def _text(x: float, y: float, s: str, cls: str = "", anchor: str = "start") -> s
 def ms(v: float) -> str:
     """Give a duration in ms or s."""
     return f"{v / 1000:.3g} s" if v >= 1000 else f"{v:.3g} ms"
-
-
-def _point(v: Any) -> float:
-    if isinstance(v, dict):
-        lo, hi = float(v["low"]), float(v["high"])
-        return math.sqrt(lo * hi) if lo > 0 else (lo + hi) / 2
-    return float(v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,16 +177,16 @@ def points(gap: float) -> str:
     return f"{n} percentage point{'' if n == 1 else 's'}"
 
 
-def threshold_words(d: Any) -> str:
+def threshold_words(d: Dimension) -> str:
     """Give the thresholds of a data or latency dimension's chart in words ("" for others).
 
     Args:
         d: a `Dimension` of the assessment.
     """
     th = d.thresholds
-    if d.name == "data":
-        mod_upto = th.get("favours_modular_up_to_pairs")
-        e2e_from = th.get("favours_end_to_end_from_pairs")
+    if isinstance(th, DataThresholds):
+        mod_upto = th.favours_modular_up_to_pairs
+        e2e_from = th.favours_end_to_end_from_pairs
         parts = []
         if mod_upto:
             parts.append(
@@ -244,9 +201,9 @@ def threshold_words(d: Any) -> str:
             "; ".join(parts) + "; in between it is neutral. Both limits already include this "
             "project's stage-label, labelling-cost and pretraining adjustments."
         )
-    if d.name == "latency":
-        fast = float(th["favours_end_to_end_below_ms"])
-        slow = float(th["tolerates_modular_from_ms"])
+    if isinstance(th, LatencyThresholds):
+        fast = th.favours_end_to_end_below_ms
+        slow = th.tolerates_modular_from_ms
         return (
             f"< {ms(fast)}: a p95 budget under {ms(fast)} favours end-to-end (a cascade of "
             f"stages rarely fits); ≥ {ms(slow)}: from {ms(slow)} a modular pipeline's "
@@ -255,26 +212,30 @@ def threshold_words(d: Any) -> str:
     return ""
 
 
-def dimension_grid(d: Any, project: dict[str, Any]) -> Markup:
+def dimension_grid(d: Dimension, project: Requirements, favour_threshold: float) -> Markup:
     """Give one dimension's grid: thresholds in its own units, the project, and its push.
 
     Args:
         d: a `Dimension` of the assessment.
-        project: the requirements as understood (`Assessment.requirements`).
+        project: the requirements as understood (`Assessment.understood()`).
+        favour_threshold: the utility beyond which a dimension favours a side.
     """
     width, pad = 300, 6
-    th_ = d.thresholds
-    th = float(th_.get("favour_threshold", 0.25))
+    th = d.thresholds
     parts: list[str] = []
-    if d.name == "regulation":
-        body, desc = _regulation_grid(d, width, pad, th)
+    if isinstance(th, RegulationThresholds):
+        body, desc = _regulation_grid(d, th, width, pad, favour_threshold)
         parts.append(body)
         top = 140
-    else:
-        body, desc = (_data_band if d.name == "data" else _latency_band)(d, project, width, pad)
+    elif isinstance(th, DataThresholds):
+        body, desc = _data_band(th, point(project.data.paired_examples), width, pad)
         parts.append(body)
         top = 104
-    parts.append(_utility_row(d, top + 22, width, pad, th))
+    else:
+        body, desc = _latency_band(th, point(project.latency.budget_ms), width, pad)
+        parts.append(body)
+        top = 104
+    parts.append(_utility_row(d, top + 22, width, pad, favour_threshold))
     height = top + 58
     title = f"{d.label}: {d.value}"
     desc += (
@@ -285,12 +246,10 @@ def dimension_grid(d: Any, project: dict[str, Any]) -> Markup:
     return _svg(width, height, title, desc, "".join(parts), "dimchart")
 
 
-def _data_band(d: Any, project: dict[str, Any], width: int, pad: int) -> tuple[str, str]:
-    th = d.thresholds
-    pairs = _point(project["data"]["paired_examples"])
-    e2e_from = th.get("favours_end_to_end_from_pairs")
-    mod_upto = th.get("favours_modular_up_to_pairs")
-    known = [v for v in (th["scarce_pairs"], th["ample_pairs"], pairs, e2e_from, mod_upto) if v]
+def _data_band(th: DataThresholds, pairs: float, width: int, pad: int) -> tuple[str, str]:
+    e2e_from = th.favours_end_to_end_from_pairs
+    mod_upto = th.favours_modular_up_to_pairs
+    known = [v for v in (th.scarce_pairs, th.ample_pairs, pairs, e2e_from, mod_upto) if v]
     lo, hi = _log_scale(known, 0.6, 0.6)
     span = width - 2 * pad
 
@@ -328,18 +287,16 @@ def _data_band(d: Any, project: dict[str, Any], width: int, pad: int) -> tuple[s
     desc = (
         f"Data resources on a log scale of paired examples. Favours modular up to "
         f"{count(mod_upto) if mod_upto else 'never'} pairs and end-to-end from "
-        f"{count(e2e_from) if e2e_from else 'never'} pairs (scarce {count(th['scarce_pairs'])}, "
-        f"ample {count(th['ample_pairs'])}, after label and pretraining adjustments). "
+        f"{count(e2e_from) if e2e_from else 'never'} pairs (scarce {count(th.scarce_pairs)}, "
+        f"ample {count(th.ample_pairs)}, after label and pretraining adjustments). "
         f"This project has {count(pairs)} pairs."
     )
     return "".join(parts), desc
 
 
-def _latency_band(d: Any, project: dict[str, Any], width: int, pad: int) -> tuple[str, str]:
-    th = d.thresholds
-    budget = _point(project["latency"]["budget_ms"])
-    fast = float(th["favours_end_to_end_below_ms"])
-    slow = float(th["tolerates_modular_from_ms"])
+def _latency_band(th: LatencyThresholds, budget: float, width: int, pad: int) -> tuple[str, str]:
+    fast = th.favours_end_to_end_below_ms
+    slow = th.tolerates_modular_from_ms
     lo, hi = _log_scale([fast, slow, budget, 10.0, 60000.0], 0.0, 0.0)
     span = width - 2 * pad
 
@@ -365,10 +322,11 @@ def _latency_band(d: Any, project: dict[str, Any], width: int, pad: int) -> tupl
     return "".join(parts), desc
 
 
-def _regulation_grid(d: Any, width: int, pad: int, th: float) -> tuple[str, str]:
-    t = d.thresholds
-    crits = list(t.get("criticality_utilities", {}))
-    expls = list(t.get("explainability_utilities", {}))
+def _regulation_grid(
+    d: Dimension, t: RegulationThresholds, width: int, pad: int, th: float
+) -> tuple[str, str]:
+    crits = list(t.criticality_utilities)
+    expls = list(t.explainability_utilities)
     if not crits or not expls:  # an older assessment: no grid, the utility row still shows
         return _text(pad, 20, f"{d.value}", "small"), f"Regulatory compliance: {d.value}."
     left, top, cw, ch = 100, 34, (width - 100 - pad) / len(expls), 21
@@ -377,7 +335,7 @@ def _regulation_grid(d: Any, width: int, pad: int, th: float) -> tuple[str, str]
     ]
     for j, e in enumerate(expls):
         parts.append(_text(left + cw * (j + 0.5), 28, e, "small", "middle"))
-    here = (t["criticality"], t["required_explainability"])
+    here = (t.criticality, t.required_explainability)
     for i, c in enumerate(crits):
         y = top + i * ch
         parts.append(_text(left - 6, y + 15, c.replace("_", " "), "small", "end"))
@@ -386,7 +344,7 @@ def _regulation_grid(d: Any, width: int, pad: int, th: float) -> tuple[str, str]
                 -1.0,
                 min(
                     1.0,
-                    float(t["criticality_utilities"][c]) + float(t["explainability_utilities"][e]),
+                    t.criticality_utilities[c] + t.explainability_utilities[e],
                 ),
             )
             kind = "e2e" if u >= th else "mod" if u <= -th else "neu"
@@ -624,26 +582,16 @@ def explainability(a: Any) -> Markup:
 # Architecture sketch
 
 
-def sketch_stages(a: Any) -> list[dict[str, str]]:
-    """Give the stages of the recommended design: name and kind, in order.
-
-    A hybrid's stages are its rule-pack pattern's; end-to-end and modular designs get an
-    illustrative stage list for the project's modality.
-    """
+def sketch_stages(a: Any) -> list[PatternStage]:
+    """Give the stages of the recommended design, in order (`Assessment.design_stages`: a
+    hybrid's pattern's, else the rule pack's illustrative stages for the option and modality).
+    An assessment written before the design stages were recorded gives a hybrid's pattern
+    stages, else none."""
+    if a.design_stages:
+        return list(a.design_stages)
     if a.recommendation == "hybrid" and a.hybrid_pattern is not None:
-        return [{"name": s.name, "kind": s.kind} for s in a.hybrid_pattern.stages]
-    modality = str(a.requirements.get("task", {}).get("modality", "other"))
-    if a.recommendation == "end_to_end":
-        return [
-            {"name": "Input capture and validation", "kind": "traditional"},
-            {
-                "name": f"End-to-end model: raw {modality} input to output, trained jointly",
-                "kind": "learned",
-            },
-            {"name": "Business rules and output checks", "kind": "rule_based"},
-        ]
-    stages = MODULAR_STAGES.get(modality, MODULAR_STAGES["other"])
-    return [{"name": n, "kind": k} for n, k in stages]
+        return list(a.hybrid_pattern.stages)
+    return []
 
 
 _PATTERNS = (
@@ -663,17 +611,19 @@ def sketch(a: Any) -> Markup:
     """Give the architecture sketch: a box per stage, marked learned, traditional or rule-based."""
     stages = sketch_stages(a)
     n = len(stages)
+    if not n:
+        return Markup("")
     width, gap, top = 1000, 44, 24
     box_w = (width - (n - 1) * gap) / n
     chars = max(12, int((box_w - 36) / 7.4))
-    lines = max(len(textwrap.wrap(s["name"], chars)[:4]) for s in stages)
+    lines = max(len(textwrap.wrap(s.name, chars)[:4]) for s in stages)
     box_h = 62 + 17 * lines
     parts = [_PATTERNS]
     parts.append(_text(0, 14, "input ▸", "small muted"))
     words = []
     for i, s in enumerate(stages):
         x = i * (box_w + gap)
-        kind = s["kind"]
+        kind = s.kind
         fill = _FILL[kind]
         style = f' fill="{fill}"' if fill else ""
         parts.append(
@@ -688,7 +638,7 @@ def sketch(a: Any) -> Markup:
         parts.append(
             _text(x + 20, top + 30, f"{i + 1} · {KIND_LABELS[kind].upper()}", "kind strong small")
         )
-        for j, line in enumerate(textwrap.wrap(s["name"], chars)[:4]):
+        for j, line in enumerate(textwrap.wrap(s.name, chars)[:4]):
             parts.append(_text(x + 20, top + 50 + j * 17, line))
         if i < n - 1:
             ax = x + box_w
@@ -699,7 +649,7 @@ def sketch(a: Any) -> Markup:
                 f'<polygon points="{_f(ax + gap - 4)},{_f(mid)} {_f(ax + gap - 13)},{_f(mid - 6)} '
                 f'{_f(ax + gap - 13)},{_f(mid + 6)}" class="flow-head"/>'
             )
-        words.append(f"{i + 1}. {s['name']} ({KIND_LABELS[kind]})")
+        words.append(f"{i + 1}. {s.name} ({KIND_LABELS[kind]})")
     parts.append(_text(width, 14, "▸ output", "small muted", "end"))
     # Legend: the same patterns and words.
     ly = top + box_h + 26

@@ -34,6 +34,8 @@ def fmt_value(field: str, value: Any) -> str:
     """Give a requirement value as shown to a reader."""
     if isinstance(value, dict) and "low" in value:
         return f"{fmt_value(field, value['low'])} to {fmt_value(field, value['high'])}"
+    if hasattr(value, "low") and hasattr(value, "high"):  # a `Range` of the requirements
+        return f"{fmt_value(field, value.low)} to {fmt_value(field, value.high)}"
     entry = CONDITION_FIELDS.get(field)
     scale = entry.scale if entry is not None else None
     if scale is not None and isinstance(value, str):

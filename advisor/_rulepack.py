@@ -441,6 +441,74 @@ class Pattern(_Strict):
     evidence: list[str] = []
 
 
+def _placeholders(text: str, allowed: frozenset[str]) -> list[str]:
+    # The problems with a text's {placeholders}: only plain names from `allowed` (no format
+    # spec, conversion or attribute), so that filling it in can never fail or reach an object.
+    import string
+
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)]
+    except ValueError as e:
+        return [f"{text!r}: {e} (write {{{{ and }}}} for literal braces)"]
+    return [
+        f"{text!r}: unknown placeholder {{{name}}}; use {', '.join(sorted(allowed)) or 'none'}"
+        for name, spec, conv in fields
+        if name is not None and (name not in allowed or spec or conv)
+    ]
+
+
+class SketchStage(_Strict):
+    """One box of an illustrative architecture sketch; `{modality}` in its name is filled in."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["learned", "traditional", "rule_based"]
+
+
+class Architecture(_Strict):
+    """How the report describes one option's design (rules/architectures.yaml).
+
+    `keep_traditional`: what the plan keeps outside the learned model (a hybrid keeps its
+    pattern's non-learned stages instead). `sketch` (or `sketch_by_modality`, which wins for its
+    modalities): the illustrative stages of the architecture sketch (a hybrid's are its
+    pattern's). `traceable` / `untraceable`: why the option's decisions can or cannot be
+    followed along a rule path, by the pack's traceability flag for it; a hybrid's may name
+    `{stages}` (the stages that keep a rule path) and `{pattern}` (the pattern's title).
+    """
+
+    keep_traditional: list[str] = []
+    sketch: list[SketchStage] = []
+    sketch_by_modality: dict[Modality, list[SketchStage]] = {}
+    traceable: str = Field(min_length=1)
+    untraceable: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _texts(self) -> Architecture:
+        names = [s.name for s in self.sketch] + [
+            s.name for stages in self.sketch_by_modality.values() for s in stages
+        ]
+        problems = [p for n in names for p in _placeholders(n, frozenset({"modality"}))]
+        for text in (self.traceable, self.untraceable):
+            problems += _placeholders(text, frozenset({"stages", "pattern"}))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def sketch_for(self, modality: str) -> list[SketchStage]:
+        """Give the sketch's stages for a modality, `{modality}` filled in."""
+        stages = self.sketch_by_modality.get(modality, self.sketch)  # type: ignore[call-overload]
+        return [
+            SketchStage(name=s.name.format_map({"modality": modality}), kind=s.kind) for s in stages
+        ]
+
+
+class Architectures(_Strict):
+    """The report's description of each option (see `Architecture`)."""
+
+    end_to_end: Architecture
+    modular: Architecture
+    hybrid: Architecture
+
+
 class Monitor(_Strict):
     metric: str
     kind: Literal["performance", "explainability"]
@@ -589,6 +657,7 @@ class RulePack(_Strict):
     evidence: list[Evidence]
     explainability: ExplainabilityPack
     patterns: list[Pattern] = Field(min_length=1)
+    architectures: Architectures
     advice: list[Advice]
     regimes: list[Regime]
     scenarios: list[Scenario] = []

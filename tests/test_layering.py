@@ -1,5 +1,6 @@
 """The package's layering: no import cycles, and each layer imports only the layers below it
-(command line -> service -> API -> assess/batch/compare -> report prose -> decision core)."""
+(command line -> service -> API -> assess/batch/compare -> report prose -> decision core, where
+an assessment's facts are computed without a sentence of prose)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ LAYERS: tuple[frozenset[str], ...] = (
             "_attributions",
             "_counterfactuals",
             "_decide",
+            # an assessment's facts (numbers and choices) and the counterfactuals' re-check
+            "_facts",
+            "_verify",
         }
     ),
     # reading packs and documents; the facts and prose of a report
@@ -41,13 +45,15 @@ LAYERS: tuple[frozenset[str], ...] = (
             "_resources",
             "_escape",
             "_narrative",
-            "_report_parts",
+            "_prose",
+            "_prose_why",
         }
     ),
     # assessing one, many, a batch, a comparison; measuring a model; rendering
     frozenset(
         {
             "_engine",
+            "_assembly",
             "_batch",
             "_compare",
             "_probe",

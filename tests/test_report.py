@@ -140,8 +140,8 @@ def test_dimension_grids_show_thresholds_position_and_push(assessments, pages):
         # to this budget), and from where it argues for neither side (1 s).
         cp = compile_pack(load_rulepack())
         crossing = 10 ** np.interp(0.25, cp.curve_u[::-1], cp.curve_x[::-1])
-        assert lat["favours_end_to_end_below_ms"] == pytest.approx(crossing, rel=1e-2)
-        assert lat["tolerates_modular_from_ms"] == 1000
+        assert lat.favours_end_to_end_below_ms == pytest.approx(crossing, rel=1e-2)
+        assert lat.tolerates_modular_from_ms == 1000
         assert "< 100 ms" in soup.select_one("#matrix").get_text()
 
 
@@ -156,13 +156,13 @@ def test_architecture_sketch_marks_kinds_by_label_and_pattern(assessments, pages
         stages = sketch_stages(a)
         assert len(labels) == len(stages) >= 3, name
         for label, s in zip(labels, stages, strict=True):
-            assert label.endswith(s["kind"].replace("_", "-").upper()), (name, label)
+            assert label.endswith(s.kind.replace("_", "-").upper()), (name, label)
         for box in boxes:
             kind = [c for c in box["class"] if c.startswith("stage-")][0]
             want = {"stage-learned": "url(#pat-learned)", "stage-rule_based": "url(#pat-rule)"}
             assert box.get("fill") == want.get(kind), (name, kind)
         if a.hybrid_pattern:
-            assert [s["name"] for s in stages] == [s.name for s in a.hybrid_pattern.stages]
+            assert [s.name for s in stages] == [s.name for s in a.hybrid_pattern.stages]
 
 
 def test_risks_show_their_source_figures(assessments, pages):

@@ -1,0 +1,131 @@
+"""Counterfactual re-verification: a change found by the search is re-run through the full
+pipeline (validation, features, engine) before the report states it.
+
+Takes the requirements, the pack and the moves `_counterfactuals` found; gives, per input, the
+nearest move that really flips the recommendation, as the changed values (no prose: `_prose`
+describes them). Pure: no files, no printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._counterfactuals import Move
+from ._fields import OPTIONS, get_path, set_path
+from ._requirements import Requirements
+from ._rulepack import RulePack
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One change to the requirements: the field, its value before and after."""
+
+    field: str
+    old: Any
+    new: Any
+    regime: str = ""  # for regulation.regimes: the regime added or removed
+    added: bool = False  # for regulation.regimes: it was added
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    """A verified counterfactual: the edits, the move(s) they came from, the new answer."""
+
+    edits: tuple[Edit, ...]
+    moves: tuple[Move, ...]
+    new: str
+
+
+def edit(req: Requirements, data: dict[str, Any], move: Move) -> Edit:
+    """Give the change a move makes, with the field's value before it as the report shows it.
+
+    Args:
+        req: the requirements.
+        data: `req` as JSON-shaped data (`model_dump(mode="json")`).
+        move: a move of the counterfactual search.
+    """
+    if move.field == "regulation.regimes":
+        action, regime = move.new
+        regimes = list(req.regulation.regimes)
+        new = (
+            sorted(set(regimes) | {regime})
+            if action == "add"
+            else [r for r in regimes if r != regime]
+        )
+        return Edit(move.field, regimes, new, regime=regime, added=action == "add")
+    old = get_path(data, move.field)
+    if move.field == "regulation.explainability":
+        old = req.explainability_level()
+    return Edit(move.field, old, move.new)
+
+
+def _copy(data: Any) -> Any:
+    # A copy of JSON-shaped data (dicts, lists, scalars): copy.deepcopy's memo bookkeeping costs
+    # several times more, and this data has no shared or cyclic parts.
+    if isinstance(data, dict):
+        return {k: _copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy(v) for v in data]
+    return data
+
+
+def _apply(data: dict[str, Any], edits: tuple[Edit, ...]) -> Requirements:
+    changed = _copy(data)
+    for e in edits:
+        set_path(changed, e.field, e.new)
+    return Requirements.model_validate(changed)
+
+
+def recommendations_after(
+    data: dict[str, Any], pack: RulePack, trials: list[tuple[Edit, ...]]
+) -> list[str]:
+    """Give the recommendation after each tuple of edits to the requirements `data`, through
+    the full pipeline (validation, features, engine), all trials in one engine call."""
+    from ._decide import prepare
+    from ._scoring import evaluate
+
+    if not trials:
+        return []
+    cp = prepare(pack).compiled
+    rows = np.stack([cp.space.vector(_apply(data, edits)) for edits in trials])
+    return [OPTIONS[int(c)] for c in evaluate(rows, cp).choice]
+
+
+def single_flips(
+    req: Requirements, pack: RulePack, moves: dict[str, list[Move]], rec: int
+) -> dict[str, Flip | None]:
+    """Give, per input, the nearest move that flips the recommendation once verified (None: no
+    move of that input alone does)."""
+    data = req.model_dump(mode="json")
+    current = OPTIONS[rec]
+    firsts = {field: edit(req, data, found[0]) for field, found in moves.items() if found}
+    first_new = dict(
+        zip(
+            firsts,
+            recommendations_after(data, pack, [(e,) for e in firsts.values()]),
+            strict=True,
+        )
+    )
+    out: dict[str, Flip | None] = {}
+    for field, found in moves.items():
+        out[field] = None
+        for n, move in enumerate(found):
+            # The nearest move of every field was re-evaluated above, together; the engine
+            # found each move flipping, so the rest are re-checked only if that one did not.
+            e = firsts[field] if n == 0 else edit(req, data, move)
+            new = first_new[field] if n == 0 else recommendations_after(data, pack, [(e,)])[0]
+            if new != current:
+                out[field] = Flip(edits=(e,), moves=(move,), new=new)
+                break
+    return out
+
+
+def pair_flip(req: Requirements, pack: RulePack, pair: tuple[Move, Move], rec: int) -> Flip | None:
+    """Give the best pair of moves as a verified flip (None if together they do not flip)."""
+    data = req.model_dump(mode="json")
+    edits = tuple(edit(req, data, m) for m in pair)
+    new = recommendations_after(data, pack, [edits])[0]
+    return None if new == OPTIONS[rec] else Flip(edits=edits, moves=pair, new=new)
