@@ -5,7 +5,8 @@ Takes validated `Requirements` (one or many) and a `RulePack` (and optionally th
 the Monte Carlo probabilities and, on request, the exact Shapley game and the attribution of the
 recommendation's margin. Every caller that decides goes through `decide`: one assessment
 (`engine.assess`, n = 1), `recommend_many`, a batch (`batch.assess_chunk`) and the mixes of a
-comparison (`compare.attribute`). The maths lives in the stages it calls, once each: features
+comparison (`compare.attribute`); or through `decide_encoded`, the same groups and stages for
+rows a batch has encoded by column. The maths lives in the stages it calls, once each: features
 (the encoding), scoring (scores, vetoes, choice, runner-up), uncertainty (the Monte Carlo shares)
 and attributions (exact Shapley values). Pure: no files, no printing.
 
@@ -17,18 +18,19 @@ decided in groups, one per effective pack, each group vectorised.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._attributions import Game, ShapleyRows, coalition_tables, explain_rows
-from ._estimates import specialise
+from ._estimates import specialise, specialise_method
 from ._requirements import Requirements
 from ._rulepack import RulePack
 from ._scoring import CompiledPack, Evaluation, compile_pack, evaluate, runner_up
-from ._uncertainty import probabilities_many
+from ._uncertainty import probabilities_bounds, probabilities_many
 
 if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
     from ._probe import ProbeResult
@@ -118,20 +120,90 @@ def decide(
     out = []
     for sp, rows in groups.values():
         prep = prepare(sp)
-        cp = prep.compiled
         sub = [reqs[j] for j in rows]
-        x = cp.space.matrix(sub)
-        ev = evaluate(x, cp)
-        runner = runner_up(ev, cp)
-        probs = probabilities_many(sub, x, cp, samples) if confidence else None
-        game = margin = None
-        if explain:
-            game = coalition_tables(x, prep.background, cp)
-            margin = explain_rows(game, ev.choice, runner)
+        x = prep.compiled.space.matrix(sub)
         out.append(
-            Decisions(np.array(rows, dtype=np.intp), prep, x, ev, runner, probs, game, margin)
+            _decide_group(
+                rows,
+                prep,
+                x,
+                partial(_many, sub, x, samples) if confidence else None,
+                explain,
+            )
         )
     return out
+
+
+def decide_encoded(
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    methods: Sequence[str | None],
+    pack: RulePack,
+    *,
+    samples: int | None = None,
+    explain: bool = False,
+) -> list[Decisions]:
+    """`decide` for rows already encoded, column-wise (the batch's CSV and JSON lines): the
+    same groups, engine, Monte Carlo stream and Shapley values, without a `Requirements` per
+    row. Rows with unsure answers are decided by `decide` (their samples draw the answers).
+
+    Args:
+        x: n x width feature rows (`features.encode_columns` or `FeatureSpace.matrix`).
+        lo, hi: n x 2 log bounds of the sampled inputs (`uncertainty.log_bounds_many`).
+        methods: each row's `regulation.explanation_method` (None: not stated).
+        pack, samples, explain: as `decide`.
+    """
+    groups: dict[int, tuple[RulePack, list[int]]] = {}
+    for j, m in enumerate(methods):
+        sp = specialise_method(pack, m)
+        groups.setdefault(id(sp), (sp, []))[1].append(j)
+    out = []
+    for sp, rows in groups.values():
+        prep = prepare(sp)
+        idx = np.array(rows, dtype=np.intp)
+        sx, slo, shi = (x, lo, hi) if len(groups) == 1 else (x[idx], lo[idx], hi[idx])
+        out.append(
+            _decide_group(
+                rows,
+                prep,
+                sx,
+                partial(_bounded, slo, shi, sx, samples),
+                explain,
+            )
+        )
+    return out
+
+
+def _many(
+    reqs: Sequence[Requirements], x: np.ndarray, samples: int | None, cp: CompiledPack
+) -> np.ndarray:
+    return probabilities_many(reqs, x, cp, samples)
+
+
+def _bounded(
+    lo: np.ndarray, hi: np.ndarray, x: np.ndarray, samples: int | None, cp: CompiledPack
+) -> np.ndarray:
+    return probabilities_bounds(lo, hi, x, cp, samples)
+
+
+def _decide_group(
+    rows: Sequence[int],
+    prep: Prepared,
+    x: np.ndarray,
+    probabilities: Callable[[CompiledPack], np.ndarray] | None,
+    explain: bool,
+) -> Decisions:
+    # One effective pack's rows: the engine, the runner-up, the Monte Carlo and the game.
+    cp = prep.compiled
+    ev = evaluate(x, cp)
+    runner = runner_up(ev, cp)
+    probs = probabilities(cp) if probabilities is not None else None
+    game = margin = None
+    if explain:
+        game = coalition_tables(x, prep.background, cp)
+        margin = explain_rows(game, ev.choice, runner)
+    return Decisions(np.array(rows, dtype=np.intp), prep, x, ev, runner, probs, game, margin)
 
 
 def take(ev: Evaluation, rows: np.ndarray | slice) -> Evaluation:

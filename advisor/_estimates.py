@@ -65,10 +65,18 @@ def specialise(pack: RulePack, req: Requirements, probe: ProbeResult | None = No
         A validated pack.
     """
     method = req.regulation.explanation_method
+    return specialise_method(pack, None if method is None else str(method), probe)
+
+
+def specialise_method(
+    pack: RulePack, method: str | None, probe: ProbeResult | None = None
+) -> RulePack:
+    """`specialise` from the explanation method alone (None: not stated), for callers that
+    hold a validated method without a `Requirements` (the column-wise batch)."""
     if method is None and probe is None:
         return pack
     sha = probe.sha256() if probe is not None else ""
-    key = (id(pack), None if method is None else str(method), sha)
+    key = (id(pack), method, sha)
     with _lock:
         hit = _memo.get(key)
         if hit is not None and hit[0] is pack:
@@ -77,7 +85,7 @@ def specialise(pack: RulePack, req: Requirements, probe: ProbeResult | None = No
     ex = pack.explainability
     update: dict[str, object] = {}
     if method is not None:
-        update["method"] = str(method)
+        update["method"] = method
     if probe is not None:
         update["measured"] = measured(probe).model_dump()
     new_ex = ExplainabilityPack.model_validate({**ex.model_dump(by_alias=True), **update})

@@ -8,13 +8,14 @@ choices, numbers on their log scale.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ._fields import BASE_COLUMNS, FIELDS
-from ._requirements import Requirements
+from ._requirements import DEFAULT_EXPLAINABILITY, Requirements
 
 #: The fields with a base column, in column order.
 _SLOTTED = sorted((f for f in FIELDS if f.slot is not None), key=lambda f: f.slot or 0)
@@ -56,3 +57,46 @@ class FeatureSpace:
     def unknown_regimes(self, req: Requirements) -> list[str]:
         """Give the regimes of `req` that the pack does not know."""
         return [r for r in req.regulation.regimes if r not in self.regimes]
+
+
+def encode_columns(space: FeatureSpace, values: Mapping[str, Sequence[Any]]) -> np.ndarray:
+    """Give the n-row feature matrix of many projects from their fields' columns, as `matrix`
+    gives it from their `Requirements` (the column-wise batch).
+
+    Driven by the registry (`fields.FIELDS`), as `vector` is: each slotted field's column holds
+    its values encoded by the field itself; the regimes give one 0/1 column per known regime.
+
+    Args:
+        space: the pack's layout.
+        values: per field path (every slotted field, and `regulation.regimes`), the validated
+            values as the requirements model stores them, one per row: choices as their names,
+            booleans, numbers at their point value (`requirements.point`), regimes as sequences
+            of normalised names; `regulation.explainability` None where it was not stated (the
+            default of the row's criticality then applies, as `explainability_level` gives).
+    """
+    n = len(values["regulation.regimes"])
+    x = np.zeros((n, space.width))
+    for j, f in enumerate(_SLOTTED):
+        column = values[f.path]
+        if f.read is not None:
+            if f.path != "regulation.explainability":  # a reading this encoder does not know
+                raise ValueError(f"{f.path}: no column-wise reading of this field")
+            crit = values["regulation.criticality"]
+            column = [
+                DEFAULT_EXPLAINABILITY[str(c)] if v is None else v
+                for v, c in zip(column, crit, strict=True)
+            ]
+        if f.kind == "numeric":
+            x[:, j] = np.fromiter(map(f.encode, column), dtype=float, count=n)
+        else:
+            codes = {v: f.encode(v) for v in set(column)}
+            x[:, j] = [codes[v] for v in column]
+    # One 0/1 row per distinct set of regimes (a portfolio repeats a few sets).
+    distinct: dict[tuple[str, ...], int] = {}
+    rows = [distinct.setdefault(tuple(rs), len(distinct)) for rs in values["regulation.regimes"]]
+    bits = np.array(
+        [[1.0 if name in rs else 0.0 for name in space.regimes] for rs in distinct]
+    ).reshape(len(distinct), len(space.regimes))
+    if n:
+        x[:, len(BASE_COLUMNS) :] = bits[np.array(rows, dtype=np.intp)]
+    return x

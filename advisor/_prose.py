@@ -10,6 +10,7 @@ the rule pack (rules/*.yaml); the sentences here only put facts into words.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._assessment import (
@@ -393,19 +394,44 @@ def warning_lines(
         probs: each option's share of the Monte Carlo samples.
         rec: the recommended option.
     """
+    return warning_texts(
+        cp.space.unknown_regimes(req),
+        req.regulation.explainability is not None,
+        req.explainability_level(),
+        level,
+        all_vetoed,
+        probs,
+        rec,
+    )
+
+
+def warning_texts(
+    unknown: Sequence[str],
+    given: bool,
+    stated: str,
+    level: str,
+    all_vetoed: bool,
+    probs: Mapping[str, float],
+    rec: str,
+) -> list[str]:
+    """`warning_lines` from the figures alone (the column-wise batch has no `Requirements`).
+
+    Args:
+        unknown: the project's regimes the pack does not know, in its order.
+        given: `regulation.explainability` was stated.
+        stated: the stated (or derived) explainability level.
+        level, all_vetoed, probs, rec: as `warning_lines`.
+    """
     out = []
-    unknown = cp.space.unknown_regimes(req)
     if unknown:
         out.append(
             f"regulation.regimes: unknown regime(s) {', '.join(unknown)}: accepted, but they act "
             "only through criticality and explainability."
         )
-    if req.regulation.explainability is None:
+    if not given:
         out.append(
-            "regulation.explainability was not given: derived as "
-            f"'{req.explainability_level()}' from criticality."
+            f"regulation.explainability was not given: derived as '{stated}' from criticality."
         )
-    stated = req.explainability_level()
     if level != stated:
         out.append(
             f"The explainability requirement was raised from {stated} to {level} by the regimes."

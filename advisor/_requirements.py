@@ -257,14 +257,19 @@ def _number_schema(kind: Literal["count", "duration"]) -> Any:
 def point(value: float | Range) -> float:
     """Give the representative value of a number or range: the geometric midpoint of a range."""
     if isinstance(value, Range):
-        if value.low > 0:
-            product = value.low * value.high
-            if product >= sys.float_info.min:
-                return math.sqrt(product)
-            # The product underflows (1e-200 x 1e-170): the same midpoint, factor by factor.
-            return math.sqrt(value.low) * math.sqrt(value.high)
-        return (value.low + value.high) / 2
+        return midpoint(value.low, value.high)
     return float(value)
+
+
+def midpoint(low: float, high: float) -> float:
+    """Give the representative value of the range [low, high] (`point` of a `Range`)."""
+    if low > 0:
+        product = low * high
+        if product >= sys.float_info.min:
+            return math.sqrt(product)
+        # The product underflows (1e-200 x 1e-170): the same midpoint, factor by factor.
+        return math.sqrt(low) * math.sqrt(high)
+    return (low + high) / 2
 
 
 class _Section(BaseModel):

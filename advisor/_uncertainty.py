@@ -42,7 +42,7 @@ CHOICE_FIELDS = tuple(
 _NUMBERS = tuple(CONDITION_FIELDS[p] for p in NUMERIC_FIELDS)
 _VARIANT = len(_NUMBERS)
 _COLUMNS = _VARIANT + 1 + len(CHOICE_FIELDS)
-_BLOCK_ROWS = 1 << 16  # rows per engine call in batch: bounded memory
+_BLOCK_ROWS = 1 << 12  # rows per engine call in batch: bounded memory, and in cache
 
 
 def _uniforms(seed: int, total: int) -> np.ndarray:
@@ -352,15 +352,60 @@ def probabilities_many(
     The samples are the first `samples` of the stream `probabilities` uses, so with the pack's
     full count each row equals a single assessment's exactly.
     """
-    unc = cp.pack.uncertainty
-    k = max(1, min(samples or unc.samples, unc.samples))
-    u = _uniforms(unc.seed, unc.samples)[:k]
-    variant = _variant_index(u, cp)
     n = len(reqs)
     lo = np.empty((n, len(_NUMBERS)))
     hi = np.empty((n, len(_NUMBERS)))
     for i, r in enumerate(reqs):
         lo[i], hi[i] = _log_bounds(r, cp)
+    return _probabilities(lo, hi, x, cp, samples, reqs)
+
+
+def log_bounds_many(
+    low: np.ndarray, high: np.ndarray, ranged: np.ndarray, cp: CompiledPack
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give the sampled inputs' bounds on the engine's scales, many rows at once, as
+    `_log_bounds` gives one row's: one column per numeric field, in registry order
+    (`fields.NUMERIC_FIELDS`).
+
+    Args:
+        low, high: n x fields, a range's ends, or the figure itself in both for a plain number.
+        ranged: n x fields, True where the input is a range (a plain figure takes the pack's
+            default spread).
+    """
+    spread: Mapping[Any, float] = cp.pack.uncertainty.default_spread  # keyed by field path
+    s = np.array([spread.get(f.path, 1.0) for f in _NUMBERS])
+    lo_v = np.where(ranged, low, low / s)
+    hi_v = np.where(ranged, high, high * s)
+    lo = np.empty(lo_v.shape)
+    hi = np.empty(hi_v.shape)
+    # On each field's scale by the field itself, value by value (math.log10, as for one row).
+    for j, f in enumerate(_NUMBERS):
+        lo[:, j] = [f.transform(v) for v in lo_v[:, j].tolist()]
+        hi[:, j] = [f.transform(v) for v in hi_v[:, j].tolist()]
+    return lo, hi
+
+
+def probabilities_bounds(
+    lo: np.ndarray, hi: np.ndarray, x: np.ndarray, cp: CompiledPack, samples: int | None = None
+) -> np.ndarray:
+    """`probabilities_many` for rows without unsure answers, from their log bounds
+    (`log_bounds_many`) instead of their requirements: the same samples, the same shares."""
+    return _probabilities(lo, hi, x, cp, samples, None)
+
+
+def _probabilities(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    x: np.ndarray,
+    cp: CompiledPack,
+    samples: int | None,
+    reqs: Sequence[Requirements] | None,
+) -> np.ndarray:
+    unc = cp.pack.uncertainty
+    k = max(1, min(samples or unc.samples, unc.samples))
+    u = _uniforms(unc.seed, unc.samples)[:k]
+    variant = _variant_index(u, cp)
+    n = len(x)
     span = hi - lo
     number_cols = [cp.space.col(f.column) for f in _NUMBERS]
     counts = np.zeros((n, 3))
@@ -370,9 +415,10 @@ def probabilities_many(
         xs = np.repeat(x[a:b], k, axis=0)
         for j, col in enumerate(number_cols):
             xs[:, col] = (lo[a:b, j : j + 1] + span[a:b, j : j + 1] * u[None, :, j]).ravel()
-        for i in range(a, b):
-            if reqs[i].unsure():
-                _fill_choices(xs[(i - a) * k : (i - a + 1) * k], reqs[i], cp, u)
+        if reqs is not None:
+            for i in range(a, b):
+                if reqs[i].unsure():
+                    _fill_choices(xs[(i - a) * k : (i - a + 1) * k], reqs[i], cp, u)
         choice = _choices(xs, np.tile(variant, b - a), cp).reshape(b - a, k)
         for o in range(3):
             counts[a:b, o] = (choice == o).sum(axis=1)

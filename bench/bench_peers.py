@@ -323,9 +323,10 @@ def option_scores(B: Any, u: list[Any], fired: list[Any], cp: Any) -> list[Any]:
     u = [data, latency, regulation] in [-1, 1] and the rules fired (one flag per pack rule),
     with the pack's weights, rule leans and hybrid numbers: the learned, traditional and
     shortage pulls; end-to-end and modular split one unit by the net pull; hybrid answers a
-    conflict between the learned and the traditional pulls."""
+    conflict between the learned and the traditional pulls, keeping a share of the winning
+    side's lead."""
     w = [float(x) for x in cp.weights]
-    complexity, gain, floor, short = (float(x) for x in cp.hybrid_terms)
+    complexity, gain, floor, short, share = (float(x) for x in cp.hybrid_terms)
     lean = [B.const(0.0), B.const(0.0)]
     for i, f in enumerate(fired):
         for k in range(2):
@@ -340,7 +341,9 @@ def option_scores(B: Any, u: list[Any], fired: list[Any], cp: Any) -> list[Any]:
     s_e2e = B.clip((1.0 + net) / 2.0, 0.0, 1.0)
     s_mod = B.clip((1.0 - net) / 2.0, 0.0, 1.0)
     conflict = B.maximum(B.minimum(learned, traditional) - floor, 0.0)
-    s_hyb = B.clip(0.5 - complexity + gain * conflict - short * shortage, 0.0, 1.0)
+    s_hyb = B.clip(
+        0.5 - complexity + share * B.abs(net) / 2.0 + gain * conflict - short * shortage, 0.0, 1.0
+    )
     return [s_e2e, s_mod, s_hyb]
 
 

@@ -310,11 +310,10 @@ def batch(
 
         from .._batch import csv_row
 
-        for line in res.lines:
-            if csv_writer is not None:
-                csv_writer.writerow(csv_row(line))
-            else:
-                sink.write(line + "\n")
+        if csv_writer is not None:
+            csv_writer.writerows(map(csv_row, res.lines))
+        elif res.lines:
+            sink.write("\n".join(res.lines) + "\n")
         for k, v in res.counts.items():
             counts[k] += v
         if res.errors and len(first_errors) < 5:
