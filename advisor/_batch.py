@@ -839,12 +839,6 @@ class Point:
     budget_shown: str = ""
 
 
-def _shown(value: float | Range, fmt: str) -> str:
-    if isinstance(value, Range):
-        return f"{fmt.format(value.low)} to {fmt.format(value.high)}"
-    return fmt.format(value)
-
-
 @dataclass
 class ChunkResult:
     """The JSON lines of a chunk (in row order), its counts and, optionally, its points."""

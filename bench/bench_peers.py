@@ -544,6 +544,13 @@ def _timed(cmd: list[str]) -> float:
     return dt
 
 
+def _tied(rec: dict[str, Any], other: str) -> bool:
+    # The advisor's recommendation and the peer's are both unvetoed and score the same to 1e-9.
+    scores, vetoed = rec["scores"], set(rec["vetoed"])
+    mine = rec["recommendation"]
+    return mine not in vetoed and other not in vetoed and abs(scores[mine] - scores[other]) < 1e-9
+
+
 def _recommendations(path: Path) -> list[str]:
     return [json.loads(line)["recommendation"] for line in path.read_text().splitlines()]
 
@@ -603,16 +610,23 @@ def main() -> None:
         # First: every contender gives the same recommendation on every row.
         for cmd in contenders.values():
             _timed(cmd)
-        want = _recommendations(outputs["advisor batch"])
+        ours = [json.loads(line) for line in outputs["advisor batch"].read_text().splitlines()]
+        want = [rec["recommendation"] for rec in ours]
         for name in contenders:
             got = _recommendations(outputs[name])
-            bad = [i + 1 for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b]
+            differ = [i for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b]
+            # An exact tie of two options' scores (0.5 - 0.1 against 0.5 + -0.1) is broken by
+            # the pack's tie order in binary floating point; ZEN computes in decimal, where the
+            # same tie can come out a hair apart. Such rows are counted, not failures.
+            ties = [i for i in differ if _tied(ours[i], got[i])]
+            bad = [i + 1 for i in differ if i not in set(ties)]
             if len(got) != len(want) or bad:
                 raise SystemExit(
                     f"{name} disagrees with advisor batch on {len(bad)} of "
                     f"{len(want)} rows (first rows: {bad[:10]})"
                 )
-        print(f"{opts.rows:,} rows: all contenders agree on every row's recommendation")
+            note = f" ({len(ties)} exact ties broken the other way)" if ties else ""
+            print(f"{opts.rows:,} rows: {name} agrees on every row's recommendation{note}")
         times: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(opts.runs):  # interleaved
             for name, cmd in contenders.items():
