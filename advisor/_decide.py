@@ -150,7 +150,8 @@ def decide_encoded(
 
     Args:
         x: n x width feature rows (`features.encode_columns` or `FeatureSpace.matrix`).
-        lo, hi: n x 2 log bounds of the sampled inputs (`uncertainty.log_bounds_many`).
+        lo, hi: per row and numeric field, the bounds of its samples on the engine's scale
+            (`uncertainty.log_bounds_many`).
         methods: each row's `regulation.explanation_method` (None: not stated).
         pack, samples, explain: as `decide`.
     """
