@@ -47,7 +47,7 @@ from ._rulepack import (
     Rule,
     Source,
 )
-from ._scoring import CompiledPack, Evaluation
+from ._scoring import CompiledPack, Evaluation, data_window, latency_thresholds
 
 # What depends only on the compiled pack and the project's fit (evidence entries with their
 # sources, the pack's rules, advice, risks and patterns as report parts, compiled risk
@@ -241,39 +241,32 @@ def favours(cp: CompiledPack, u: float) -> str:
     return "neutral"
 
 
-def latency_thresholds(cp: CompiledPack) -> tuple[float, float]:
-    """Give the budget (ms) under which latency favours end-to-end, and the one from which it
-    argues for neither side (a pipeline is tolerated; the curve has reached 0 or below)."""
-    th = cp.pack.favour_threshold
-    xs, us = cp.curve_x[::-1], cp.curve_u[::-1]
-    return float(10 ** np.interp(th, us, xs)), float(10 ** np.interp(0.0, us, xs))
-
-
-def pretraining_shift(req: Requirements, cp: CompiledPack) -> float:
-    """Give how many decades of pairs a pretrained backbone or foundation model saves."""
-    return max(
-        cp.pretrained_shift if req.task.pretrained_available else 0.0,
-        cp.foundation_shift if req.task.foundation_model else 0.0,
+def _window(req: Requirements, cp: CompiledPack) -> tuple[float, float, float, float]:
+    # The engine's own data window for this project (`scoring.data_window`), as numbers.
+    lo, hi, labels, shift = data_window(
+        cp,
+        np.array([MODALITIES.index(str(req.task.modality))]),
+        np.array([LEVEL3_ORDER.index(str(req.data.stage_labels))]),
+        np.array([COST_ORDER.index(str(req.data.labeling_cost))]),
+        np.array([1.0 if req.task.pretrained_available else 0.0]),
+        np.array([1.0 if req.task.foundation_model else 0.0]),
     )
+    return float(lo[0]), float(hi[0]), float(labels[0]), float(shift[0])
 
 
 def data_thresholds(req: Requirements, cp: CompiledPack) -> tuple[float, float]:
     """Give this modality's scarce and ample pair counts, after any pretrained shift."""
-    m = MODALITIES.index(str(req.task.modality))
-    shift = pretraining_shift(req, cp)
-    return float(10 ** (cp.scarce_log[m] - shift)), float(10 ** (cp.ample_log[m] - shift))
+    lo, hi, _, _ = _window(req, cp)
+    return float(10**lo), float(10**hi)
 
 
 def _data(req: Requirements, cp: CompiledPack) -> DataThresholds:
     # The pair counts at which this project's data utility crosses the favour thresholds, given
     # its stage-label and labelling-cost adjustments (None: that side cannot be reached).
-    scarce, ample = data_thresholds(req, cp)
+    lo_log, hi_log, labels, shift = _window(req, cp)
+    scarce, ample = float(10**lo_log), float(10**hi_log)
     th = cp.pack.favour_threshold
-    adj = float(
-        cp.stage_adj[LEVEL3_ORDER.index(str(req.data.stage_labels))]
-        + cp.cost_adj[COST_ORDER.index(str(req.data.labeling_cost))]
-        + cp.data_shift
-    )
+    adj = float(labels + cp.data_shift)
     lo, hi = np.log10(scarce), np.log10(ample)
 
     def pairs(u_lin: float) -> float | None:
@@ -284,7 +277,7 @@ def _data(req: Requirements, cp: CompiledPack) -> DataThresholds:
     return DataThresholds(
         scarce_pairs=_r(scarce, 2),
         ample_pairs=_r(ample, 2),
-        pretrained_shift_decades=pretraining_shift(req, cp),
+        pretrained_shift_decades=shift,
         label_adjustment=_r(adj),
         favours_end_to_end_from_pairs=pairs(th - adj),
         favours_modular_up_to_pairs=pairs(-th - adj),

@@ -493,6 +493,36 @@ def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
     return cols
 
 
+def data_window(
+    cp: CompiledPack,
+    modality: np.ndarray,
+    stage: np.ndarray,
+    cost: np.ndarray,
+    pretrained: np.ndarray,
+    foundation: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Give, per row, the data utility's window under the pack's own numbers: the log10 pair
+    counts at which it reaches -1 (lo) and +1 (hi), after the shift a pretrained backbone or a
+    foundation model gives; the stage-label and labelling-cost adjustment; and the shift itself.
+
+    Args: the rows' modality, stage-label and labelling-cost codes, and 0/1 pretrained and
+    foundation flags (arrays of one length).
+    """
+    shift = np.maximum(pretrained * cp.pretrained_shift, foundation * cp.foundation_shift)
+    lo = cp.scarce_log[modality] - shift
+    hi = cp.ample_log[modality] - shift
+    labels = cp.stage_adj[stage] + cp.cost_adj[cost]
+    return lo, hi, labels, shift
+
+
+def latency_thresholds(cp: CompiledPack) -> tuple[float, float]:
+    """Give the budget (ms) under which latency favours end-to-end, and the one from which it
+    argues for neither side (a pipeline is tolerated; the curve has reached 0 or below)."""
+    th = cp.pack.favour_threshold
+    xs, us = cp.curve_x[::-1], cp.curve_u[::-1]
+    return float(10 ** np.interp(th, us, xs)), float(10 ** np.interp(0.0, us, xs))
+
+
 def evaluate(
     x: np.ndarray,
     cp: CompiledPack,
@@ -543,10 +573,7 @@ def evaluate(
     # Every number below is the pack's own or, with `variants`, each row's variant's.
     v = variant if variants is not None and variant is not None else None
     if v is None:
-        shift = np.maximum(pretrained * cp.pretrained_shift, foundation * cp.foundation_shift)
-        lo = cp.scarce_log[modality] - shift
-        hi = cp.ample_log[modality] - shift
-        labels = cp.stage_adj[stage] + cp.cost_adj[cost]
+        lo, hi, labels, _ = data_window(cp, modality, stage, cost, pretrained, foundation)
     else:
         assert variants is not None
         sh = variants.shifts[v]
