@@ -279,7 +279,8 @@ def test_monte_carlo_is_the_single_assessments_stream(pack):
 def test_engine_runs_over_all_rows_at_once(monkeypatch, pack):
     # A chunk of 600 rows takes a handful of engine calls, not one (or more) per row.
     import advisor._scoring as scoring
-    from advisor._batch import Item, assess_chunk
+    from advisor._batch import assess_chunk
+    from advisor._batch_read import Item
     from advisor._engine import prepare
 
     prep = prepare(pack)
@@ -405,12 +406,12 @@ def test_portfolio_overview(tmp_path):
 def test_portfolio_overview_memory_is_flat_with_the_rows():
     # --report keeps an Overview, not every row: its lists stop at the page's limits however
     # many rows arrive; the scatter is a uniform sample of every assessed row, in input order.
-    from advisor._batch import (
+    from advisor._batch import Point
+    from advisor._portfolio import (
         ERROR_LIMIT,
         SCATTER_LIMIT,
         TABLE_LIMIT,
         Overview,
-        Point,
         portfolio_html,
     )
 
@@ -578,7 +579,8 @@ def _hostile_rows(rnd: random.Random, columns: list[str], n: int, bad: float) ->
 
 def _both_ways(pack, raws, header=()):
     # The chunk read column-wise (raw rows) and through the model row by row (parsed items).
-    from advisor._batch import assess_chunk, to_item
+    from advisor._batch import assess_chunk
+    from advisor._batch_read import to_item
     from advisor._decide import prepare
 
     prep = prepare(pack)
@@ -589,7 +591,8 @@ def _both_ways(pack, raws, header=()):
 
 @pytest.mark.parametrize("explain", [False, True])
 def test_column_checks_give_the_models_lines_on_hostile_csv(pack, explain):
-    from advisor._batch import assess_chunk, to_item
+    from advisor._batch import assess_chunk
+    from advisor._batch_read import to_item
     from advisor._decide import prepare
 
     columns = [c for c in HOSTILE_CELLS if not c.endswith((".low", ".high"))]
@@ -684,7 +687,7 @@ def test_column_checks_give_the_models_lines_on_hostile_json_lines(pack):
 def test_column_checks_know_every_field():
     # A field the column checks do not know would send every row with it to the row path:
     # correct, but slow. A new field in the requirements model needs its kind here.
-    from advisor._batch import _NUMBER_BOUNDS, _specs
+    from advisor._batch_read import _NUMBER_BOUNDS, _specs
     from advisor._fields import NUMERIC_FIELDS
     from advisor._requirements import field_paths
 
@@ -695,7 +698,8 @@ def test_column_checks_know_every_field():
 
 
 def test_column_encoding_equals_the_row_encoding(pack):
-    from advisor._batch import _check_columns, _json_columns, _point_of
+    from advisor._batch import _point_of
+    from advisor._batch_read import _check_columns, _json_columns
     from advisor._decide import prepare
     from advisor._features import encode_columns
     from advisor._requirements import Requirements

@@ -77,7 +77,8 @@ def test_recommend_many_without_explanations_equals_recommend_on_each(pack):
 
 
 def test_batch_rows_equal_single_assessments_decided_by_the_same_path(pack):
-    from advisor._batch import Item, assess_chunk
+    from advisor._batch import assess_chunk
+    from advisor._batch_read import Item
 
     rnd = random.Random(6)
     docs = [random_profile(rnd, i) for i in range(30)]

@@ -55,6 +55,8 @@ LAYERS: tuple[frozenset[str], ...] = (
             "_engine",
             "_assembly",
             "_batch",
+            "_batch_read",
+            "_portfolio",
             "_compare",
             "_probe",
             "_charts",

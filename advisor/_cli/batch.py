@@ -207,7 +207,8 @@ def batch(
     are still written).
     """
     from .._api import load_rulepack
-    from .._batch import CHUNK_ROWS, DEFAULT_SAMPLES, EXPLAIN_CHUNK_ROWS, csv_records, jsonl_records
+    from .._batch import CHUNK_ROWS, DEFAULT_SAMPLES, EXPLAIN_CHUNK_ROWS
+    from .._batch_read import csv_records, jsonl_records
     from .._decide import prepare
     from .._output import AtomicWriter, check_target, same_file, write_atomic
 
@@ -295,7 +296,7 @@ def batch(
     errors = 0
     rows = 0
     first_errors: list[str] = []
-    from .._batch import Overview
+    from .._portfolio import Overview
 
     overview = Overview()  # what --report shows, in memory that does not grow with the rows
     size = EXPLAIN_CHUNK_ROWS if explain else CHUNK_ROWS
@@ -392,7 +393,7 @@ def batch(
         sys.stdout.flush()
 
     if report:
-        from .._batch import portfolio_html
+        from .._portfolio import portfolio_html
 
         html = portfolio_html(
             overview,
