@@ -417,11 +417,12 @@ def test_fuzz_batch_csv(text):
     import pytest
 
     batch = pytest.importorskip("advisor._batch", reason="advisor batch is not available")
+    from advisor._batch_read import csv_records, to_item
     from advisor._engine import prepare
 
     try:
-        header, rows = batch.csv_records(io.StringIO(text, newline=""), "f.csv")
-        items = [batch.to_item(r, header) for r in rows]
+        header, rows = csv_records(io.StringIO(text, newline=""), "f.csv")
+        items = [to_item(r, header) for r in rows]
     except InputError as e:
         assert all(line.startswith("f.csv") for line in e.problems), e.problems
         return
