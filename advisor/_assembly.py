@@ -42,6 +42,11 @@ def sketch(f: _facts.Facts) -> list[PatternStage]:
     return [PatternStage(name=s.name, kind=s.kind) for s in stages]
 
 
+def given_mapping(req: Requirements, given: dict[str, Any] | None) -> dict[str, Any]:
+    """Give the mapping as the user gave it; when unknown (None), the fields set on `req`."""
+    return req.model_dump(mode="json", exclude_unset=True) if given is None else given
+
+
 def _request_game(d: Decisions, j: int, batch: Batch) -> Callable[[], Game]:
     # Queue the rows of row j's Shapley game (`attributions.coalition_tables`) on `batch`.
     layout = coalition_rows(d.x[j : j + 1], d.prep.background)
@@ -78,8 +83,7 @@ def assessment(
     prep = d.prep
     pack = prep.pack
     cp = prep.compiled
-    if given is None:
-        given = req.model_dump(mode="json", exclude_unset=True)
+    given = given_mapping(req, given)
     x = d.x[j]
     ev = take(d.ev, slice(j, j + 1)) if len(d.rows) > 1 else d.ev
     rec = int(ev.choice[0])

@@ -13,14 +13,15 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._assembly import assessment, given_mapping
 from ._assessment import Assessment
-from ._decide import Decisions, decide
 from ._decide import Prepared as Prepared  # re-exported: `engine.prepare` is used widely
+from ._decide import decide
 from ._decide import prepare as prepare
 from ._requirements import Requirements
 from ._rulepack import RulePack
 from ._scoring import Batch
-from ._uncertainty import Figures, batch_stack, request_figures
+from ._uncertainty import batch_stack, request_figures
 
 if TYPE_CHECKING:  # the probe's models are imported only by `advisor probe`
     from ._probe import ProbeResult
@@ -58,9 +59,10 @@ def assess(
     """
     # The explanation method and any measured figures apply to every stage (`decide`).
     # The Shapley game is built here rather than by `decide`, so that its rows share one engine
-    # call with every other row the assessment scores (`_assemble`).
+    # call with every other row the assessment scores (`_assembly.assessment`).
     d = decide([req], pack, probe=probe, confidence=False)[0]
-    return _assemble(req, given, prepare(pack).sha256, d, 0, explain, explain_scores, probe)
+    sha = prepare(pack).sha256
+    return assessment(req, given, sha, input_sha256(req), d, 0, explain, explain_scores, probe)
 
 
 def assess_many(
@@ -93,40 +95,25 @@ def assess_many(
             todo = []
             for j in range(a, min(a + _FIGURES_AT_ONCE, len(rows))):
                 i = rows[j]
-                given = _given(reqs[i], givens[i])
+                given = given_mapping(reqs[i], givens[i])
                 rec = int(d.ev.choice[j])
                 todo.append((j, i, given, request_figures(reqs[i], given, d.x[j], cp, rec, batch)))
             batch.run()
             for j, i, given, figures in todo:
-                out[i] = _assemble(reqs[i], given, sha, d, j, False, False, probe, figures())
+                out[i] = assessment(
+                    reqs[i],
+                    given,
+                    sha,
+                    input_sha256(reqs[i]),
+                    d,
+                    j,
+                    False,
+                    False,
+                    probe,
+                    figures=figures(),
+                )
     return [a for a in out if a is not None]
 
 
 #: Projects whose uncertainty figures share one engine call in `assess_many`.
 _FIGURES_AT_ONCE = 4
-
-
-def _given(req: Requirements, given: dict[str, Any] | None) -> dict[str, Any]:
-    # The mapping as the user gave it; when unknown, the fields set on `req`.
-    return req.model_dump(mode="json", exclude_unset=True) if given is None else given
-
-
-def _assemble(
-    req: Requirements,
-    given: dict[str, Any] | None,
-    pack_sha256: str,
-    d: Decisions,
-    j: int,
-    explain: bool,
-    explain_scores: bool,
-    probe: ProbeResult | None,
-    figures: Figures | None = None,
-) -> Assessment:
-    # Row j of a group of decisions -> the Assessment (the facts, then the prose: `_assembly`).
-    # `figures`: its uncertainty figures when already computed (`assess_many`).
-    from ._assembly import assessment
-
-    sha = input_sha256(req)
-    return assessment(
-        req, given, pack_sha256, sha, d, j, explain, explain_scores, probe, figures=figures
-    )
