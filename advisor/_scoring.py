@@ -89,6 +89,34 @@ def compile_condition(cond: Condition, space: FeatureSpace) -> Predicate:
     return _leaf(cond, space)
 
 
+def tests_numbers(cond: Condition) -> bool:
+    """Tell whether a condition tests a numeric field anywhere in it."""
+    if cond.field is not None:
+        return CONDITION_FIELDS[cond.field].kind == "numeric"
+    parts = cond.all or cond.any or ([cond.not_] if cond.not_ is not None else [])
+    return any(tests_numbers(c) for c in parts)
+
+
+def _group_radix(space: FeatureSpace) -> tuple[slice | np.ndarray, np.ndarray] | None:
+    # The categorical columns and the place value of each in a key that tells apart every
+    # combination of their codes; None when the key would not be exact in a float.
+    kinds = {f.column: f for f in CONDITION_FIELDS.values() if f.slot is not None}
+    cards = [
+        (i, 2 if kinds[c].kind == "bool" else len(kinds[c].choices))
+        for i, c in enumerate(BASE_COLUMNS)
+        if kinds[c].kind != "numeric"
+    ] + [(len(BASE_COLUMNS) + j, 2) for j in range(len(space.regimes))]
+    places = np.cumprod([1.0] + [float(k) for _, k in cards])
+    if places[-1] > 2.0**53:
+        return None
+    at = [i for i, _ in cards]
+    # A run of columns is a view (no copy); the registry puts the numbers first.
+    cols: slice | np.ndarray = (
+        slice(at[0], at[-1] + 1) if at == list(range(at[0], at[-1] + 1)) else np.array(at)
+    )
+    return cols, places[:-1]
+
+
 def _true(c: Columns) -> np.ndarray:
     return np.ones(c["regimes"].shape[0], dtype=bool)
 
@@ -174,6 +202,7 @@ class CompiledPack:
     expl_adj: np.ndarray
     floor_steps: np.ndarray  # regimes x levels-1: the regime's floor reaches level l+1
     rule_preds: tuple[Predicate, ...]
+    rule_numeric: tuple[bool, ...]  # the rule's condition tests a number
     rule_veto: np.ndarray
     rule_add: np.ndarray
     rule_lean: np.ndarray  # R x 2: what each rule adds to the learned and traditional pulls
@@ -187,6 +216,7 @@ class CompiledPack:
     req_hard: np.ndarray
     penalty: float
     pattern_preds: tuple[Predicate | None, ...]
+    pattern_numeric: tuple[bool, ...]
     pattern_share: np.ndarray
     pattern_trace: np.ndarray
     tie_order: np.ndarray
@@ -194,6 +224,8 @@ class CompiledPack:
     hybrid_terms: tuple[float, float, float, float, float]
     data_shift: float = 0.0  # added to the data utility by a probe's measured accuracy gap
     evidence: Mapping[str, Any] = field(default_factory=dict)  # the pack's evidence by id
+    # The categorical columns and their place values in a row's group key (see `evaluate`).
+    group_key: tuple[slice | np.ndarray, np.ndarray] | None = None
     expl_tables: ExplainabilityTables = field(init=False)
 
     def __post_init__(self) -> None:
@@ -270,6 +302,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
             dtype=float,
         ).reshape(len(pack.regimes), len(levels) - 1),
         rule_preds=tuple(compile_condition(r.when, space) for r in pack.rules),
+        rule_numeric=tuple(tests_numbers(r.when) for r in pack.rules),
         rule_veto=rule_veto,
         rule_add=rule_add,
         rule_lean=rule_lean,
@@ -285,6 +318,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         pattern_preds=tuple(
             compile_condition(p.when, space) if p.when is not None else None for p in pack.patterns
         ),
+        pattern_numeric=tuple(p.when is not None and tests_numbers(p.when) for p in pack.patterns),
         pattern_share=np.array([p.interpretable_share for p in pack.patterns]),
         pattern_trace=np.array([p.traceable for p in pack.patterns]),
         tie_order=np.array([OPTIONS.index(o) for o in pack.tie_break]),
@@ -297,6 +331,7 @@ def compile_pack(pack: RulePack) -> CompiledPack:
         ),
         data_shift=data_shift,
         evidence=pack.evidence_by_id(),
+        group_key=_group_radix(space),
     )
 
 
@@ -561,12 +596,8 @@ def evaluate(
     stage = x[:, sp.col("stage_labels")].astype(int)
     cost = x[:, sp.col("labeling_cost")].astype(int)
     crit = x[:, sp.col("criticality")].astype(int)
-    stated = x[:, sp.col("explainability")]
     pretrained = x[:, sp.col("pretrained")]
     foundation = x[:, sp.col("foundation")]
-    # Contiguous once: every regime condition and the floor multiply it (a strided view would
-    # be copied by each product).
-    bits = np.ascontiguousarray(x[:, len(BASE_COLUMNS) :])
 
     # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
     # pretrained backbone or a foundation model that already does the task lowers.
@@ -593,10 +624,22 @@ def evaluate(
             u_lat = np.empty(n)
             u_lat[others] = _interp_rows(latency[others], cp.curve_x, variants.curve_u[v[others]])
             u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
+    # Rows that differ only in their numbers (a Monte Carlo block, a counterfactual grid, much
+    # of a Shapley game) share every test of the categorical columns: those tests run once per
+    # distinct combination of them (a group), and each row takes its group's results.
+    first, inverse = _groups(x, cp)
+    xg = x[first] if inverse is not None else x
+    spread: Callable[[np.ndarray], np.ndarray] = (
+        (lambda a: a) if inverse is None else (lambda a: a[..., inverse])
+    )
+    # Contiguous once: every regime condition and the floor multiply it (a strided view would
+    # be copied by each product).
+    bits = np.ascontiguousarray(xg[:, len(BASE_COLUMNS) :])
     # The highest floor among the regimes present, as a count of the level steps some present
     # regime reaches (a matrix product: a max along a short axis is slow in numpy).
     floor = ((bits @ cp.floor_steps) > 0.5).sum(axis=1)
-    required = np.maximum(stated, floor)
+    required_g = np.maximum(xg[:, sp.col("explainability")], floor)
+    required = spread(required_g)
     req = required.astype(int)
     if v is None:
         u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
@@ -606,11 +649,19 @@ def evaluate(
     u = np.stack([u_data, u_lat, u_reg], axis=1)
 
     cols = columns(x, cp, required)
-    cols["regimes"] = bits
+    group_cols = columns(xg, cp, required_g)
+    group_cols["regimes"] = bits
     # One row per rule, filled in place (a stack of columns then a cast cost twice as much).
     f = np.empty((len(cp.rule_preds), n))
-    for i, p in enumerate(cp.rule_preds):
-        f[i] = p(cols)
+    by_group = [i for i, numeric in enumerate(cp.rule_numeric) if not numeric]
+    if by_group:
+        fg = np.empty((len(by_group), len(xg)))
+        for j, i in enumerate(by_group):
+            fg[j] = cp.rule_preds[i](group_cols)
+        f[by_group] = spread(fg)
+    for i, numeric in enumerate(cp.rule_numeric):
+        if numeric:
+            f[i] = cp.rule_preds[i](cols)
     fired = f.T > 0.5
     rule_adjust = f.T @ cp.rule_add
     rule_veto = (f.T @ cp.rule_veto) > 0.5
@@ -668,9 +719,12 @@ def evaluate(
     # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
     et = cp.expl_tables
     key = modality * et.levels + req
-    applicable = np.stack(
-        [p(cols) if p is not None else np.ones(n, dtype=bool) for p in cp.pattern_preds], axis=1
-    )
+    applicable = np.empty((n, len(cp.pattern_preds)), dtype=bool)
+    for j, (p, numeric) in enumerate(zip(cp.pattern_preds, cp.pattern_numeric, strict=True)):
+        if p is None:
+            applicable[:, j] = True
+        else:
+            applicable[:, j] = p(cols) if numeric else spread(p(group_cols))
     vt = variants if v is not None else None
     meets_pattern = et.meets_pattern[key] if vt is None else vt.meets_pattern[v, key]
     good = applicable & meets_pattern
@@ -721,6 +775,26 @@ def evaluate(
         effective=effective,
         choice=choice,
     )
+
+
+#: Rows below which grouping them costs more than it saves.
+_GROUP_FROM = 32
+
+
+def _groups(x: np.ndarray, cp: CompiledPack) -> tuple[np.ndarray, np.ndarray | None]:
+    # One row per distinct combination of the categorical columns, and each row's group (None:
+    # every row its own, for few rows or a key too wide to be exact).
+    if len(x) < _GROUP_FROM or cp.group_key is None:
+        return np.arange(len(x)), None
+    cols, places = cp.group_key
+    key = x[:, cols] @ places
+    if (key == key[0]).all():  # one group: a Monte Carlo block without unsure answers
+        return np.zeros(1, dtype=np.intp), np.zeros(len(x), dtype=np.intp)
+    # Any row of a group stands for it: the last one, found without np.unique's stable sort.
+    keys, inverse = np.unique(key, return_inverse=True)
+    first = np.empty(len(keys), dtype=np.intp)
+    first[inverse] = np.arange(len(x))
+    return first, inverse
 
 
 def margin(ev: Evaluation, first: int, second: int) -> np.ndarray:

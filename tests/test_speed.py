@@ -7,6 +7,7 @@ measures those.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -73,6 +74,42 @@ def test_rows_scored_in_one_batch_score_as_they_would_alone(rules):
             got = batch.result(b)
             assert np.array_equal(got.effective[own], mine.effective)
             assert np.array_equal(got.choice[own], mine.choice)
+
+
+@pytest.mark.parametrize("rules", [None, "examples/org-pack-bank"])
+def test_rows_grouped_by_their_categories_score_as_each_row_alone(rules):
+    # `evaluate` tests the categorical columns once per distinct combination of them; a row
+    # scored alone is its own group. Mixed rows, and Monte Carlo-like rows (one combination,
+    # numbers moved), under the pack's own numbers and under variants.
+    pack = load_rulepack(ROOT / rules if rules else None)
+    prep = prepare(pack)
+    cp = prep.compiled
+    st = batch_stack(cp)
+    rnd = np.random.default_rng(7)
+    mixed = _rows(cp, rnd, 150, prep.background)
+    one = np.repeat(mixed[:1], 100, axis=0)
+    one[:, 0] = rnd.uniform(0, 12, 100)
+    one[:, 1] = rnd.uniform(-1, 7.9, 100)
+    x = np.concatenate([mixed, one])
+    variant = rnd.integers(-1, len(st.weights), size=len(x))
+    for v in (None, variant):
+        together = evaluate(x, cp) if v is None else evaluate(x, cp, st, v)
+        rows = [slice(i, i + 1) for i in range(len(x))]
+        alone = [evaluate(x[r], cp) if v is None else evaluate(x[r], cp, st, v[r]) for r in rows]
+        for f in fields(Evaluation):
+            joined = np.concatenate([getattr(a, f.name) for a in alone])
+            assert np.array_equal(getattr(together, f.name), joined), f.name
+    # Without a key (one too wide to be exact), every row is its own group: the same scores.
+    ungrouped = evaluate(x, dataclasses.replace(cp, group_key=None))
+    _equal(ungrouped, evaluate(x, cp))
+
+
+def test_a_group_key_too_wide_to_be_exact_is_not_used():
+    from advisor._features import FeatureSpace
+    from advisor._scoring import _group_radix
+
+    assert _group_radix(FeatureSpace(tuple(f"r{i}" for i in range(12)))) is not None
+    assert _group_radix(FeatureSpace(tuple(f"r{i}" for i in range(60)))) is None
 
 
 def _profile(rnd: random.Random, i: int) -> dict:
