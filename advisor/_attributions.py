@@ -223,7 +223,10 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     coalitions = np.concatenate([_spread(m) for m in masks])
     pair = np.repeat(np.arange(n * nb), sizes)
     take = _column_masks(width)[coalitions]
-    rows = np.where(take, x[pair // nb], background[pair % nb])
+    # The background's columns, then the profile's written over them where the coalition takes
+    # them (one profile: broadcast, not gathered); twice as fast as np.where over both.
+    rows = background[pair % nb]
+    np.copyto(rows, x[0] if n == 1 else x[pair // nb], where=take)
     # Row of the evaluated blocks that coalition S selects against each background row: S
     # restricted to that row's differing players, numbered within its block.
     # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)

@@ -16,7 +16,7 @@ free `slot`); tests/test_registry.py proves it by adding one to a copy of the pa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -107,6 +107,11 @@ class InputField:
     def transform(self, v: float) -> float:
         """Give a number on the engine's scale (`scale`)."""
         return log_ms(v) if self.scale == "duration" else log_pairs(v)
+
+    def transform_many(self, values: Iterable[float]) -> list[float]:
+        """Give many numbers on the engine's scale: `transform` of each, value by value (the
+        same `math.log10` as for one row, whose last bit numpy's log10 need not match)."""
+        return list(map(log_ms if self.scale == "duration" else log_pairs, values))
 
     def encode(self, value: object) -> float:
         """Give the number stored for `value` (raises ValueError when it does not fit)."""

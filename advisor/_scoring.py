@@ -482,13 +482,15 @@ class Batch:
         return Evaluation(**{f.name: getattr(ev, f.name)[a:b] for f in fields(Evaluation)})
 
 
-def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    # np.interp with one curve (fp) per row: piecewise linear in x, flat beyond the ends.
+def _interp_rows(x: np.ndarray, xp: np.ndarray, table: np.ndarray, v: np.ndarray) -> np.ndarray:
+    # np.interp with one curve per row (row i: table[v[i]]): piecewise linear in x, flat
+    # beyond the ends. The two points each row needs are gathered by one flat index each.
     j = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
     x0, x1 = xp[j - 1], xp[j]
     t = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
-    rows = np.arange(len(x))
-    return np.asarray(fp[rows, j - 1] * (1.0 - t) + fp[rows, j] * t)
+    at = v * table.shape[1] + j
+    flat = table.ravel()
+    return np.asarray(flat[at - 1] * (1.0 - t) + flat[at] * t)
 
 
 @dataclass(frozen=True)
@@ -619,10 +621,10 @@ def evaluate(
     else:
         assert variants is not None
         if own is None:
-            u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u[v])
+            u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u, v)
         else:
             u_lat = np.empty(n)
-            u_lat[others] = _interp_rows(latency[others], cp.curve_x, variants.curve_u[v[others]])
+            u_lat[others] = _interp_rows(latency[others], cp.curve_x, variants.curve_u, v[others])
             u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
     # Rows that differ only in their numbers (a Monte Carlo block, a counterfactual grid, much
     # of a Shapley game) share every test of the categorical columns: those tests run once per
@@ -788,8 +790,14 @@ def _groups(x: np.ndarray, cp: CompiledPack) -> tuple[np.ndarray, np.ndarray | N
         return np.arange(len(x)), None
     cols, places = cp.group_key
     key = x[:, cols] @ places
-    if (key == key[0]).all():  # one group: a Monte Carlo block without unsure answers
-        return np.zeros(1, dtype=np.intp), np.zeros(len(x), dtype=np.intp)
+    # Runs of equal keys first (no sort): a Monte Carlo block is one run, a batch's samples
+    # one run per project. Scattered rows (a Shapley game) are grouped by sorting.
+    change = key[1:] != key[:-1]
+    runs = int(change.sum()) + 1
+    if runs * 8 <= len(x):
+        starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+        inverse = np.concatenate([[0], np.cumsum(change)])
+        return starts, inverse
     # Any row of a group stands for it: the last one, found without np.unique's stable sort.
     keys, inverse = np.unique(key, return_inverse=True)
     first = np.empty(len(keys), dtype=np.intp)

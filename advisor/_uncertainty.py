@@ -380,8 +380,8 @@ def log_bounds_many(
     hi = np.empty(hi_v.shape)
     # On each field's scale by the field itself, value by value (math.log10, as for one row).
     for j, f in enumerate(_NUMBERS):
-        lo[:, j] = [f.transform(v) for v in lo_v[:, j].tolist()]
-        hi[:, j] = [f.transform(v) for v in hi_v[:, j].tolist()]
+        lo[:, j] = f.transform_many(lo_v[:, j].tolist())
+        hi[:, j] = f.transform_many(hi_v[:, j].tolist())
     return lo, hi
 
 

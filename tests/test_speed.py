@@ -90,7 +90,18 @@ def test_rows_grouped_by_their_categories_score_as_each_row_alone(rules):
     one = np.repeat(mixed[:1], 100, axis=0)
     one[:, 0] = rnd.uniform(0, 12, 100)
     one[:, 1] = rnd.uniform(-1, 7.9, 100)
+    runs = np.repeat(mixed[:10], 30, axis=0)  # a batch's samples: a run per project
+    runs[:, 0] = rnd.uniform(0, 12, len(runs))
+    # Scattered rows (grouped by sorting), one combination, runs of combinations.
+    for x in (np.concatenate([mixed, one]), one, runs):
+        _check_grouped(x, cp, st, rnd)
+    # Without a key (one too wide to be exact), every row is its own group: the same scores.
     x = np.concatenate([mixed, one])
+    ungrouped = evaluate(x, dataclasses.replace(cp, group_key=None))
+    _equal(ungrouped, evaluate(x, cp))
+
+
+def _check_grouped(x, cp, st, rnd) -> None:
     variant = rnd.integers(-1, len(st.weights), size=len(x))
     for v in (None, variant):
         together = evaluate(x, cp) if v is None else evaluate(x, cp, st, v)
@@ -99,9 +110,6 @@ def test_rows_grouped_by_their_categories_score_as_each_row_alone(rules):
         for f in fields(Evaluation):
             joined = np.concatenate([getattr(a, f.name) for a in alone])
             assert np.array_equal(getattr(together, f.name), joined), f.name
-    # Without a key (one too wide to be exact), every row is its own group: the same scores.
-    ungrouped = evaluate(x, dataclasses.replace(cp, group_key=None))
-    _equal(ungrouped, evaluate(x, cp))
 
 
 def test_a_group_key_too_wide_to_be_exact_is_not_used():
