@@ -784,25 +784,20 @@ _GROUP_FROM = 32
 
 
 def _groups(x: np.ndarray, cp: CompiledPack) -> tuple[np.ndarray, np.ndarray | None]:
-    # One row per distinct combination of the categorical columns, and each row's group (None:
-    # every row its own, for few rows or a key too wide to be exact).
+    # Runs of rows with one combination of the categorical columns, and each row's run (None:
+    # every row its own, for few rows, a key too wide to be exact, or runs too short to pay).
+    # Runs need no sort, and the rows the engine is given come in runs: a Monte Carlo block is
+    # one, a batch's samples one per project, a Shapley game's coalitions a few rows each.
     if len(x) < _GROUP_FROM or cp.group_key is None:
         return np.arange(len(x)), None
     cols, places = cp.group_key
     key = x[:, cols] @ places
-    # Runs of equal keys first (no sort): a Monte Carlo block is one run, a batch's samples
-    # one run per project. Scattered rows (a Shapley game) are grouped by sorting.
     change = key[1:] != key[:-1]
-    runs = int(change.sum()) + 1
-    if runs * 8 <= len(x):
-        starts = np.concatenate([[0], np.flatnonzero(change) + 1])
-        inverse = np.concatenate([[0], np.cumsum(change)])
-        return starts, inverse
-    # Any row of a group stands for it: the last one, found without np.unique's stable sort.
-    keys, inverse = np.unique(key, return_inverse=True)
-    first = np.empty(len(keys), dtype=np.intp)
-    first[inverse] = np.arange(len(x))
-    return first, inverse
+    starts = np.flatnonzero(change) + 1
+    if 2 * (len(starts) + 1) > len(x):
+        return np.arange(len(x)), None
+    inverse = np.concatenate([[0], np.cumsum(change)])
+    return np.concatenate([[0], starts]), inverse
 
 
 def margin(ev: Evaluation, first: int, second: int) -> np.ndarray:

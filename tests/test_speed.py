@@ -92,7 +92,7 @@ def test_rows_grouped_by_their_categories_score_as_each_row_alone(rules):
     one[:, 1] = rnd.uniform(-1, 7.9, 100)
     runs = np.repeat(mixed[:10], 30, axis=0)  # a batch's samples: a run per project
     runs[:, 0] = rnd.uniform(0, 12, len(runs))
-    # Scattered rows (grouped by sorting), one combination, runs of combinations.
+    # Scattered rows (too few repeats to group), one combination, runs of combinations.
     for x in (np.concatenate([mixed, one]), one, runs):
         _check_grouped(x, cp, st, rnd)
     # Without a key (one too wide to be exact), every row is its own group: the same scores.

@@ -243,3 +243,23 @@ def test_precedent_search_is_exact():
         pairs = zip(dist[0], idx[0], strict=True)
         want = sorted((round(float(d), 6) + 0.0, int(i)) for d, i in pairs)
         assert index.distances(feats) == want
+
+
+@pytest.mark.parametrize("given", [None, "3"])
+def test_the_command_line_runs_blas_on_one_thread_unless_told(given):
+    # The setting must be in place before numpy loads (OpenBLAS reads it then), and a value the
+    # user set is kept.
+    code = textwrap.dedent("""
+        import os, sys
+        import advisor._cli
+        assert "numpy" not in sys.modules
+        print(os.environ["OPENBLAS_NUM_THREADS"])
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    p = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == (given or "1")
