@@ -721,23 +721,24 @@ def evaluate(
     # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
     et = cp.expl_tables
     key = modality * et.levels + req
-    applicable = np.empty((n, len(cp.pattern_preds)), dtype=bool)
-    for j, (p, numeric) in enumerate(zip(cp.pattern_preds, cp.pattern_numeric, strict=True)):
-        if p is None:
-            applicable[:, j] = True
-        else:
-            applicable[:, j] = p(cols) if numeric else spread(p(group_cols))
+    # Which patterns apply: the categorical conditions per group (spread in one gather), the
+    # ones that test a number per row.
+    by_row = [j for j, numeric in enumerate(cp.pattern_numeric) if numeric]
+    applicable_g = np.ones((len(xg), len(cp.pattern_preds)), dtype=bool)
+    for j, p in enumerate(cp.pattern_preds):
+        if p is not None and j not in by_row:
+            applicable_g[:, j] = p(group_cols)
+    applicable = applicable_g if inverse is None else applicable_g[inverse]
+    for j in by_row:
+        pred = cp.pattern_preds[j]
+        assert pred is not None
+        applicable[:, j] = pred(cols)
     vt = variants if v is not None else None
     meets_pattern = et.meets_pattern[key] if vt is None else vt.meets_pattern[v, key]
     good = applicable & meets_pattern
-    # The first applicable pattern that meets the requirement, else the first applicable one:
-    # walked from the last pattern back, so the first match is written last.
-    first_good = np.full(n, -1)
-    first_applicable = np.zeros(n, dtype=np.intp)
-    for j in range(good.shape[1] - 1, -1, -1):
-        first_good[good[:, j]] = j
-        first_applicable[applicable[:, j]] = j
-    pattern = np.where(first_good >= 0, first_good, first_applicable)
+    # The first applicable pattern that meets the requirement, else the first applicable one
+    # (argmax gives the first True; a row of none gives 0, the first pattern).
+    pattern = np.where(good.any(axis=1), good.argmax(axis=1), applicable.argmax(axis=1))
     full_key = key * et.patterns + pattern
     if vt is None:
         numbers, flags = et.numbers[full_key], et.flags[full_key]
