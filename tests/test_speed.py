@@ -243,3 +243,45 @@ def test_a_cold_report_loads_neither_the_service_nor_numpys_masked_arrays(tmp_pa
     assert not modules & {"advisor._server", "advisor._server_http", "numpy.ma"}, sorted(
         modules & {"advisor._server", "advisor._server_http", "numpy.ma"}
     )
+
+
+def test_worker_processes_run_blas_on_one_thread(monkeypatch):
+    # In a fresh process with BLAS at its default: the workers' initializer leaves every BLAS
+    # pool at one thread.
+    code = textwrap.dedent("""
+        import numpy, threadpoolctl
+        from advisor._many import one_blas_thread
+        one_blas_thread()
+        print(sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()
+                      if p["user_api"] == "blas"}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    p = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[1]"
+    # recommend_many's pool starts its workers with it.
+    import concurrent.futures
+
+    from advisor import _many
+
+    seen = {}
+
+    class Pool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            seen.update(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    if _many.fork_context() is None:
+        pytest.skip("no fork here: recommend_many works in-process")
+    docs = [
+        {"name": f"p{i}", "data": {"paired_examples": 10**i}, "latency": {"budget_ms": 200}}
+        for i in range(2, 6)
+    ]
+    found = recommend_many(docs, explain=False, jobs=2)
+    assert seen.get("initializer") is _many.one_blas_thread
+    assert [a.recommendation for a in found] == [
+        a.recommendation for a in recommend_many(docs, explain=False)
+    ]
