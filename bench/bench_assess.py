@@ -19,6 +19,10 @@ Targets (issue 14): one explained assessment <= 5 ms median; 1,000 explained ass
 <= 10 s; `recommend_many(explain=False)` at least 20x the issue's 226/s (4,520/s); the cold
 report within 0.3 s of the libraries' import.
 
+In-process figures run BLAS on one thread, as the command line does and README advises for a
+process of one's own (OPENBLAS_NUM_THREADS set before numpy loads; a value already set is kept):
+with the default threads, on 2 CPUs, the CPU time was about 1.5x the wall time.
+
 Usage: python bench/bench_assess.py [--repeat N] [--many N]
 """
 
@@ -35,6 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads (see above)
 
 
 def cold(cmds: list[list[str]], runs: int = 7) -> list[tuple[float, float]]:
@@ -103,6 +108,7 @@ def main() -> None:
     recommend_many(batch, rulepack=pack, jobs=0)
     many = time.perf_counter() - t
 
+    print(f"BLAS threads (OPENBLAS_NUM_THREADS): {os.environ['OPENBLAS_NUM_THREADS']}")
     print(f"warm-up first call {warm * 1000:.0f} ms")
     print(
         f"one full assessment, median over {len(times)} runs: {med * 1000:.1f} ms "
