@@ -715,3 +715,8 @@ def test_column_encoding_equals_the_row_encoding(pack):
     x = encode_columns(space, values)
     want = space.matrix([Requirements.model_validate(d) for d in docs])
     assert np.array_equal(x, want)
+    # A number out of its field's range is refused for the column, as `encode` refuses it.
+    for path, value in (("data.paired_examples", -1.0), ("latency.budget_ms", 0.0)):
+        broken = {**values, path: [value, *values[path][1:]]}
+        with pytest.raises(ValueError, match=path):
+            encode_columns(space, broken)
