@@ -8,7 +8,6 @@ choices, numbers on their log scale.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,16 +87,7 @@ def encode_columns(space: FeatureSpace, values: Mapping[str, Sequence[Any]]) -> 
                 for v, c in zip(column, crit, strict=True)
             ]
         if f.kind == "numeric":
-            # Validated numbers: `encode`'s checks once for the column, not per value.
-            numbers = [float(v) for v in column]
-            low = min(numbers, default=1.0)
-            if (
-                low < 0
-                or (f.scale == "duration" and low <= 0)
-                or not all(map(math.isfinite, numbers))
-            ):
-                raise ValueError(f"{f.path}: a value out of the field's range")
-            x[:, j] = f.transform_many(numbers)
+            x[:, j] = f.encode_numbers(column)
         else:
             codes = {v: f.encode(v) for v in set(column)}
             x[:, j] = [codes[v] for v in column]

@@ -106,12 +106,29 @@ class InputField:
 
     def transform(self, v: float) -> float:
         """Give a number on the engine's scale (`scale`)."""
-        return log_ms(v) if self.scale == "duration" else log_pairs(v)
+        return self._scale(v)
 
     def transform_many(self, values: Iterable[float]) -> list[float]:
         """Give many numbers on the engine's scale: `transform` of each, value by value (the
         same `math.log10` as for one row, whose last bit numpy's log10 need not match)."""
-        return list(map(log_ms if self.scale == "duration" else log_pairs, values))
+        return list(map(self._scale, values))
+
+    @property
+    def _scale(self) -> Callable[[float], float]:
+        return log_ms if self.scale == "duration" else log_pairs
+
+    def encode_numbers(self, values: Iterable[Any]) -> list[float]:
+        """Give validated numbers of a numeric field on the engine's scale, a column at once:
+        `encode` of each, its range checked once for the column (raises ValueError)."""
+        numbers = [float(v) for v in values]
+        low = min(numbers, default=1.0)
+        if (
+            low < 0
+            or (self.scale == "duration" and low <= 0)
+            or not all(map(math.isfinite, numbers))
+        ):
+            raise ValueError(f"{self.path}: a value out of the field's range")
+        return self.transform_many(numbers)
 
     def encode(self, value: object) -> float:
         """Give the number stored for `value` (raises ValueError when it does not fit)."""

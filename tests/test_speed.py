@@ -40,6 +40,12 @@ def _rows(cp, rnd: np.random.Generator, n: int, background: np.ndarray) -> np.nd
     return x
 
 
+def _compiled(rules: str | None):
+    # The pack (bundled, or the folder `rules`), prepared; its compiled form; its variants.
+    prep = prepare(load_rulepack(ROOT / rules if rules else None))
+    return prep, prep.compiled, batch_stack(prep.compiled)
+
+
 def _equal(a: Evaluation, b: Evaluation) -> None:
     for f in fields(Evaluation):
         left, right = getattr(a, f.name), getattr(b, f.name)
@@ -49,10 +55,7 @@ def _equal(a: Evaluation, b: Evaluation) -> None:
 
 @pytest.mark.parametrize("rules", [None, "examples/org-pack-bank"])
 def test_rows_scored_in_one_batch_score_as_they_would_alone(rules):
-    pack = load_rulepack(ROOT / rules if rules else None)
-    prep = prepare(pack)
-    cp = prep.compiled
-    st = batch_stack(cp)
+    prep, cp, st = _compiled(rules)
     k = len(st.weights)
     rnd = np.random.default_rng(14)
     blocks = []
@@ -81,10 +84,7 @@ def test_rows_grouped_by_their_categories_score_as_each_row_alone(rules):
     # `evaluate` tests the categorical columns once per distinct combination of them; a row
     # scored alone is its own group. Mixed rows, and Monte Carlo-like rows (one combination,
     # numbers moved), under the pack's own numbers and under variants.
-    pack = load_rulepack(ROOT / rules if rules else None)
-    prep = prepare(pack)
-    cp = prep.compiled
-    st = batch_stack(cp)
+    prep, cp, st = _compiled(rules)
     rnd = np.random.default_rng(7)
     mixed = _rows(cp, rnd, 150, prep.background)
     one = np.repeat(mixed[:1], 100, axis=0)
