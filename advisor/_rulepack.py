@@ -29,6 +29,8 @@ LevelName = Literal["none", "low", "medium", "high"]
 Utility = Annotated[float, Field(ge=-1, le=1)]
 RuleAdd = Annotated[float, Field(ge=-10, le=10)]
 MAX_WEIGHT = 100.0
+#: Hybrid patterns a pack may define: the engine carries which apply as bits of one int64.
+MAX_PATTERNS = 62
 
 
 class _Strict(BaseModel):
@@ -656,7 +658,7 @@ class RulePack(_Strict):
     rules: list[Rule]
     evidence: list[Evidence]
     explainability: ExplainabilityPack
-    patterns: list[Pattern] = Field(min_length=1)
+    patterns: list[Pattern] = Field(min_length=1, max_length=MAX_PATTERNS)
     architectures: Architectures
     advice: list[Advice]
     regimes: list[Regime]

@@ -136,6 +136,7 @@ class ExplainabilityTables:
     levels: int
     patterns: int
     meets_pattern: np.ndarray  # key x patterns: the pattern meets the requirement
+    meets_code: np.ndarray  # key: the same as bits (pattern j: bit j), int64
     numbers: np.ndarray  # key x (fidelity, gap, penalty) x options
     flags: np.ndarray  # key x (traceable, meets, veto) x options
 
@@ -178,6 +179,7 @@ def _explainability_tables(
         levels=levels,
         patterns=patterns,
         meets_pattern=meets_pat,
+        meets_code=(meets_pat.astype(np.int64) << np.arange(patterns, dtype=np.int64)).sum(axis=1),
         numbers=np.stack([fid, gap, expl_penalty], axis=1),
         flags=np.stack([traceable, meets, ~meets & hard], axis=1),
     )
@@ -353,6 +355,7 @@ class Stack:
     rule_lean: np.ndarray  # K x R x 2
     hybrid: np.ndarray  # K x 4: complexity, gain, floor, shortage
     meets_pattern: np.ndarray  # K x keys x patterns
+    meets_code: np.ndarray  # K x keys: the same as bits (`ExplainabilityTables.meets_code`)
     numbers: np.ndarray  # K x (keys * patterns) x 3 x 3
     flags: np.ndarray  # K x (keys * patterns) x 3 x 3
 
@@ -372,6 +375,7 @@ def stack(packs: tuple[CompiledPack, ...]) -> Stack:
         rule_lean=np.stack([p.rule_lean for p in packs]),
         hybrid=np.array([p.hybrid_terms for p in packs]),
         meets_pattern=np.stack([p.expl_tables.meets_pattern for p in packs]),
+        meets_code=np.stack([p.expl_tables.meets_code for p in packs]),
         numbers=np.stack([p.expl_tables.numbers for p in packs]),
         flags=np.stack([p.expl_tables.flags for p in packs]),
     )
@@ -577,6 +581,9 @@ def evaluate(
     Returns:
         The `Evaluation` of all rows.
     """
+    # Speed (numpy, per row): whole columns, one dimension or option at a time. An n x 3 array
+    # broadcast against 3 numbers runs an inner loop of 3, several times slower than the same
+    # arithmetic on three columns; np.take gathers rows several times faster than indexing.
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n = x.shape[0]
     sp = cp.space
@@ -592,48 +599,28 @@ def evaluate(
             variant = variant + 1
             own = np.flatnonzero(variant == 0)
             others = np.flatnonzero(variant != 0)
-    paired = x[:, sp.col("paired_log")]
-    latency = x[:, sp.col("latency_log")]
-    modality = x[:, sp.col("modality")].astype(int)
-    stage = x[:, sp.col("stage_labels")].astype(int)
-    cost = x[:, sp.col("labeling_cost")].astype(int)
-    crit = x[:, sp.col("criticality")].astype(int)
-    pretrained = x[:, sp.col("pretrained")]
-    foundation = x[:, sp.col("foundation")]
-
-    # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
-    # pretrained backbone or a foundation model that already does the task lowers.
-    # Every number below is the pack's own or, with `variants`, each row's variant's.
     v = variant if variants is not None and variant is not None else None
-    if v is None:
-        lo, hi, labels, _ = data_window(cp, modality, stage, cost, pretrained, foundation)
-    else:
-        assert variants is not None
-        sh = variants.shifts[v]
-        shift = np.maximum(pretrained * sh[:, 0], foundation * sh[:, 1])
-        lo = variants.scarce_log[v, modality] - shift
-        hi = variants.ample_log[v, modality] - shift
-        labels = variants.stage_adj[v, stage] + variants.cost_adj[v, cost]
-    u_data = np.clip(-1.0 + 2.0 * (paired - lo) / (hi - lo), -1.0, 1.0)
-    u_data = np.clip(u_data + labels + cp.data_shift, -1.0, 1.0)
-    if v is None:
-        u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
-    else:
-        assert variants is not None
-        if own is None:
-            u_lat = _interp_rows(latency, cp.curve_x, variants.curve_u, v)
-        else:
-            u_lat = np.empty(n)
-            u_lat[others] = _interp_rows(latency[others], cp.curve_x, variants.curve_u, v[others])
-            u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
+    vt = variants if v is not None else None
+
     # Rows that differ only in their numbers (a Monte Carlo block, a counterfactual grid, much
-    # of a Shapley game) share every test of the categorical columns: those tests run once per
-    # distinct combination of them (a group), and each row takes its group's results.
+    # of a Shapley game) share everything computed from the categorical columns: it is
+    # computed once per distinct combination of them (a group), and each row takes its
+    # group's results.
     first, inverse = _groups(x, cp)
     xg = x[first] if inverse is not None else x
-    spread: Callable[[np.ndarray], np.ndarray] = (
-        (lambda a: a) if inverse is None else (lambda a: a[..., inverse])
-    )
+
+    def spread(a: np.ndarray) -> np.ndarray:
+        # Per row, its group's value (a is per group along its last axis).
+        return a if inverse is None else np.take(a, inverse, axis=-1)
+
+    modality_g = xg[:, sp.col("modality")].astype(int)
+    stage_g = xg[:, sp.col("stage_labels")].astype(int)
+    cost_g = xg[:, sp.col("labeling_cost")].astype(int)
+    crit_g = xg[:, sp.col("criticality")].astype(int)
+    pretrained_g = xg[:, sp.col("pretrained")]
+    foundation_g = xg[:, sp.col("foundation")]
+    paired = x[:, sp.col("paired_log")]
+    latency = x[:, sp.col("latency_log")]
     # Contiguous once: every regime condition and the floor multiply it (a strided view would
     # be copied by each product).
     bits = np.ascontiguousarray(xg[:, len(BASE_COLUMNS) :])
@@ -641,13 +628,43 @@ def evaluate(
     # regime reaches (a matrix product: a max along a short axis is slow in numpy).
     floor = ((bits @ cp.floor_steps) > 0.5).sum(axis=1)
     required_g = np.maximum(xg[:, sp.col("explainability")], floor)
+    req_g = required_g.astype(int)
     required = spread(required_g)
-    req = required.astype(int)
-    if v is None:
-        u_reg = np.clip(cp.crit_adj[crit] + cp.expl_adj[req], -1.0, 1.0)
+
+    # Data: linear in log10(pairs) between the modality's scarce and ample thresholds, which a
+    # pretrained backbone or a foundation model that already does the task lowers.
+    # Every number below is the pack's own or, with `variants`, each row's variant's.
+    if vt is None:
+        lo_g, hi_g, labels_g, _ = data_window(
+            cp, modality_g, stage_g, cost_g, pretrained_g, foundation_g
+        )
+        lo, width, labels = spread(lo_g), spread(hi_g - lo_g), spread(labels_g)
+        u_reg = spread(np.clip(cp.crit_adj[crit_g] + cp.expl_adj[req_g], -1.0, 1.0))
     else:
-        assert variants is not None
-        u_reg = np.clip(variants.crit_adj[v, crit] + variants.expl_adj[v, req], -1.0, 1.0)
+        assert v is not None
+        modality, stage, cost = spread(modality_g), spread(stage_g), spread(cost_g)
+        shift = np.maximum(
+            spread(pretrained_g) * np.take(vt.shifts[:, 0], v),
+            spread(foundation_g) * np.take(vt.shifts[:, 1], v),
+        )
+        lo = _at(vt.scarce_log, v, modality) - shift
+        width = (_at(vt.ample_log, v, modality) - shift) - lo
+        labels = _at(vt.stage_adj, v, stage) + _at(vt.cost_adj, v, cost)
+        u_reg = np.clip(
+            _at(vt.crit_adj, v, spread(crit_g)) + _at(vt.expl_adj, v, spread(req_g)), -1.0, 1.0
+        )
+    u_data = np.clip(-1.0 + 2.0 * (paired - lo) / width, -1.0, 1.0)
+    u_data = np.clip(u_data + labels + cp.data_shift, -1.0, 1.0)
+    if vt is None:
+        u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
+    else:
+        assert v is not None
+        if own is None:
+            u_lat = _interp_rows(latency, cp.curve_x, vt.curve_u, v)
+        else:
+            u_lat = np.empty(n)
+            u_lat[others] = _interp_rows(latency[others], cp.curve_x, vt.curve_u, v[others])
+            u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
     u = np.stack([u_data, u_lat, u_reg], axis=1)
 
     cols = columns(x, cp, required)
@@ -655,35 +672,38 @@ def evaluate(
     group_cols["regimes"] = bits
     # One row per rule, filled in place (a stack of columns then a cast cost twice as much).
     f = np.empty((len(cp.rule_preds), n))
-    by_group = [i for i, numeric in enumerate(cp.rule_numeric) if not numeric]
-    if by_group:
-        fg = np.empty((len(by_group), len(xg)))
-        for j, i in enumerate(by_group):
-            fg[j] = cp.rule_preds[i](group_cols)
-        f[by_group] = spread(fg)
     for i, numeric in enumerate(cp.rule_numeric):
         if numeric:
             f[i] = cp.rule_preds[i](cols)
+        elif inverse is None:
+            f[i] = cp.rule_preds[i](group_cols)
+        else:
+            np.take(cp.rule_preds[i](group_cols).astype(float), inverse, out=f[i])
     fired = f.T > 0.5
     rule_adjust = f.T @ cp.rule_add
     rule_veto = (f.T @ cp.rule_veto) > 0.5
-    if v is None:
+    if vt is None:
         lean = f.T @ cp.rule_lean
+        lean_l, lean_t = lean[:, 0], lean[:, 1]
     else:
-        assert variants is not None
+        assert v is not None
         # Only the rules that lean in some variant add anything: their terms, summed in rule
         # order (with at most two leaning rules, as in the default pack, any order gives the
         # same sum).
         picked = slice(None) if own is None else others
         vv = v[picked]
-        part = np.zeros((len(vv), 2))
-        for r in _lean_rules(variants):
-            part += f[r][picked][:, None] * variants.rule_lean[vv, r]
+        parts = [np.zeros(len(vv)), np.zeros(len(vv))]
+        for r in _lean_rules(vt):
+            fr = f[r][picked]
+            for side in (0, 1):
+                parts[side] += fr * np.take(vt.rule_lean[:, r, side], vv)
         if own is None:
-            lean = part
+            lean_l, lean_t = parts
         else:
             lean = f.T @ cp.rule_lean  # the pack's own leans, kept on its own rows
-            lean[others] = part
+            lean[others, 0] = parts[0]
+            lean[others, 1] = parts[1]
+            lean_l, lean_t = lean[:, 0], lean[:, 1]
 
     # Three pulls, each a weighted sum of the dimensions' arguments (weights sum to 1):
     #   learned      the reasons for a learned core (ample data, a tight budget, rule leans);
@@ -694,18 +714,20 @@ def evaluate(
     # modular is sum_d weight_d * u_d plus the leans: monotone in every input. Hybrid answers a
     # real conflict only: it scores below both pure options' midpoint unless both a learned and
     # a traditional pull exceed the floor.
-    if v is None:
-        w: np.ndarray = cp.weights
-        complexity, gain, floor_, short, share = cp.hybrid_terms
+    terms: list[Any]
+    if vt is None:
+        w: list[Any] = [float(c) for c in cp.weights]
+        terms = list(cp.hybrid_terms)
     else:
-        assert variants is not None
-        w = variants.weights[v]
-        complexity, gain, floor_, short, share = variants.hybrid[v].T
-    pos = np.maximum(u, 0.0) * w
-    neg = np.maximum(-u, 0.0) * w
-    learned = pos.sum(axis=1) + lean[:, 0]
-    traditional = neg[:, 1] + neg[:, 2] + lean[:, 1]
-    shortage = neg[:, 0]
+        assert v is not None
+        w = [np.take(vt.weights[:, d], v) for d in range(3)]
+        terms = [np.take(vt.hybrid[:, t], v) for t in range(5)]
+    complexity, gain, floor_, short, share = terms
+    pos = [np.maximum(ud, 0.0) * wd for ud, wd in zip((u_data, u_lat, u_reg), w, strict=True)]
+    neg = [np.maximum(-ud, 0.0) * wd for ud, wd in zip((u_data, u_lat, u_reg), w, strict=True)]
+    learned = pos[0] + pos[1] + pos[2] + lean_l
+    traditional = neg[1] + neg[2] + lean_t
+    shortage = neg[0]
     net = learned - traditional - shortage
     s_e2e = np.clip((1.0 + net) / 2.0, 0.0, 1.0)
     s_mod = np.clip((1.0 - net) / 2.0, 0.0, 1.0)
@@ -720,42 +742,48 @@ def evaluate(
     # Explainability depends on the row only through (modality, required level, pattern): look
     # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
     et = cp.expl_tables
-    key = modality * et.levels + req
-    # Which patterns apply: the categorical conditions per group (spread in one gather), the
-    # ones that test a number per row.
-    by_row = [j for j, numeric in enumerate(cp.pattern_numeric) if numeric]
-    applicable_g = np.ones((len(xg), len(cp.pattern_preds)), dtype=bool)
+    key = spread(modality_g * et.levels + req_g)
+    # Which patterns apply, as bits (pattern j: bit j): the categorical conditions per group,
+    # the ones that test a number per row. The pattern is the first applicable one that meets
+    # the requirement, else the first applicable one, else the first.
+    applicable_g = np.zeros(len(xg), dtype=np.int64)
     for j, p in enumerate(cp.pattern_preds):
-        if p is not None and j not in by_row:
-            applicable_g[:, j] = p(group_cols)
-    applicable = applicable_g if inverse is None else applicable_g[inverse]
-    for j in by_row:
-        pred = cp.pattern_preds[j]
-        assert pred is not None
-        applicable[:, j] = pred(cols)
-    vt = variants if v is not None else None
-    meets_pattern = et.meets_pattern[key] if vt is None else vt.meets_pattern[v, key]
-    good = applicable & meets_pattern
-    # The first applicable pattern that meets the requirement, else the first applicable one
-    # (argmax gives the first True; a row of none gives 0, the first pattern).
-    pattern = np.where(good.any(axis=1), good.argmax(axis=1), applicable.argmax(axis=1))
+        if p is None:
+            applicable_g |= np.int64(1) << j
+        elif not cp.pattern_numeric[j]:
+            applicable_g |= p(group_cols).astype(np.int64) << j
+    applicable = spread(applicable_g)
+    for j, p in enumerate(cp.pattern_preds):
+        if p is not None and cp.pattern_numeric[j]:
+            applicable = applicable | (p(cols).astype(np.int64) << j)
+    if vt is None:
+        meets = np.take(et.meets_code, key)
+    else:
+        assert v is not None
+        meets = _at(vt.meets_code, v, key)
+    good = applicable & meets
+    pattern = _lowest_bit(np.where(good != 0, good, applicable))
     full_key = key * et.patterns + pattern
     if vt is None:
-        numbers, flags = et.numbers[full_key], et.flags[full_key]
+        numbers = np.take(et.numbers, full_key, axis=0)
+        flags = np.take(et.flags, full_key, axis=0)
     else:
         # One flat index into the stacked tables: cheaper than a pair of index arrays.
         assert v is not None
         flat = v * len(et.numbers) + full_key
-        numbers = vt.numbers.reshape(-1, 3, 3)[flat]
-        flags = vt.flags.reshape(-1, 3, 3)[flat]
+        numbers = np.take(vt.numbers.reshape(-1, 3, 3), flat, axis=0)
+        flags = np.take(vt.flags.reshape(-1, 3, 3), flat, axis=0)
     fid, gap, expl_penalty = numbers.transpose(1, 0, 2)
-    traceable, meets, expl_veto = flags.transpose(1, 0, 2)
+    traceable, meets_req, expl_veto = flags.transpose(1, 0, 2)
 
-    raw = np.maximum(base + rule_adjust - expl_penalty, _RAW_FLOOR)
-    vetoed = expl_veto | rule_veto
-    effective = np.where(vetoed, VETO_SCORE, raw)
+    # Per option: the score before vetoes, then the effective score.
+    raw_o = [
+        np.maximum(s + rule_adjust[:, o] - expl_penalty[:, o], _RAW_FLOOR)
+        for o, s in enumerate((s_e2e, s_mod, s_hyb))
+    ]
+    eff_o = [np.where(expl_veto[:, o] | rule_veto[:, o], VETO_SCORE, raw_o[o]) for o in range(3)]
     # Ties go to the pack's tie-break order: argmax takes the first maximum.
-    a, b, c = (effective[:, i] for i in cp.tie_order)
+    a, b, c = (eff_o[i] for i in cp.tie_order)
     choice = np.where(
         (a >= b) & (a >= c), cp.tie_order[0], np.where(b >= c, cp.tie_order[1], cp.tie_order[2])
     )
@@ -768,16 +796,28 @@ def evaluate(
         rule_adjust=rule_adjust,
         fidelity=fid,
         traceable=traceable,
-        meets=meets,
+        meets=meets_req,
         gap=gap,
         expl_penalty=expl_penalty,
         expl_veto=expl_veto,
         rule_veto=rule_veto,
         pattern=pattern,
-        raw=raw,
-        effective=effective,
+        raw=np.stack(raw_o, axis=1),
+        effective=np.stack(eff_o, axis=1),
         choice=choice,
     )
+
+
+def _at(table: np.ndarray, v: np.ndarray, index: np.ndarray) -> np.ndarray:
+    # table[v, index] for a 2-D table, by one flat index (cheaper than a pair of index arrays).
+    return np.asarray(np.take(table.ravel(), v * table.shape[1] + index))
+
+
+def _lowest_bit(codes: np.ndarray) -> np.ndarray:
+    # The position of each code's lowest set bit (0 for a code of 0): frexp of the bit alone
+    # gives its exponent exactly (codes of up to `rulepack.MAX_PATTERNS` bits).
+    low = (codes & -codes).astype(float)
+    return np.asarray(np.maximum(np.frexp(low)[1] - 1, 0), dtype=np.intp)
 
 
 #: Rows below which grouping them costs more than it saves.

@@ -332,6 +332,20 @@ def test_new_patterns_go_before_the_fallback(tmp_path, pack):
     assert org.patterns[-2].id == "org-pattern"
 
 
+def test_more_patterns_than_the_engine_carries_are_refused(tmp_path, pack):
+    # The engine carries the applicable patterns as bits of one int64 (`MAX_PATTERNS`).
+    from advisor._rulepack import MAX_PATTERNS
+
+    base = pack.patterns[0].model_dump(by_alias=True, exclude_none=True)
+    many = [{**yaml.safe_load(yaml.safe_dump(base)), "id": f"org-{i}"} for i in range(MAX_PATTERNS)]
+    folder = make_pack(tmp_path / "p", {"patterns.yaml": {"patterns": many}})
+    r = run(["rules", "check", str(folder)])
+    assert r.exit_code == 2, r.output
+    assert "patterns" in r.stdout and f"at most {MAX_PATTERNS}" in r.stdout, r.stdout
+    few = make_pack(tmp_path / "q", {"patterns.yaml": {"patterns": many[: MAX_PATTERNS - 5]}})
+    assert len(load_rulepack(few).patterns) == MAX_PATTERNS - 5 + len(pack.patterns)
+
+
 def test_schema_lists_the_packs_regimes():
     r = run(["schema", "--rules", str(BANK)])
     assert r.exit_code == 0, r.output

@@ -112,6 +112,25 @@ def _check_grouped(x, cp, st, rnd) -> None:
             assert np.array_equal(getattr(together, f.name), joined), f.name
 
 
+def test_the_pattern_is_the_first_applicable_one_that_meets_else_the_first_applicable():
+    # `evaluate` carries the patterns as bits of an int64; the pick equals the boolean rule.
+    from advisor._scoring import _lowest_bit
+
+    rnd = np.random.default_rng(3)
+    for patterns in (1, 5, 62):
+        applicable = rnd.random((500, patterns)) < rnd.uniform(0.02, 0.6)
+        meets = rnd.random((500, patterns)) < 0.4
+        good = applicable & meets
+        want = np.where(good.any(axis=1), good.argmax(axis=1), applicable.argmax(axis=1))
+        bits = np.int64(1) << np.arange(patterns, dtype=np.int64)
+        a, g = (applicable * bits).sum(axis=1), (good * bits).sum(axis=1)
+        assert np.array_equal(_lowest_bit(np.where(g != 0, g, a)), want), patterns
+    cp = prepare(load_rulepack()).compiled
+    et = cp.expl_tables
+    as_bits = (et.meets_code[:, None] >> np.arange(et.patterns)) & 1
+    assert np.array_equal(as_bits.astype(bool), et.meets_pattern)
+
+
 def test_a_group_key_too_wide_to_be_exact_is_not_used():
     from advisor._features import FeatureSpace
     from advisor._scoring import _group_radix
