@@ -107,6 +107,14 @@ def _subsets(k: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=len(PLAYERS) + 1)
+def _subsets_float(k: int) -> np.ndarray:
+    # `_subsets(k)` as 0.0/1.0, for matrix products. Shared: read-only.
+    subsets = _subsets(k).astype(float)
+    subsets.flags.writeable = False
+    return subsets
+
+
+@lru_cache(maxsize=len(PLAYERS) + 1)
 def shapley_weights(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Give the Shapley weight table of a k-player game, in difference form.
 
@@ -222,15 +230,15 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     masks = (differs.reshape(n * nb, players_n) @ _BITS[:players_n]).tolist()
     coalitions = np.concatenate([_spread(m) for m in masks])
     pair = np.repeat(np.arange(n * nb), sizes)
-    take = _column_masks(width)[coalitions]
+    take = np.take(_column_masks(width), coalitions, axis=0)
     # The background's columns, then the profile's written over them where the coalition takes
     # them (one profile: broadcast, not gathered); twice as fast as np.where over both.
-    rows = background[pair % nb]
+    rows = np.take(background, pair % nb, axis=0)
     np.copyto(rows, x[0] if n == 1 else x[pair // nb], where=take)
     # Row of the evaluated blocks that coalition S selects against each background row: S
     # restricted to that row's differing players, numbered within its block.
     # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)
-    local = (_subsets(players_n).astype(float) @ place.astype(float)).astype(np.intp)
+    local = (_subsets_float(players_n) @ place.astype(float)).astype(np.intp)
     local += starts[:, None, :]
     return Layout(
         rows=rows,
