@@ -137,8 +137,9 @@ class ExplainabilityTables:
     patterns: int
     meets_pattern: np.ndarray  # key x patterns: the pattern meets the requirement
     meets_code: np.ndarray  # key: the same as bits (pattern j: bit j), int64
-    numbers: np.ndarray  # key x (fidelity, gap, penalty) x options
-    flags: np.ndarray  # key x (traceable, meets, veto) x options
+    # By kind first, so that each kind's rows gather into a contiguous array.
+    numbers: np.ndarray  # (fidelity, gap, penalty) x key x options
+    flags: np.ndarray  # (traceable, meets, veto) x key x options
 
 
 def _explainability_tables(
@@ -180,8 +181,8 @@ def _explainability_tables(
         patterns=patterns,
         meets_pattern=meets_pat,
         meets_code=(meets_pat.astype(np.int64) << np.arange(patterns, dtype=np.int64)).sum(axis=1),
-        numbers=np.stack([fid, gap, expl_penalty], axis=1),
-        flags=np.stack([traceable, meets, ~meets & hard], axis=1),
+        numbers=np.stack([fid, gap, expl_penalty]),
+        flags=np.stack([traceable, meets, ~meets & hard]),
     )
 
 
@@ -356,8 +357,8 @@ class Stack:
     hybrid: np.ndarray  # K x 4: complexity, gain, floor, shortage
     meets_pattern: np.ndarray  # K x keys x patterns
     meets_code: np.ndarray  # K x keys: the same as bits (`ExplainabilityTables.meets_code`)
-    numbers: np.ndarray  # K x (keys * patterns) x 3 x 3
-    flags: np.ndarray  # K x (keys * patterns) x 3 x 3
+    numbers: np.ndarray  # 3 kinds x (K * keys * patterns) x 3 options: variant k's key at
+    flags: np.ndarray  # k * (keys * patterns) + key (`ExplainabilityTables`)
 
 
 def stack(packs: tuple[CompiledPack, ...]) -> Stack:
@@ -376,12 +377,14 @@ def stack(packs: tuple[CompiledPack, ...]) -> Stack:
         hybrid=np.array([p.hybrid_terms for p in packs]),
         meets_pattern=np.stack([p.expl_tables.meets_pattern for p in packs]),
         meets_code=np.stack([p.expl_tables.meets_code for p in packs]),
-        numbers=np.stack([p.expl_tables.numbers for p in packs]),
-        flags=np.stack([p.expl_tables.flags for p in packs]),
+        numbers=np.concatenate([p.expl_tables.numbers for p in packs], axis=1),
+        flags=np.concatenate([p.expl_tables.flags for p in packs], axis=1),
     )
 
 
 _own_cache: dict[int, tuple[Stack, CompiledPack, Stack]] = {}
+#: The stack's tables laid out kind first (variants along their second axis).
+_BY_KIND = ("numbers", "flags")
 _own_lock = threading.Lock()
 
 
@@ -394,7 +397,10 @@ def _with_own(cp: CompiledPack, variants: Stack) -> Stack:
         own = stack((cp,))
         joined = Stack(
             **{
-                f.name: np.concatenate([getattr(own, f.name), getattr(variants, f.name)])
+                f.name: np.concatenate(
+                    [getattr(own, f.name), getattr(variants, f.name)],
+                    axis=1 if f.name in _BY_KIND else 0,
+                )
                 for f in fields(Stack)
             }
         )
@@ -751,11 +757,11 @@ def evaluate(
         if p is None:
             applicable_g |= np.int64(1) << j
         elif not cp.pattern_numeric[j]:
-            applicable_g |= p(group_cols).astype(np.int64) << j
-    applicable = spread(applicable_g)
+            np.bitwise_or(applicable_g, np.int64(1) << j, out=applicable_g, where=p(group_cols))
+    applicable = spread(applicable_g)  # (applicable_g itself when ungrouped: not read again)
     for j, p in enumerate(cp.pattern_preds):
         if p is not None and cp.pattern_numeric[j]:
-            applicable = applicable | (p(cols).astype(np.int64) << j)
+            np.bitwise_or(applicable, np.int64(1) << j, out=applicable, where=p(cols))
     if vt is None:
         meets = np.take(et.meets_code, key)
     else:
@@ -765,25 +771,21 @@ def evaluate(
     pattern = _lowest_bit(np.where(good != 0, good, applicable))
     full_key = key * et.patterns + pattern
     if vt is None:
-        numbers = np.take(et.numbers, full_key, axis=0)
-        flags = np.take(et.flags, full_key, axis=0)
+        numbers, flags, at = et.numbers, et.flags, full_key
     else:
         # One flat index into the stacked tables: cheaper than a pair of index arrays.
         assert v is not None
-        flat = v * len(et.numbers) + full_key
-        numbers = np.take(vt.numbers.reshape(-1, 3, 3), flat, axis=0)
-        flags = np.take(vt.flags.reshape(-1, 3, 3), flat, axis=0)
-    fid, gap, expl_penalty = numbers.transpose(1, 0, 2)
-    traceable, meets_req, expl_veto = flags.transpose(1, 0, 2)
+        numbers, flags, at = vt.numbers, vt.flags, v * et.numbers.shape[1] + full_key
+    fid, gap, expl_penalty = (np.take(t, at, axis=0) for t in numbers)
+    traceable, meets_req, expl_veto = (np.take(t, at, axis=0) for t in flags)
 
-    # Per option: the score before vetoes, then the effective score.
-    raw_o = [
-        np.maximum(s + rule_adjust[:, o] - expl_penalty[:, o], _RAW_FLOOR)
-        for o, s in enumerate((s_e2e, s_mod, s_hyb))
-    ]
-    eff_o = [np.where(expl_veto[:, o] | rule_veto[:, o], VETO_SCORE, raw_o[o]) for o in range(3)]
+    # (Arrays of one shape and layout: numpy runs each operation as one flat loop.)
+    raw = base + rule_adjust
+    raw -= expl_penalty
+    np.maximum(raw, _RAW_FLOOR, out=raw)
+    effective = np.where(expl_veto | rule_veto, VETO_SCORE, raw)
     # Ties go to the pack's tie-break order: argmax takes the first maximum.
-    a, b, c = (eff_o[i] for i in cp.tie_order)
+    a, b, c = (effective[:, i] for i in cp.tie_order)
     choice = np.where(
         (a >= b) & (a >= c), cp.tie_order[0], np.where(b >= c, cp.tie_order[1], cp.tie_order[2])
     )
@@ -802,8 +804,8 @@ def evaluate(
         expl_veto=expl_veto,
         rule_veto=rule_veto,
         pattern=pattern,
-        raw=np.stack(raw_o, axis=1),
-        effective=np.stack(eff_o, axis=1),
+        raw=raw,
+        effective=effective,
         choice=choice,
     )
 

@@ -443,8 +443,8 @@ def decision_logic(B: Any, v: dict[str, Any], cp: Any, n: int = 1) -> Any:
             if cp.rule_add[i, o] != 0.0:
                 adjust = adjust + B.where(fired[i], float(cp.rule_add[i, o]), 0.0)
         vetoes = [fired[i] for i in range(len(fired)) if cp.rule_veto[i, o] > 0.5]
-        vetoes.append(B.take(et.flags[:, 2, o].tolist(), full))
-        penalty = B.take(et.numbers[:, 2, o].tolist(), full)
+        vetoes.append(B.take(et.flags[2][:, o].tolist(), full))
+        penalty = B.take(et.numbers[2][:, o].tolist(), full)
         raw = B.maximum(base[o] + adjust - penalty, _RAW_FLOOR)
         effective.append(B.let(f"effective{o}", B.where(B.any(vetoes, n), VETO_SCORE, raw)))
     t = [int(i) for i in cp.tie_order]
