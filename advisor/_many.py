@@ -83,20 +83,6 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
     return items
 
 
-def one_blas_thread() -> None:
-    """Run this process's BLAS on one thread (for worker processes the advisor starts).
-
-    The engine's matrix products are a few columns wide: BLAS threads only spin on them, and
-    with one worker per CPU they take the cores the other workers need (on 2 CPUs,
-    `recommend_many(jobs=0)` of 1,000 explained assessments took 30 s against 22 s in one
-    process). threadpoolctl changes the thread count of a BLAS already loaded, which an
-    environment variable cannot.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, user_api="blas")
-
-
 def fork_context() -> Any:
     """Give the fork start method where forking is safe here (Linux, one thread, not a daemonic
     worker), else None."""
@@ -168,8 +154,10 @@ def recommend_many(
     rest = items[1:]
     size = max(1, min(32 if explain or explain_scores else 500, len(rest) // (workers * 4)))
     chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
+    from ._process import worker_setup
+
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=one_blas_thread
+        max_workers=workers, mp_context=context, initializer=worker_setup
     ) as pool:
         done = [
             Assessment.model_validate_json(text)

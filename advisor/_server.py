@@ -246,11 +246,11 @@ def _process_init(pack: "RulePack", nice: int = 0) -> None:
     # compiled, and make one full request so the first real one does not pay for the imports.
     global _PROCESS_PACK
     from ._engine import prepare
-    from ._many import one_blas_thread
+    from ._process import worker_setup
 
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)
-    one_blas_thread()
+    worker_setup()
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     prepare(pack)
     _PROCESS_PACK = pack

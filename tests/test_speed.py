@@ -269,8 +269,8 @@ def test_worker_processes_run_blas_on_one_thread(monkeypatch):
     # pool at one thread.
     code = textwrap.dedent("""
         import numpy, threadpoolctl
-        from advisor._many import one_blas_thread
-        one_blas_thread()
+        from advisor._process import worker_setup
+        worker_setup()
         print(sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()
                       if p["user_api"] == "blas"}))
     """)
@@ -303,4 +303,64 @@ def test_worker_processes_run_blas_on_one_thread(monkeypatch):
     ]
     with pytest.raises(Started):
         recommend_many(docs, explain=False, jobs=2)
-    assert seen.get("initializer") is _many.one_blas_thread
+    from advisor import _process
+
+    assert seen.get("initializer") is _process.worker_setup
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_the_heap_pad_stops_the_page_faults_of_the_engines_arrays():
+    # Without the pad, malloc returns the top of the heap at each free of the engine's large
+    # arrays and the next allocation faults fresh pages in; the command line sets the pad.
+    code = textwrap.dedent("""
+        import resource, sys
+        from advisor import load_requirements, recommend
+        from advisor import _process
+        if sys.argv[1] == "pad":
+            assert _process.pad_heap()
+        req = load_requirements("examples/card-fraud.yaml")
+        recommend(req)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(10):
+            recommend(req)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TOP_PAD_"}
+    faults = {}
+    for mode in ("plain", "pad"):
+        p = subprocess.run(
+            [sys.executable, "-c", code, mode],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert p.returncode == 0, p.stderr
+        faults[mode] = int(p.stdout)
+    assert faults["pad"] * 3 < faults["plain"], faults
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import advisor._cli; from advisor import _process; print(_process.applied)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.stdout.strip() == str(16 << 20), p.stderr
+    # A pad the user set in the environment stands.
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import advisor._cli; from advisor import _process; print(_process.applied)",
+        ],
+        env={**env, "MALLOC_TOP_PAD_": "1048576"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.stdout.strip() == "None", p.stderr
