@@ -97,7 +97,11 @@ def assessment(
     )
     numbers = _facts.numbers(req)
     game_done = _request_game(d, j, batch) if explain or explain_scores else None
-    moves_done = request_single_moves(x, cp, numbers, rec, batch) if explain else None
+    # The verification below scores every move through the full pipeline, nearest first: the
+    # engine's own re-check of the rounded numbers would only score the same rows again.
+    moves_done = (
+        request_single_moves(x, cp, numbers, rec, batch, recheck=False) if explain else None
+    )
     batch.run()
     shares, voi = figures_done()
     probs = shares["joint"]

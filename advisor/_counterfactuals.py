@@ -108,7 +108,12 @@ def numeric_moves(
 
 
 def _request_numeric(
-    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int, batch: Batch
+    x: np.ndarray,
+    cp: CompiledPack,
+    numbers: dict[str, float],
+    current: int,
+    batch: Batch,
+    recheck: bool = True,
 ) -> Callable[[], dict[str, list[Move]]]:
     # Queue the log-space grids of `numeric_moves` on `batch`; give what finishes the search
     # (the bisection and the re-check, in calls of their own) once the batch has run.
@@ -124,7 +129,7 @@ def _request_numeric(
 
     def done() -> dict[str, list[Move]]:
         choices = batch.result(block).choice if rows else np.array([], dtype=int)
-        return _bisect(x, cp, numbers, current, scans, choices)
+        return _bisect(x, cp, numbers, current, scans, choices, recheck)
 
     return done
 
@@ -136,6 +141,7 @@ def _bisect(
     current: int,
     scans: list[_Scan],
     choices: np.ndarray,
+    recheck: bool = True,
 ) -> dict[str, list[Move]]:
     bracketed = []
     offset = 0
@@ -194,6 +200,10 @@ def _bisect(
         row[s.col] = _transform(s.field, new)
         candidates.append(Move(s.field, new, abs(row[s.col] - x[s.col]), row))
     out: dict[str, list[Move]] = {field: [] for field in numbers}
+    if not recheck:
+        for m in candidates:
+            out[m.field].append(m)
+        return out
     for m, c in zip(candidates, _choices([m.row for m in candidates], cp), strict=True):
         if c != current:
             out[m.field].append(m)
@@ -242,17 +252,28 @@ def single_moves(
 
 
 def request_single_moves(
-    x: np.ndarray, cp: CompiledPack, numbers: dict[str, float], current: int, batch: Batch
+    x: np.ndarray,
+    cp: CompiledPack,
+    numbers: dict[str, float],
+    current: int,
+    batch: Batch,
+    *,
+    recheck: bool = True,
 ) -> Callable[[], dict[str, list[Move]]]:
     """Queue on `batch` the first rows `single_moves` scores (every category and regime move
     and the numeric grids); give what finishes it, once the batch has run, exactly as
-    `single_moves` does (the bisection then makes calls of its own)."""
+    `single_moves` does (the bisection then makes calls of its own).
+
+    With `recheck` False the numeric moves at their rounded values are not scored again: each
+    field's list then holds them all, nearest first, and the caller checks them in that order
+    (`verify.single_flips` does, through the full pipeline, and keeps the first that flips: the
+    move the re-check would have kept first)."""
     cands: list[Move] = _regime_moves(x, cp)
     for field in FIELD_ORDER:
         if field in CATEGORICAL:
             cands.extend(_category_moves(x, cp, field))
     block = batch.add(np.stack([m.row for m in cands]))
-    numeric_done = _request_numeric(x, cp, numbers, current, batch)
+    numeric_done = _request_numeric(x, cp, numbers, current, batch, recheck)
 
     def done() -> dict[str, list[Move]]:
         numeric = numeric_done()

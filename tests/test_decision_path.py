@@ -99,3 +99,41 @@ def test_batch_rows_equal_single_assessments_decided_by_the_same_path(pack):
         assert np.allclose(
             [got["attributions"][k] for k in single], list(single.values()), atol=1e-9, rtol=0
         )
+
+
+def test_flips_verified_without_the_engines_recheck_of_the_rounded_moves_are_the_same(pack):
+    # An assessment leaves the re-check of the rounded numeric moves to the verification, which
+    # scores each move through the full pipeline, nearest first: the flips it keeps are those
+    # it keeps from the re-checked moves.
+    from advisor._counterfactuals import Move, request_single_moves, single_moves
+    from advisor._decide import decide
+    from advisor._facts import numbers
+    from advisor._scoring import Batch
+    from advisor._verify import single_flips
+
+    def flips(found):
+        return {f: None if v is None else (v.edits, v.new) for f, v in found.items()}
+
+    cp = prepare(pack).compiled
+    rnd = random.Random(23)
+    passed_over = 0
+    for i in range(60):
+        req = Requirements.model_validate(random_profile(rnd, i))
+        d = decide([req], pack, confidence=False)[0]
+        x, rec = d.x[0], int(d.ev.choice[0])
+        checked = single_moves(x, cp, numbers(req), rec)
+        batch = Batch(cp)
+        done = request_single_moves(x, cp, numbers(req), rec, batch, recheck=False)
+        batch.run()
+        unchecked = done()
+        want = flips(single_flips(req, pack, checked, rec))
+        assert flips(single_flips(req, pack, unchecked, rec)) == want, req.name
+        # A move that does not flip, nearest of all, is passed over for the next one.
+        for field, found in checked.items():
+            if found and field in numbers(req):
+                stay = Move(field, numbers(req)[field], 0.0, x)
+                assert flips(single_flips(req, pack, {**checked, field: [stay, *found]}, rec)) == (
+                    want
+                ), (req.name, field)
+                passed_over += 1
+    assert passed_over > 10
