@@ -495,9 +495,9 @@ class Batch:
 def _interp_rows(x: np.ndarray, xp: np.ndarray, table: np.ndarray, v: np.ndarray) -> np.ndarray:
     # np.interp with one curve per row (row i: table[v[i]]): piecewise linear in x, flat
     # beyond the ends. The two points each row needs are gathered by one flat index each.
-    j = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
+    j = _clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
     x0, x1 = xp[j - 1], xp[j]
-    t = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
+    t = _clip((x - x0) / (x1 - x0), 0.0, 1.0)
     at = v * table.shape[1] + j
     flat = table.ravel()
     return np.asarray(flat[at - 1] * (1.0 - t) + flat[at] * t)
@@ -645,7 +645,7 @@ def evaluate(
             cp, modality_g, stage_g, cost_g, pretrained_g, foundation_g
         )
         lo, width, labels = spread(lo_g), spread(hi_g - lo_g), spread(labels_g)
-        u_reg = spread(np.clip(cp.crit_adj[crit_g] + cp.expl_adj[req_g], -1.0, 1.0))
+        u_reg = spread(_clip(cp.crit_adj[crit_g] + cp.expl_adj[req_g], -1.0, 1.0))
     else:
         assert v is not None
         modality, stage, cost = spread(modality_g), spread(stage_g), spread(cost_g)
@@ -656,11 +656,11 @@ def evaluate(
         lo = _at(vt.scarce_log, v, modality) - shift
         width = (_at(vt.ample_log, v, modality) - shift) - lo
         labels = _at(vt.stage_adj, v, stage) + _at(vt.cost_adj, v, cost)
-        u_reg = np.clip(
+        u_reg = _clip(
             _at(vt.crit_adj, v, spread(crit_g)) + _at(vt.expl_adj, v, spread(req_g)), -1.0, 1.0
         )
-    u_data = np.clip(-1.0 + 2.0 * (paired - lo) / width, -1.0, 1.0)
-    u_data = np.clip(u_data + labels + cp.data_shift, -1.0, 1.0)
+    u_data = _clip(-1.0 + 2.0 * (paired - lo) / width, -1.0, 1.0)
+    u_data = _clip(u_data + labels + cp.data_shift, -1.0, 1.0)
     if vt is None:
         u_lat = np.interp(latency, cp.curve_x, cp.curve_u)
     else:
@@ -671,7 +671,7 @@ def evaluate(
             u_lat = np.empty(n)
             u_lat[others] = _interp_rows(latency[others], cp.curve_x, vt.curve_u, v[others])
             u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
-    u = np.stack([u_data, u_lat, u_reg], axis=1)
+    u = _side_by_side(u_data, u_lat, u_reg)
 
     cols = columns(x, cp, required)
     group_cols = columns(xg, cp, required_g)
@@ -735,15 +735,15 @@ def evaluate(
     traditional = neg[1] + neg[2] + lean_t
     shortage = neg[0]
     net = learned - traditional - shortage
-    s_e2e = np.clip((1.0 + net) / 2.0, 0.0, 1.0)
-    s_mod = np.clip((1.0 - net) / 2.0, 0.0, 1.0)
+    s_e2e = _clip((1.0 + net) / 2.0, 0.0, 1.0)
+    s_mod = _clip((1.0 - net) / 2.0, 0.0, 1.0)
     conflict = np.maximum(np.minimum(learned, traditional) - floor_, 0.0)
     # Hybrid keeps a share of the winning side's lead (it can put that side's kind of stage
     # where it matters), so a conflict still decides for hybrid when one side is far ahead.
     s_hyb = 0.5 - complexity + share * np.abs(net) / 2.0 + gain * conflict - short * shortage
-    s_hyb = np.clip(s_hyb, 0.0, 1.0)
-    pulls = np.stack([learned, traditional, shortage], axis=1)
-    base = np.stack([s_e2e, s_mod, s_hyb], axis=1)
+    s_hyb = _clip(s_hyb, 0.0, 1.0)
+    pulls = _side_by_side(learned, traditional, shortage)
+    base = _side_by_side(s_e2e, s_mod, s_hyb)
 
     # Explainability depends on the row only through (modality, required level, pattern): look
     # it up in the pack's tables (`ExplainabilityTables`) instead of computing it per row.
@@ -808,6 +808,20 @@ def evaluate(
         effective=effective,
         choice=choice,
     )
+
+
+def _clip(a: np.ndarray, low: Any, high: Any) -> np.ndarray:
+    # np.clip's arithmetic (its documented definition) without its argument checks, which cost
+    # several times the operation on the few rows of most calls.
+    return np.asarray(np.minimum(np.maximum(a, low), high))
+
+
+def _side_by_side(*cols: np.ndarray) -> np.ndarray:
+    # np.stack(cols, axis=1), written column by column (cheaper on few rows).
+    out = np.empty((len(cols[0]), len(cols)))
+    for j, c in enumerate(cols):
+        out[:, j] = c
+    return out
 
 
 def _at(table: np.ndarray, v: np.ndarray, index: np.ndarray) -> np.ndarray:
