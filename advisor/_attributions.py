@@ -91,11 +91,16 @@ class Game:
         """Give v(S) for every profile and coalition S (n x 2^players): the mean over the
         background of the score of option `first` (one index per profile), minus option
         `second`'s when given (the quantity shap's masker averages)."""
-        rows = np.arange(len(self.owner))
-        per_row = self.effective[rows, first[self.owner]]
-        if second is not None:
-            per_row = per_row - self.effective[rows, second[self.owner]]
-        return np.asarray(per_row[self.local].mean(axis=2))
+        if len(first) == 1:  # one profile: its options' columns
+            per_row = self.effective[:, int(first[0])]
+            if second is not None:
+                per_row = per_row - self.effective[:, int(second[0])]
+        else:
+            rows = np.arange(len(self.owner))
+            per_row = self.effective[rows, first[self.owner]]
+            if second is not None:
+                per_row = per_row - self.effective[rows, second[self.owner]]
+        return np.asarray(np.take(per_row, self.local).mean(axis=2))
 
 
 @lru_cache(maxsize=len(PLAYERS) + 1)
@@ -110,6 +115,14 @@ def _subsets(k: int) -> np.ndarray:
 def _subsets_float(k: int) -> np.ndarray:
     # `_subsets(k)` as 0.0/1.0, for matrix products. Shared: read-only.
     subsets = _subsets(k).astype(float)
+    subsets.flags.writeable = False
+    return subsets
+
+
+@lru_cache(maxsize=len(PLAYERS) + 1)
+def _subsets_int(k: int) -> np.ndarray:
+    # `_subsets(k)` as 0/1 integers, for index arithmetic. Shared: read-only.
+    subsets = _subsets(k).astype(np.intp)
     subsets.flags.writeable = False
     return subsets
 
@@ -317,7 +330,7 @@ def explain_rows(game: Game, first: np.ndarray, second: np.ndarray | None) -> Sh
         idx = np.flatnonzero(ks == k)
         players = np.nonzero(game.varying[idx])[1].reshape(len(idx), int(k))
         # Coalitions of the k varying players, as coalitions of all players.
-        index = _subsets(int(k)).astype(np.intp) @ (1 << players).T  # 2^k x m
+        index = _subsets_int(int(k)) @ (1 << players).T  # 2^k x m
         contributions[idx[:, None], players] = shapley_of_values(values[idx[None, :], index].T)
     full = game.varying.astype(np.intp) @ _BITS
     return ShapleyRows(
