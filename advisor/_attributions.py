@@ -30,7 +30,7 @@ import numpy as np
 
 from ._fields import BASE_COLUMNS, PLAYER_COLUMNS
 from ._fields import PLAYERS as PLAYERS  # the game's players, re-exported for its callers
-from ._scoring import CompiledPack, evaluate
+from ._scoring import CompiledPack, score
 
 _NB = len(BASE_COLUMNS)
 #: Coalition S is the integer whose bit p is set when player p is in S.
@@ -264,9 +264,9 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
 def effective_scores(rows: np.ndarray, cp: CompiledPack) -> np.ndarray:
     """Give the effective scores (rows x 3) of many rows, in blocks of `BLOCK_ROWS`."""
     if len(rows) <= BLOCK_ROWS:
-        return evaluate(rows, cp).effective
+        return score(rows, cp).effective
     return np.concatenate(
-        [evaluate(rows[a : a + BLOCK_ROWS], cp).effective for a in range(0, len(rows), BLOCK_ROWS)]
+        [score(rows[a : a + BLOCK_ROWS], cp).effective for a in range(0, len(rows), BLOCK_ROWS)]
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._fields import CATEGORICAL, CONDITION_FIELDS, FIELD_ORDER, NUMERIC
-from ._scoring import Batch, CompiledPack, evaluate
+from ._scoring import Batch, CompiledPack, score
 
 PRECISION = 1.01  # bisection stops when the bracket's ratio is within 1%
 GRID = 240
@@ -82,7 +82,7 @@ class _Scan:
 
 
 def _choices(rows: list[np.ndarray], cp: CompiledPack) -> np.ndarray:
-    return evaluate(np.stack(rows), cp).choice if rows else np.array([], dtype=int)
+    return score(np.stack(rows), cp).choice if rows else np.array([], dtype=int)
 
 
 def numeric_moves(
@@ -244,7 +244,7 @@ def single_moves(
     `current` is the recommendation at `x` (an option index), when the caller has it.
     """
     if current is None:
-        current = int(evaluate(x[None, :], cp).choice[0])
+        current = int(score(x[None, :], cp).choice[0])
     batch = Batch(cp)
     done = request_single_moves(x, cp, numbers, current, batch)
     batch.run()
@@ -320,7 +320,7 @@ def best_pair(
     x: np.ndarray, cp: CompiledPack, numbers: dict[str, float]
 ) -> tuple[Move, Move] | None:
     """Give the cheapest pair of changes to two different inputs that flips the answer."""
-    current = evaluate(x[None, :], cp).choice[0]
+    current = score(x[None, :], cp).choice[0]
     cands = _pair_candidates(x, cp, numbers)
     pairs: list[tuple[int, int]] = []
     rows = []
@@ -336,7 +336,7 @@ def best_pair(
             rows.append(row)
     if not rows:
         return None
-    choices = evaluate(np.stack(rows), cp).choice
+    choices = score(np.stack(rows), cp).choice
     best: tuple[float, int] | None = None
     for k, (i, j) in enumerate(pairs):
         if choices[k] != current:

@@ -432,8 +432,8 @@ class Batch:
 
     `add` gives a block's number; `run` scores every block, in two engine calls at most (the
     blocks under the pack's own numbers, then those under variants: the pack's own numbers need
-    no per-row lookups); then `result(block)` gives that block's `Evaluation`. Evaluating rows
-    together gives each row exactly what a call of its own would.
+    no per-row lookups); then `result(block)` gives that block's `Scores`. Scoring rows together
+    gives each row exactly what a call of its own would.
     """
 
     def __init__(self, cp: CompiledPack, variants: Stack | None = None) -> None:
@@ -441,7 +441,7 @@ class Batch:
         self.variants = variants
         self._blocks: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._where: list[tuple[int, int, int]] = []  # (call, start, end) per block
-        self._evs: list[Evaluation | None] = []
+        self._evs: list[Scores | None] = []
 
     def add(self, rows: np.ndarray, variant: np.ndarray | None = None) -> int:
         """Queue feature rows (n x width), each under `variant` (indices into the batch's
@@ -476,20 +476,20 @@ class Batch:
             xs = [self._blocks[b][0] for b in members]
             x = np.concatenate(xs) if len(xs) > 1 else xs[0]
             if call == 0:
-                self._evs.append(evaluate(x, self.cp))
+                self._evs.append(score(x, self.cp))
             else:
                 parts = [self._blocks[b][1] for b in members]
                 variant = np.concatenate([p for p in parts if p is not None])
-                self._evs.append(evaluate(x, self.cp, self.variants, variant))
+                self._evs.append(score(x, self.cp, self.variants, variant))
 
-    def result(self, block: int) -> Evaluation:
-        """Give the `Evaluation` of one block (running the batch first if need be)."""
+    def result(self, block: int) -> Scores:
+        """Give the `Scores` of one block (running the batch first if need be)."""
         if not self._evs:
             self.run()
         call, a, b = self._where[block]
         ev = self._evs[call]
         assert ev is not None
-        return Evaluation(**{f.name: getattr(ev, f.name)[a:b] for f in fields(Evaluation)})
+        return Scores(effective=ev.effective[a:b], choice=ev.choice[a:b])
 
 
 def _interp_rows(x: np.ndarray, xp: np.ndarray, table: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -529,6 +529,14 @@ class Evaluation:
     def vetoed(self) -> np.ndarray:
         """Give n x 3 flags: the option is ruled out."""
         return np.asarray(self.expl_veto | self.rule_veto)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What most engine calls read of n profiles (`score`): the same arrays as `Evaluation`'s."""
+
+    effective: np.ndarray  # n x 3 score with vetoed options at VETO_SCORE
+    choice: np.ndarray  # n: index into OPTIONS
 
 
 def columns(x: np.ndarray, cp: CompiledPack, required: np.ndarray) -> Columns:
@@ -587,6 +595,32 @@ def evaluate(
     Returns:
         The `Evaluation` of all rows.
     """
+    out = _evaluate(x, cp, variants, variant, full=True)
+    assert isinstance(out, Evaluation)
+    return out
+
+
+def score(
+    x: np.ndarray,
+    cp: CompiledPack,
+    variants: Stack | None = None,
+    variant: np.ndarray | None = None,
+) -> Scores:
+    """Give the effective scores and the choice of every row (as `evaluate` with the same
+    arguments gives them), without the arrays that only explain them: the Monte Carlo samples,
+    a Shapley game's coalitions and the counterfactual search need no more."""
+    out = _evaluate(x, cp, variants, variant, full=False)
+    assert isinstance(out, Scores)
+    return out
+
+
+def _evaluate(
+    x: np.ndarray,
+    cp: CompiledPack,
+    variants: Stack | None,
+    variant: np.ndarray | None,
+    full: bool,
+) -> Evaluation | Scores:
     # Speed (numpy, per row): whole columns, one dimension or option at a time. An n x 3 array
     # broadcast against 3 numbers runs an inner loop of 3, several times slower than the same
     # arithmetic on three columns; np.take gathers rows several times faster than indexing.
@@ -671,7 +705,7 @@ def evaluate(
             u_lat = np.empty(n)
             u_lat[others] = _interp_rows(latency[others], cp.curve_x, vt.curve_u, v[others])
             u_lat[own] = np.interp(latency[own], cp.curve_x, cp.curve_u)
-    u = _side_by_side(u_data, u_lat, u_reg)
+    u = _side_by_side(u_data, u_lat, u_reg) if full else None
 
     cols = columns(x, cp, required)
     group_cols = columns(xg, cp, required_g)
@@ -685,7 +719,7 @@ def evaluate(
             f[i] = cp.rule_preds[i](group_cols)
         else:
             np.take(cp.rule_preds[i](group_cols).astype(float), inverse, out=f[i])
-    fired = f.T > 0.5
+    fired = f.T > 0.5 if full else None
     rule_adjust = f.T @ cp.rule_add
     rule_veto = (f.T @ cp.rule_veto) > 0.5
     if vt is None:
@@ -742,7 +776,7 @@ def evaluate(
     # where it matters), so a conflict still decides for hybrid when one side is far ahead.
     s_hyb = 0.5 - complexity + share * np.abs(net) / 2.0 + gain * conflict - short * shortage
     s_hyb = _clip(s_hyb, 0.0, 1.0)
-    pulls = _side_by_side(learned, traditional, shortage)
+    pulls = _side_by_side(learned, traditional, shortage) if full else None
     base = _side_by_side(s_e2e, s_mod, s_hyb)
 
     # Explainability depends on the row only through (modality, required level, pattern): look
@@ -776,8 +810,8 @@ def evaluate(
         # One flat index into the stacked tables: cheaper than a pair of index arrays.
         assert v is not None
         numbers, flags, at = vt.numbers, vt.flags, v * et.numbers.shape[1] + full_key
-    fid, gap, expl_penalty = (np.take(t, at, axis=0) for t in numbers)
-    traceable, meets_req, expl_veto = (np.take(t, at, axis=0) for t in flags)
+    expl_penalty = np.take(numbers[2], at, axis=0)
+    expl_veto = np.take(flags[2], at, axis=0)
 
     # (Arrays of one shape and layout: numpy runs each operation as one flat loop.)
     raw = base + rule_adjust
@@ -789,6 +823,9 @@ def evaluate(
     choice = np.where(
         (a >= b) & (a >= c), cp.tie_order[0], np.where(b >= c, cp.tie_order[1], cp.tie_order[2])
     )
+    if not full:
+        return Scores(effective=effective, choice=choice)
+    assert u is not None and pulls is not None and fired is not None
     return Evaluation(
         utilities=u,
         pulls=pulls,
@@ -796,10 +833,10 @@ def evaluate(
         fired=fired,
         base=base,
         rule_adjust=rule_adjust,
-        fidelity=fid,
-        traceable=traceable,
-        meets=meets_req,
-        gap=gap,
+        fidelity=np.take(numbers[0], at, axis=0),
+        traceable=np.take(flags[0], at, axis=0),
+        meets=np.take(flags[1], at, axis=0),
+        gap=np.take(numbers[1], at, axis=0),
         expl_penalty=expl_penalty,
         expl_veto=expl_veto,
         rule_veto=rule_veto,

@@ -30,7 +30,7 @@ from ._requirements import (
     Range,
     Requirements,
 )
-from ._scoring import Batch, CompiledPack, Stack, evaluate, stack
+from ._scoring import Batch, CompiledPack, Stack, score, stack
 
 #: Choice fields that may be given as unsure (`{one_of: ...}`), each with its own uniform column.
 CHOICE_FIELDS = tuple(
@@ -250,8 +250,8 @@ def _choices(xs: np.ndarray, variant: np.ndarray, cp: CompiledPack) -> np.ndarra
     # The engine's answer per row, each row under its pack variant (one call per variant).
     packs, st = _variants(cp)
     if len(packs) == 1:
-        return np.asarray(evaluate(xs, cp).choice)
-    return np.asarray(evaluate(xs, cp, st, variant).choice)
+        return np.asarray(score(xs, cp).choice)
+    return np.asarray(score(xs, cp, st, variant).choice)
 
 
 def _variant_index(u: np.ndarray, cp: CompiledPack) -> np.ndarray:

@@ -85,13 +85,13 @@ def recommendations_after(
     """Give the recommendation after each tuple of edits to the requirements `data`, through
     the full pipeline (validation, features, engine), all trials in one engine call."""
     from ._decide import prepare
-    from ._scoring import evaluate
+    from ._scoring import score
 
     if not trials:
         return []
     cp = prepare(pack).compiled
     rows = np.stack([cp.space.vector(_apply(data, edits)) for edits in trials])
-    return [OPTIONS[int(c)] for c in evaluate(rows, cp).choice]
+    return [OPTIONS[int(c)] for c in score(rows, cp).choice]
 
 
 def single_flips(

@@ -23,7 +23,7 @@ import pytest
 from advisor import load_rulepack, recommend, recommend_many
 from advisor._decide import prepare
 from advisor._requirements import KNOWN_REGIMES
-from advisor._scoring import Batch, Evaluation, evaluate
+from advisor._scoring import Batch, Evaluation, Scores, evaluate, score
 from advisor._uncertainty import batch_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,14 @@ def _equal(a: Evaluation, b: Evaluation) -> None:
         assert np.array_equal(left, right), f.name  # bit for bit, not approximately
 
 
+def _same_scores(a: Scores, b: Evaluation) -> None:
+    # `score` gives what `evaluate` gives of the scores and the choice, bit for bit.
+    for name in ("effective", "choice"):
+        left, right = getattr(a, name), getattr(b, name)
+        assert left.dtype == right.dtype, name
+        assert np.array_equal(left, right), name
+
+
 @pytest.mark.parametrize("rules", [None, "examples/org-pack-bank"])
 def test_rows_scored_in_one_batch_score_as_they_would_alone(rules):
     prep, cp, st = _compiled(rules)
@@ -69,7 +77,8 @@ def test_rows_scored_in_one_batch_score_as_they_would_alone(rules):
     batch.run()
     for (x, v), b in zip(blocks, ids, strict=True):
         alone = evaluate(x, cp) if v is None else evaluate(x, cp, st, v)
-        _equal(batch.result(b), alone)
+        _same_scores(batch.result(b), alone)
+        _same_scores(score(x, cp) if v is None else score(x, cp, st, v), alone)
         if v is not None and (v < 0).any():
             # A row at -1 scores exactly as under the pack's own numbers.
             own = np.flatnonzero(v < 0)
@@ -105,6 +114,7 @@ def _check_grouped(x, cp, st, rnd) -> None:
     variant = rnd.integers(-1, len(st.weights), size=len(x))
     for v in (None, variant):
         together = evaluate(x, cp) if v is None else evaluate(x, cp, st, v)
+        _same_scores(score(x, cp) if v is None else score(x, cp, st, v), together)
         rows = [slice(i, i + 1) for i in range(len(x))]
         alone = [evaluate(x[r], cp) if v is None else evaluate(x[r], cp, st, v[r]) for r in rows]
         for f in fields(Evaluation):
