@@ -57,8 +57,12 @@ def citation(src: Source) -> str:
 
 
 def source_ref(src: Source) -> SourceRef:
-    """Give a bibliography entry as the Assessment carries it."""
-    return SourceRef(
+    """Give a bibliography entry as the Assessment carries it (built once per entry and shared:
+    both are frozen)."""
+    hit = _refs.get(id(src))
+    if hit is not None and hit[0] is src:
+        return hit[1]
+    ref = SourceRef(
         id=src.id,
         title=src.title,
         original_title=src.original_title,
@@ -68,6 +72,14 @@ def source_ref(src: Source) -> SourceRef:
         url=src.url,
         citation=citation(src),
     )
+    if len(_refs) >= _REF_CACHE_SIZE:  # threads may race here: at worst a ref is rebuilt
+        _refs.clear()
+    _refs[id(src)] = (src, ref)  # the entry itself is kept, so its id is not reused
+    return ref
+
+
+# One SourceRef per bibliography entry, shared, as the EvidenceRefs below.
+_refs: dict[int, tuple[Source, SourceRef]] = {}
 
 
 def evidence_refs(

@@ -190,6 +190,33 @@ _cache: dict[tuple[Any, ...], _Index] = {}
 _lock = threading.Lock()
 
 
+class _Shown:
+    """One library's index, and what a match shows of each precedent that no project changes."""
+
+    def __init__(self, library: Sequence[Precedent]) -> None:
+        self.index = _index(library)
+        self.features = [p.features.model_dump(mode="json") for p in library]
+        self.secondary = [any(SECONDARY in t for t in p.texts()) for p in library]
+        self.unverified = [any(UNVERIFIED in t for t in p.texts()) for p in library]
+        self.sectors = [frozenset(p.features.sectors) for p in library]
+
+
+def _shown(library: Sequence[Precedent]) -> _Shown:
+    # Built once per library object, as `decide.prepare` compiles a pack once per pack object.
+    hit = _by_object.get(id(library))
+    if hit is not None and hit[0] is library:
+        return hit[1]
+    shown = _Shown(library)
+    with _lock:
+        if len(_by_object) >= 64:
+            _by_object.clear()
+        _by_object[id(library)] = (library, shown)  # the library itself is kept: its id stays
+    return shown
+
+
+_by_object: dict[int, tuple[Sequence[Precedent], _Shown]] = {}
+
+
 def _index(library: Sequence[Precedent]) -> _Index:
     key = tuple(
         (
@@ -248,10 +275,10 @@ def _why_similar(p: Precedent, feats: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _tier(p: Precedent, fit: ProjectFit) -> int:
+def _tier(p: Precedent, sectors: frozenset[str], fit: ProjectFit) -> int:
     # 0: same modality and a shared sector; 1: one of the two; 2: neither.
     same_mod = p.features.modality == fit.modality
-    same_sec = bool(fit.sectors.intersection(p.features.sectors))
+    same_sec = bool(fit.sectors & sectors)
     return 2 - int(same_mod) - int(same_sec)
 
 
@@ -282,19 +309,16 @@ def nearest(
         return []
     feats = project_features(req)
     fit = ProjectFit(modality=feats["modality"], sectors=sectors)
-    ranked = sorted(
-        _index(library).distances(feats), key=lambda di: (_tier(library[di[1]], fit), di[0])
-    )
-    chosen = [di for di in ranked if _tier(library[di[1]], fit) < 2][:k]
+    shown = _shown(library)
+    tiers = [_tier(p, shown.sectors[i], fit) for i, p in enumerate(library)]
+    ranked = sorted(shown.index.distances(feats), key=lambda di: (tiers[di[1]], di[0]))
+    chosen = [di for di in ranked if tiers[di[1]] < 2][:k]
     if len(chosen) < min(MIN_SHOWN, k):
-        chosen += [di for di in ranked if _tier(library[di[1]], fit) == 2][
-            : min(MIN_SHOWN, k) - len(chosen)
-        ]
+        chosen += [di for di in ranked if tiers[di[1]] == 2][: min(MIN_SHOWN, k) - len(chosen)]
     bib = sources or {}
     out = []
     for dist, i in chosen:
         p = library[i]
-        texts = p.texts()
         out.append(
             PrecedentMatch(
                 id=p.id,
@@ -309,13 +333,17 @@ def nearest(
                 latency=p.latency,
                 regulatory=p.regulatory,
                 sources=[source_ref(bib[s]) for s in p.sources if s in bib],
-                secondary=any(SECONDARY in t for t in texts),
-                unverified=any(UNVERIFIED in t for t in texts),
+                secondary=shown.secondary[i],
+                unverified=shown.unverified[i],
                 distance=round(dist, 4) + 0.0,
                 similarity=_why_similar(p, feats),
-                features=p.features.model_dump(mode="json"),
+                # A copy: the assessment's dict is its own (nested lists included).
+                features={
+                    key: list(v) if isinstance(v, list) else v
+                    for key, v in shown.features[i].items()
+                },
                 same_modality=p.features.modality == fit.modality,
-                same_sector=bool(fit.sectors.intersection(p.features.sectors)),
+                same_sector=bool(fit.sectors & shown.sectors[i]),
             )
         )
     return out
