@@ -15,11 +15,16 @@ from pydantic import ValidationError
 from ._assessment import Assessment
 from ._errors import InputError, Problem
 from ._loading import MAX_BYTES, ParseError, first_bad_value, parse_text, validation_details
+from ._process import pad_heap
 from ._requirements import Requirements
 from ._rulepack import RulePack
 
 if TYPE_CHECKING:  # the probe's models load only when a probe is used
     from ._probe import ProbeResult
+
+# The engine's large arrays then reuse the top of the heap instead of faulting fresh pages in
+# at every allocation (`_process.pad_heap`; a MALLOC_TOP_PAD_ the user set stands).
+pad_heap()
 
 
 def parse_requirements(doc: Any, source: str) -> Requirements:

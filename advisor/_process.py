@@ -1,6 +1,6 @@
-"""Settings of a process the advisor runs in as its own: the command line, the service and the
-worker processes it starts. Nothing here runs on `import advisor`: an embedding program keeps
-its own settings (README, "Embedding").
+"""Process settings for the engine's speed: the heap pad, applied when the API is first imported
+(`advisor._api`: every command, the service and `from advisor import recommend`), and one BLAS
+thread in the worker processes the advisor starts (README, "Embedding").
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ applied: int | None = None
 
 def pad_heap() -> bool:
     """Ask glibc's malloc to keep `HEAP_PAD` bytes spare at the top of its heap; give whether it
-    took the setting (False off Linux, off glibc, or when `MALLOC_TOP_PAD_` is set: the user's
-    value stands).
+    took the setting (False off Linux, off glibc, when `MALLOC_TOP_PAD_` is set: the user's
+    value stands, or when `ADVISOR_NO_HEAP_PAD=1` turns it off).
 
     The engine's arrays are freed and allocated again thousands of times per assessment; by
     default malloc hands the top of the heap back to the system at each free, and the next
@@ -27,7 +27,11 @@ def pad_heap() -> bool:
     assessment's time; with the pad, none).
     """
     global applied
-    if not sys.platform.startswith("linux") or "MALLOC_TOP_PAD_" in os.environ:
+    if (
+        not sys.platform.startswith("linux")
+        or "MALLOC_TOP_PAD_" in os.environ
+        or os.environ.get("ADVISOR_NO_HEAP_PAD") == "1"
+    ):
         return False
     import ctypes
 
@@ -56,6 +60,7 @@ def one_blas_thread() -> None:
 
 
 def worker_setup() -> None:
-    """Set up a worker process the advisor starts: BLAS on one thread and the heap pad."""
+    """Set up a worker process the advisor starts: BLAS on one thread (and the heap pad, which
+    a forked worker inherits and a spawned one sets when it imports the API)."""
     one_blas_thread()
     pad_heap()

@@ -8,9 +8,6 @@ import os
 # OpenBLAS reads this when numpy loads, which no command has done yet.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from .._process import pad_heap  # noqa: E402 - after the setting above
-from .main import cli, main  # noqa: E402
-
-pad_heap()  # the engine's arrays then reuse the heap instead of faulting pages in (_process)
+from .main import cli, main  # noqa: E402 - after the setting above
 
 __all__ = ["cli", "main"]
