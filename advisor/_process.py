@@ -23,8 +23,8 @@ def pad_heap() -> bool:
 
     The engine's arrays are freed and allocated again thousands of times per assessment; by
     default malloc hands the top of the heap back to the system at each free, and the next
-    allocation faults fresh zeroed pages in (about 250 page faults and 6% of an explained
-    assessment's time; with the pad, none).
+    allocation faults fresh zeroed pages in (200 explained assessments: 306,050 page faults
+    without the pad, 301 with it, and 0.63x the time).
     """
     global applied
     if (
