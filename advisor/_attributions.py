@@ -7,7 +7,7 @@ Exact explainer as the oracle, to 1e-9; `advisor probe` uses shap to explain the
 
 Each player is one feature, or a group: all regimes form one player, and the deployment target
 with the independent-updates flag another (both describe deployment; grouping keeps the game at
-11 players, 2^11 coalitions).
+12 players, 2^12 coalitions).
 
 The game is the one shap's Independent masker defines over the background: v(S) is the mean, over
 background rows b, of the engine's score for the row that takes the players in S from the profile
@@ -279,7 +279,7 @@ def coalition_tables(x: np.ndarray, background: np.ndarray, cp: CompiledPack) ->
         cp: the compiled pack.
 
     Returns:
-        The `Game`: the engine's scores behind v(S) for all 2^11 coalitions S of every profile,
+        The `Game`: the engine's scores behind v(S) for all 2^12 coalitions S of every profile,
         and which players vary.
     """
     x = np.atleast_2d(x)

@@ -122,3 +122,15 @@ def test_the_public_names_listed_are_advisor_all():
     assert m, "README lists the public names"
     listed = set(re.findall(r"`([A-Za-z_]+)`", m.group(1)))
     assert listed == set(advisor.__all__)
+
+
+def test_the_shapley_game_size_stated_is_the_engines():
+    # The README's account of the exact game names its player and coalition counts; adding a
+    # player to the registry must change that sentence too.
+    from advisor._attributions import PLAYERS
+
+    text = " ".join(README.read_text().split())
+    k = len(PLAYERS)
+    assert f"the game has {k} players and 2^{k} coalitions" in text
+    assert f"all {2**k:,} values in one vectorised call" in text
+    assert f"rows instead of 2^{k} x" in text
