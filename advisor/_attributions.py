@@ -160,7 +160,11 @@ def shapley_of_values(v: np.ndarray) -> np.ndarray:
     """
     k = int(v.shape[1]).bit_length() - 1
     without, with_, weight = shapley_weights(k)
-    return np.asarray(((v[:, with_] - v[:, without]) * weight[None]).sum(axis=2))
+    # np.take along one axis gathers several times faster than v[:, with_]; same numbers.
+    diff = np.take(v, with_, axis=1)
+    diff -= np.take(v, without, axis=1)
+    diff *= weight
+    return np.asarray(diff.sum(axis=2))
 
 
 @lru_cache(maxsize=64)
@@ -244,10 +248,9 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     coalitions = np.concatenate([_spread(m) for m in masks])
     pair = np.repeat(np.arange(n * nb), sizes)
     take = np.take(_column_masks(width), coalitions, axis=0)
-    # The background's columns, then the profile's written over them where the coalition takes
-    # them (one profile: broadcast, not gathered); twice as fast as np.where over both.
-    rows = np.take(background, pair % nb, axis=0)
-    np.copyto(rows, x[0] if n == 1 else x[pair // nb], where=take)
+    # The profile's columns where the coalition takes them, the background's elsewhere (one
+    # profile: broadcast, not gathered); np.where runs faster than a masked np.copyto.
+    rows = np.where(take, x[0] if n == 1 else x[pair // nb], np.take(background, pair % nb, axis=0))
     # Row of the evaluated blocks that coalition S selects against each background row: S
     # restricted to that row's differing players, numbered within its block.
     # (A float product: numpy multiplies integer matrices without BLAS; the values are exact.)
