@@ -63,30 +63,40 @@ def _leaf(cond: Condition, space: FeatureSpace) -> Predicate:
             return hit
         return lambda c: ~hit(c)
     code = kind.encode(value)
-    compare: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "lt": lambda a: a < code,
-        "le": lambda a: a <= code,
-        "gt": lambda a: a > code,
-        "ge": lambda a: a >= code,
-        "eq": lambda a: a == code,
-        "ne": lambda a: a != code,
+    # One closure per operator (not a closure calling a comparison): the engine evaluates
+    # every leaf on every call, and most calls score a few rows.
+    compare: dict[str, Predicate] = {
+        "lt": lambda c: np.asarray(c[col] < code),
+        "le": lambda c: np.asarray(c[col] <= code),
+        "gt": lambda c: np.asarray(c[col] > code),
+        "ge": lambda c: np.asarray(c[col] >= code),
+        "eq": lambda c: np.asarray(c[col] == code),
+        "ne": lambda c: np.asarray(c[col] != code),
     }
-    fn = compare[op]
-    return lambda c: fn(c[col])
+    return compare[op]
 
 
 def compile_condition(cond: Condition, space: FeatureSpace) -> Predicate:
     """Compile a condition into a function of the feature columns giving a bool per row."""
     if cond.all is not None:
         parts = [compile_condition(c, space) for c in cond.all]
-        return lambda c: np.logical_and.reduce([p(c) for p in parts]) if parts else _true(c)
+        return lambda c: _fold(np.logical_and, parts, c) if parts else _true(c)
     if cond.any is not None:
         parts = [compile_condition(c, space) for c in cond.any]
-        return lambda c: np.logical_or.reduce([p(c) for p in parts]) if parts else ~_true(c)
+        return lambda c: _fold(np.logical_or, parts, c) if parts else ~_true(c)
     if cond.not_ is not None:
         inner = compile_condition(cond.not_, space)
         return lambda c: ~inner(c)
     return _leaf(cond, space)
+
+
+def _fold(op: np.ufunc, parts: list[Predicate], c: Columns) -> np.ndarray:
+    # op over the parts' results, pairwise into the first result (a ufunc's reduce over a list
+    # would first copy the results into one 2-D array).
+    out = np.array(parts[0](c), dtype=bool)
+    for p in parts[1:]:
+        op(out, p(c), out=out)
+    return out
 
 
 def tests_numbers(cond: Condition) -> bool:
