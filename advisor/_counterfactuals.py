@@ -26,12 +26,14 @@ DEPTH = 5  # bisection steps evaluated per engine call (2^DEPTH - 1 probes per b
 
 @dataclass(frozen=True)
 class Move:
-    """One change of one input: the field, its new value, its distance and the new row."""
+    """One change of one input: the field, its new value, its distance and the new row; with
+    the engine's answer at that row (an option index) when the search has scored it."""
 
     field: str
     new: Any
     distance: float
     row: np.ndarray
+    choice: int | None = None
 
 
 def _counts(field: str) -> bool:
@@ -144,6 +146,10 @@ def _bisect(
     recheck: bool = True,
 ) -> dict[str, list[Move]]:
     bracketed = []
+    # The engine's answer at each rounded value a bisection can end on, keyed by the scan and
+    # the value: scored with the probes, so neither the re-check nor the verification needs an
+    # engine call of its own for them.
+    known: dict[tuple[int, Any], int] = {}
     offset = 0
     for s in scans:
         flips = np.nonzero(choices[offset : offset + len(s.grid)] != current)[0]
@@ -153,6 +159,12 @@ def _bisect(
             s.hi = float(s.grid[i])
             s.lo = float(s.grid[i - 1]) if i > 0 else s.v
             bracketed.append(s)
+            # A value the grid holds exactly (a count of 0, say) was scored there.
+            new, row = _rounded(s, s.hi, x)
+            at = offset - len(s.grid) + i
+            grid_row = _transform_all(s.field, s.grid[i : i + 1])
+            if new == s.hi and row[s.col : s.col + 1].tobytes() == grid_row.tobytes():
+                known[(id(s), new)] = int(choices[at])
 
     def wide(lo: float, hi: float) -> bool:
         return lo > 0 and hi > 0 and max(lo, hi) / min(lo, hi) > PRECISION
@@ -162,9 +174,13 @@ def _bisect(
     # taken one by one as plain bisection would take them, so the result is exactly its result.
     while active := [s for s in bracketed if wide(s.lo, s.hi)]:
         probes: list[tuple[_Scan, float, float]] = []  # (scan, lo, hi) of each bracket probed
+        ends: dict[tuple[int, Any], np.ndarray] = {}  # the rounded rows the steps may end on
         for s in active:
             level = [(s.lo, s.hi)]
             for _ in range(DEPTH):
+                for lo, hi in level:
+                    if not wide(lo, hi):
+                        _end(ends, s, hi, x)
                 level = [b for b in level if wide(*b)]
                 nxt = []
                 for lo, hi in level:
@@ -172,15 +188,20 @@ def _bisect(
                     probes.append((s, lo, hi))
                     nxt += [(lo, mid), (mid, hi)]
                 level = nxt
+            for lo, hi in level:
+                if not wide(lo, hi):
+                    _end(ends, s, hi, x)
         rows = []
         for s, lo, hi in probes:
             row = x.copy()
             row[s.col] = _transform(s.field, math.sqrt(lo * hi))
             rows.append(row)
+        choices = _choices(rows + list(ends.values()), cp)
         flipped = {
             (id(s), lo, hi): bool(c != current)
-            for (s, lo, hi), c in zip(probes, _choices(rows, cp), strict=True)
+            for (s, lo, hi), c in zip(probes, choices[: len(rows)], strict=True)
         }
+        known.update(zip(ends, (int(c) for c in choices[len(rows) :]), strict=True))
         for s in active:
             for _ in range(DEPTH):
                 if not wide(s.lo, s.hi):
@@ -192,22 +213,38 @@ def _bisect(
                     s.lo = mid
     candidates = []
     for s in bracketed:
-        paired = _counts(s.field)
-        new = round(s.hi) if paired else float(f"{s.hi:.4g}")
-        if paired and new == round(s.v):
-            new = round(s.hi) + (1 if s.up else -1)
-        row = x.copy()
-        row[s.col] = _transform(s.field, new)
-        candidates.append(Move(s.field, new, abs(row[s.col] - x[s.col]), row))
+        new, row = _rounded(s, s.hi, x)
+        distance = abs(row[s.col] - x[s.col])
+        candidates.append(Move(s.field, new, distance, row, known.get((id(s), new))))
     out: dict[str, list[Move]] = {field: [] for field in numbers}
     if not recheck:
         for m in candidates:
             out[m.field].append(m)
         return out
-    for m, c in zip(candidates, _choices([m.row for m in candidates], cp), strict=True):
-        if c != current:
+    unknown = [m for m in candidates if m.choice is None]
+    scored = dict(zip(map(id, unknown), _choices([m.row for m in unknown], cp), strict=True))
+    for m in candidates:
+        if (m.choice if m.choice is not None else scored[id(m)]) != current:
             out[m.field].append(m)
     return out
+
+
+def _rounded(s: _Scan, hi: float, x: np.ndarray) -> tuple[Any, np.ndarray]:
+    # The value a bracket ending at `hi` reports (a whole count, or 4 significant figures;
+    # a count never rounds back onto the current one) and its feature row.
+    paired = _counts(s.field)
+    new = round(hi) if paired else float(f"{hi:.4g}")
+    if paired and new == round(s.v):
+        new = round(hi) + (1 if s.up else -1)
+    row = x.copy()
+    row[s.col] = _transform(s.field, new)
+    return new, row
+
+
+def _end(ends: dict[tuple[int, Any], np.ndarray], s: _Scan, hi: float, x: np.ndarray) -> None:
+    # Note the rounded row of a bracket the bisection may end on (once per value).
+    new, row = _rounded(s, hi, x)
+    ends.setdefault((id(s), new), row)
 
 
 def _category_moves(x: np.ndarray, cp: CompiledPack, field: str) -> list[Move]:
@@ -278,7 +315,11 @@ def request_single_moves(
     def done() -> dict[str, list[Move]]:
         numeric = numeric_done()
         choices = batch.result(block).choice
-        flipping = [m for m, c in zip(cands, choices, strict=True) if c != current]
+        flipping = [
+            Move(m.field, m.new, m.distance, m.row, int(c))
+            for m, c in zip(cands, choices, strict=True)
+            if c != current
+        ]
         out: dict[str, list[Move]] = {}
         for field in FIELD_ORDER:
             if field in NUMERIC:

@@ -80,18 +80,36 @@ def _apply(data: dict[str, Any], edits: tuple[Edit, ...]) -> Requirements:
 
 
 def recommendations_after(
-    data: dict[str, Any], pack: RulePack, trials: list[tuple[Edit, ...]]
+    data: dict[str, Any],
+    pack: RulePack,
+    trials: list[tuple[Edit, ...]],
+    scored: list[Move | None] | None = None,
 ) -> list[str]:
     """Give the recommendation after each tuple of edits to the requirements `data`, through
-    the full pipeline (validation, features, engine), all trials in one engine call."""
+    the full pipeline (validation, features, engine), all trials in one engine call.
+
+    `scored`, when given, holds per trial the move it came from: a trial whose requirements
+    encode to exactly (bit for bit) the row the search scored that move at takes the engine's
+    answer there (the answer depends on the row alone) instead of a new engine call.
+    """
     from ._decide import prepare
     from ._scoring import score
 
     if not trials:
         return []
     cp = prepare(pack).compiled
-    rows = np.stack([cp.space.vector(_apply(data, edits)) for edits in trials])
-    return [OPTIONS[int(c)] for c in score(rows, cp).choice]
+    rows = [cp.space.vector(_apply(data, edits)) for edits in trials]
+    answers: list[int | None] = [
+        m.choice
+        if m is not None and m.choice is not None and m.row.tobytes() == row.tobytes()
+        else None
+        for m, row in zip(scored or [None] * len(rows), rows, strict=True)
+    ]
+    todo = [i for i, a in enumerate(answers) if a is None]
+    if todo:
+        for i, c in zip(todo, score(np.stack([rows[i] for i in todo]), cp).choice, strict=True):
+            answers[i] = int(c)
+    return [OPTIONS[a] for a in answers if a is not None]
 
 
 def single_flips(
@@ -105,7 +123,9 @@ def single_flips(
     first_new = dict(
         zip(
             firsts,
-            recommendations_after(data, pack, [(e,) for e in firsts.values()]),
+            recommendations_after(
+                data, pack, [(e,) for e in firsts.values()], [moves[f][0] for f in firsts]
+            ),
             strict=True,
         )
     )
@@ -116,7 +136,9 @@ def single_flips(
             # The nearest move of every field was re-evaluated above, together; the engine
             # found each move flipping, so the rest are re-checked only if that one did not.
             e = firsts[field] if n == 0 else edit(req, data, move)
-            new = first_new[field] if n == 0 else recommendations_after(data, pack, [(e,)])[0]
+            new = (
+                first_new[field] if n == 0 else recommendations_after(data, pack, [(e,)], [move])[0]
+            )
             if new != current:
                 out[field] = Flip(edits=(e,), moves=(move,), new=new)
                 break

@@ -137,3 +137,84 @@ def test_flips_verified_without_the_engines_recheck_of_the_rounded_moves_are_the
                 ), (req.name, field)
                 passed_over += 1
     assert passed_over > 10
+
+
+def _searched(pack, rnd, n):
+    # n random projects with their rows, recommendations and unchecked single moves (as an
+    # explained assessment finds them).
+    from advisor._counterfactuals import request_single_moves
+    from advisor._decide import decide
+    from advisor._facts import numbers
+    from advisor._scoring import Batch
+
+    cp = prepare(pack).compiled
+    for i in range(n):
+        req = Requirements.model_validate(random_profile(rnd, i))
+        d = decide([req], pack, confidence=False)[0]
+        x, rec = d.x[0], int(d.ev.choice[0])
+        batch = Batch(cp)
+        done = request_single_moves(x, cp, numbers(req), rec, batch, recheck=False)
+        batch.run()
+        yield req, x, rec, done()
+
+
+def test_the_answers_the_search_keeps_with_its_moves_are_the_engines_at_their_rows(pack):
+    # The search keeps the engine's answer with each move it scored (the bisection scores the
+    # rounded value it may end on with its probes): each is what scoring the row alone gives.
+    from advisor._scoring import score
+
+    cp = prepare(pack).compiled
+    kept = numeric = 0
+    for _req, _x, _rec, moves in _searched(pack, random.Random(41), 60):
+        for field, found in moves.items():
+            for m in found:
+                if m.choice is not None:
+                    kept += 1
+                    numeric += field in ("data.paired_examples", "latency.budget_ms")
+                    assert m.choice == int(score(m.row[None, :], cp).choice[0]), field
+    assert kept > 100 and numeric > 20
+
+
+def test_verification_takes_a_kept_answer_only_for_the_very_row_it_was_scored_at(pack):
+    # The verification re-runs validation and the features for every move; a kept answer
+    # stands for the engine call only where the requirements encode to that exact row, so
+    # the flips are those of scoring every move afresh, and a wrong answer kept with a row the
+    # requirements do not encode to is never read.
+    import dataclasses
+
+    from advisor import _verify
+    from advisor._scoring import score
+
+    calls = []
+    real = _verify.recommendations_after
+
+    def fresh(data, pack_, trials, scored=None):
+        calls.append(len(trials))
+        return real(data, pack_, trials)
+
+    def flips(found):
+        return {f: None if v is None else (v.edits, v.new) for f, v in found.items()}
+
+    cp = prepare(pack).compiled
+    skipped = 0
+    for req, x, rec, moves in _searched(pack, random.Random(43), 60):
+        got = flips(_verify.single_flips(req, pack, moves, rec))
+        _verify.recommendations_after = fresh
+        try:
+            assert flips(_verify.single_flips(req, pack, moves, rec)) == got, req.name
+        finally:
+            _verify.recommendations_after = real
+        # A move whose row is not what its edit encodes to: its (wrong) kept answer is unused.
+        for field, found in moves.items():
+            if found and found[0].choice is not None:
+                m = found[0]
+                stale = dataclasses.replace(m, row=x, choice=1 - min(m.choice, 1))
+                data = req.model_dump(mode="json")
+                trial = (_verify.edit(req, data, m),)
+                want = real(data, pack, [trial])
+                assert real(data, pack, [trial], [stale]) == want, (req.name, field)
+                assert want[0] == OPTIONS[int(score(m.row[None, :], cp).choice[0])] or (
+                    field == "regulation.criticality"
+                )
+                skipped += 1
+    assert calls and skipped > 30
