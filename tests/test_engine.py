@@ -275,3 +275,21 @@ def test_attributions_mark_defaults(pack):
     assert by["team.ml_maturity"].default is True
     assert by["deployment"].default is True
     assert "(default: not given)" in by["team.ml_maturity"].text
+
+
+def test_the_counterfactual_grid_is_geometric_between_its_exact_ends():
+    # The scan's grid is np.geomspace's sequence, written without its argument handling.
+    import random
+
+    import numpy as np
+
+    from advisor._counterfactuals import GRID, _geometric
+
+    rnd = random.Random(5)
+    for _ in range(2000):
+        a, b = 10 ** rnd.uniform(-3, 9), 10 ** rnd.uniform(-3, 9)
+        g = _geometric(a, b)
+        assert len(g) == GRID and g[0] == a and g[-1] == b
+        np.testing.assert_allclose(g, np.geomspace(a, b, GRID), rtol=1e-14, atol=0)
+        ratios = np.log10(g[1:] / g[:-1])
+        np.testing.assert_allclose(ratios, np.log10(b / a) / (GRID - 1), rtol=1e-9, atol=1e-12)
