@@ -68,7 +68,7 @@ def _geometric(start: float, stop: float) -> np.ndarray:
     y[-1] = hi
     out = np.power(10.0, y)
     out[0], out[-1] = start, stop
-    return out
+    return np.asarray(out)
 
 
 def _grid(field: str, v: float, up: bool) -> np.ndarray:
