@@ -343,8 +343,9 @@ def explain_rows(game: Game, first: np.ndarray, second: np.ndarray | None) -> Sh
             continue
         idx = np.flatnonzero(ks == k)
         players = np.nonzero(game.varying[idx])[1].reshape(len(idx), int(k))
-        # Coalitions of the k varying players, as coalitions of all players.
-        index = _subsets_int(int(k)) @ (1 << players).T  # 2^k x m
+        # Coalitions of the k varying players, as coalitions of all players (2^k x m).
+        masks = ((1 << players).sum(axis=1)).tolist()
+        index = np.stack([_spread(m) for m in masks], axis=1)
         contributions[idx[:, None], players] = shapley_of_values(values[idx[None, :], index].T)
     full = game.varying.astype(np.intp) @ _BITS
     return ShapleyRows(
