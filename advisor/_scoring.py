@@ -484,7 +484,12 @@ class Batch:
                 self._where[b] = (call, at, at + n)
                 at += n
             xs = [self._blocks[b][0] for b in members]
-            x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+            # Column by column in memory (Fortran order): the engine reads whole columns, and
+            # a column of a C-order matrix of thousands of rows is a strided walk through it.
+            x = np.empty((at, xs[0].shape[1]), order="F")
+            for b in members:
+                _, start, end = self._where[b]
+                x[start:end] = self._blocks[b][0]
             if call == 0:
                 self._evs.append(score(x, self.cp))
             else:
