@@ -97,8 +97,10 @@ def assessment(
     )
     numbers = _facts.numbers(req)
     game_done = _request_game(d, j, batch) if explain or explain_scores else None
-    # The verification below scores every move through the full pipeline, nearest first: the
-    # engine's own re-check of the rounded numbers would only score the same rows again.
+    # The verification below re-runs every move through the full pipeline, nearest first: the
+    # engine's own re-check of the rounded numbers would only score the same rows again (the
+    # bisection scores each rounded value it may end on with its probes, and the verification
+    # takes the answer at a row scored already).
     moves_done = (
         request_single_moves(x, cp, numbers, rec, batch, recheck=False) if explain else None
     )

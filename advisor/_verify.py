@@ -1,5 +1,8 @@
 """Counterfactual re-verification: a change found by the search is re-run through the full
-pipeline (validation, features, engine) before the report states it.
+pipeline (validation, features, engine) before the report states it. The changed requirements
+are validated and encoded afresh; where they encode to exactly (bit for bit) the row the search
+scored for that move, the engine's answer there is the answer (it depends on the row alone),
+and every other row is scored again.
 
 Takes the requirements, the pack and the moves `_counterfactuals` found; gives, per input, the
 nearest move that really flips the recommendation, as the changed values (no prose: `_prose`
