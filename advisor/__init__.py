@@ -32,6 +32,7 @@ __all__ = [
     "recommend",
     "recommend_many",
     "render",
+    "screen",
 ]
 
 _LAZY = {
@@ -50,6 +51,7 @@ _LAZY = {
     "recommend": "_api",
     "recommend_many": "_many",
     "render": "_render",
+    "screen": "_screen",
 }
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from ._render import render
     from ._requirements import Requirements
     from ._rulepack import RulePack
+    from ._screen import screen
 
 
 def __getattr__(name: str) -> Any:

@@ -7,7 +7,9 @@ or JIT compile):
 - the time of 1,000 assessments with attributions, one after another in this process and with
   `recommend_many(jobs=0)` (one worker process per CPU);
 - 1,000 assessments without attributions: `recommend` one at a time against
-  `recommend_many(explain=False)`, which decides them all in one vectorised pass;
+  `recommend_many(explain=False)`, which decides them all in one vectorised pass; and the same
+  1,000 projects, as mappings, screened with `screen` (the batch's records, no Assessment), with
+  its 32-sample screening confidence and with the pack's 2,000 samples (`recommend`'s);
 and, cold, the wall time of `advisor recommend EXAMPLE -o r.html` next to
 `python -c "import numpy, pydantic, jinja2, yaml"` (the libraries it cannot do without). The cold
 runs start as an installed advisor does on its second run: bytecode caching on
@@ -74,7 +76,9 @@ def main() -> None:
     ap.add_argument("--median-only", action="store_true", help="print the median, in ms")
     args = ap.parse_args()
 
-    from advisor import load_requirements, load_rulepack, recommend, recommend_many
+    import yaml
+
+    from advisor import load_requirements, load_rulepack, recommend, recommend_many, screen
     from advisor._process import HEAP_PAD, applied
 
     pack = load_rulepack()
@@ -126,6 +130,14 @@ def main() -> None:
     recommend_many(batch, rulepack=pack, explain=False)
     vectorised, vec_cpu = time.perf_counter() - t, time.process_time() - c
 
+    docs = [yaml.safe_load(p.read_text()) for p in examples]
+    mappings = [docs[i % len(docs)] for i in range(args.many)]
+    screened = []
+    for n in (32, pack.uncertainty.samples):
+        t = time.perf_counter()
+        screen(mappings, rulepack=pack, samples=n)
+        screened.append(time.perf_counter() - t)
+
     t = time.perf_counter()
     recommend_many(batch, rulepack=pack, jobs=0)
     many = time.perf_counter() - t
@@ -151,6 +163,13 @@ def main() -> None:
         f"recommend_many(explain=False) {vectorised:.2f} s wall ({vec_cpu:.2f} s CPU, "
         f"{args.many / vectorised:,.0f}/s, {args.many / vec_cpu:,.0f}/s of CPU): "
         f"{one_by_one / vectorised:.1f}x (target >= 4,520/s: 20x the issue's 226/s)"
+    )
+    print(
+        f"the same {args.many} projects as mappings, screen (the batch's records): "
+        f"{screened[0]:.2f} s, {args.many / screened[0]:,.0f}/s with 32 samples "
+        f"({args.many / screened[0] / 226:.0f}x the issue's 226/s); {screened[1]:.2f} s, "
+        f"{args.many / screened[1]:,.0f}/s with {pack.uncertainty.samples:,} (recommend's "
+        "confidence)"
     )
     print(
         f"{args.many} assessments with attributions, recommend_many(jobs=0) over "

@@ -39,6 +39,7 @@ PUBLIC = [
     "recommend",
     "recommend_many",
     "render",
+    "screen",
 ]
 
 

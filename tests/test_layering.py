@@ -66,7 +66,7 @@ LAYERS: tuple[frozenset[str], ...] = (
         }
     ),
     # the public API
-    frozenset({"_api", "_many", "_process", "_backtest", "_packcheck", "__init__"}),
+    frozenset({"_api", "_many", "_screen", "_process", "_backtest", "_packcheck", "__init__"}),
     # the service
     frozenset({"_server", "_server_http"}),
 )

@@ -186,6 +186,33 @@ def test_the_services_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
     assert not modules & set(NOT_FOR_ASSESSMENTS), sorted(modules & set(NOT_FOR_ASSESSMENTS))
 
 
+API = textwrap.dedent("""
+    import json, sys
+    from advisor import recommend, recommend_many, screen
+    doc = {"name": "api", "task": {"modality": "text"}, "data": {"paired_examples": 20000},
+           "latency": {"budget_ms": 250}}
+    assert recommend(doc).attributions
+    assert recommend_many([doc, doc], explain=False)[1].recommendation
+    assert screen([doc], explain=True)[0]["status"] == "ok"
+    print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+""")
+
+
+def test_the_apis_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-c", API],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert p.returncode == 0, p.stderr
+    modules = set(json.loads(p.stdout.strip().splitlines()[-1]))
+    assert "numpy" in modules
+    assert not modules & set(NOT_FOR_ASSESSMENTS), sorted(modules & set(NOT_FOR_ASSESSMENTS))
+
+
 def test_precedent_search_is_exact():
     """The nearest-precedent search (every assessment runs it, in plain numpy) gives the order
     and distances of scikit-learn's standardisation and exact k-d tree search (the oracle)."""
