@@ -23,7 +23,7 @@ from ._estimates import probe_summary, probe_warnings
 from ._fields import OPTIONS
 from ._precedents import nearest
 from ._requirements import Requirements
-from ._scoring import Batch
+from ._scoring import Batch, Rows
 from ._uncertainty import Figures, batch_stack, describe_inputs, request_figures, variants
 from ._version import __version__
 
@@ -50,7 +50,7 @@ def given_mapping(req: Requirements, given: dict[str, Any] | None) -> dict[str, 
 def _request_game(d: Decisions, j: int, batch: Batch) -> Callable[[], Game]:
     # Queue the rows of row j's Shapley game (`attributions.coalition_tables`) on `batch`.
     layout = coalition_rows(d.x[j : j + 1], d.prep.background)
-    block = batch.add(layout.rows)
+    block = batch.add(Rows(layout.size, layout.fill))
     return lambda: layout.game(batch.result(block).effective)
 
 

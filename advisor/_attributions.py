@@ -192,43 +192,63 @@ def _spread(mask: int) -> np.ndarray:
     return hit
 
 
-@lru_cache(maxsize=64)
-def _column_masks(width: int) -> np.ndarray:
-    # Per coalition of all players (2^players rows): the columns it takes from the profile, as
-    # int64 bit masks (all bits set: taken; 0: not), to select whole float64 values by bits.
-    owner = _column_player(width)
-    taken = (np.arange(1 << len(PLAYERS))[:, None] >> owner[None, :]) & 1
-    masks = np.asarray(-taken, dtype=np.int64)
-    masks.flags.writeable = False
-    return masks
-
-
 @dataclass(frozen=True)
 class Layout:
     """The rows a Shapley game needs evaluated, and how its coalitions map onto them.
 
-    rows: the feature rows to score. owner, local, varying: as in `Game`.
+    size: how many rows to score; `fill` writes them, `rows` gives them. owner, local,
+    varying: as in `Game`.
     """
 
-    rows: np.ndarray
+    x: np.ndarray
+    background: np.ndarray
+    coalitions: np.ndarray  # per row to score, its coalition of all players
+    sizes: np.ndarray  # rows per (profile, background row) pair, pairs in order
     owner: np.ndarray
     local: np.ndarray
     varying: np.ndarray
 
+    @property
+    def size(self) -> int:
+        """Give the number of rows to score."""
+        return len(self.coalitions)
+
+    def fill(self, out: np.ndarray) -> None:
+        """Write the rows to score into `out` (size x width floats; column by column in memory
+        suits it best): each takes the profile's columns of the players in its coalition and
+        its background row's elsewhere, value by value (a select, no arithmetic)."""
+        n, nb = len(self.x), len(self.background)
+        pairs = np.arange(n * nb)
+        # Per pair, its background row and profile; each pair's rows are one block.
+        bg = self.background[pairs % nb]
+        profile = self.x[pairs // nb] if n > 1 else None
+        for p, cols in enumerate(_player_columns(self.x.shape[1])):
+            taken = ((self.coalitions >> p) & 1).astype(bool)
+            for c in cols:
+                mine = self.x[0, c] if profile is None else np.repeat(profile[:, c], self.sizes)
+                out[:, c] = np.where(taken, mine, np.repeat(bg[:, c], self.sizes))
+
+    def rows(self) -> np.ndarray:
+        """Give the rows to score (size x width, column by column in memory)."""
+        out = np.empty((self.size, self.x.shape[1]), order="F")
+        self.fill(out)
+        return out
+
     def game(self, effective: np.ndarray) -> Game:
-        """Give the `Game` once `rows` are scored (their effective scores, rows x 3)."""
+        """Give the `Game` once the rows are scored (their effective scores, size x 3)."""
         return Game(effective=effective, owner=self.owner, local=self.local, varying=self.varying)
 
 
 def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
-    """Give the rows the Shapley games of n profiles need, without scoring them.
+    """Give the rows the Shapley games of n profiles need (their `Layout`), without scoring
+    them.
 
     Args:
         x: the profiles' feature rows (n x width).
         background: the reference rows (the pack's background profiles).
     """
-    x = np.ascontiguousarray(np.atleast_2d(x), dtype=float)
-    background = np.ascontiguousarray(background, dtype=float)
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    background = np.asarray(background, dtype=float)
     n, width = x.shape
     nb = len(background)
     owner = _column_player(width)
@@ -249,17 +269,6 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     # rest; every block's coalitions at once, from tables built once.
     masks = (differs.reshape(n * nb, players_n) @ _BITS[:players_n]).tolist()
     coalitions = np.concatenate([_spread(m) for m in masks])
-    # The profile's columns where the coalition takes them, the background's elsewhere, chosen
-    # bit by bit: b ^ ((b ^ x) & mask) is x where the mask is set and b elsewhere, exactly (a
-    # select, no arithmetic), and cheaper than np.where over the float rows. Each pair's rows
-    # are one block (np.repeat of the pair's arrays).
-    bits_b = np.broadcast_to(background.view(np.int64), (n, nb, width)).reshape(n * nb, width)
-    bits_d = (background.view(np.int64)[None, :, :] ^ x.view(np.int64)[:, None, :]).reshape(
-        n * nb, width
-    )
-    rows = np.take(_column_masks(width), coalitions, axis=0)
-    rows &= np.repeat(bits_d, sizes, axis=0)
-    rows ^= np.repeat(bits_b, sizes, axis=0)
     # Row of the evaluated blocks that coalition S selects against each background row: S
     # restricted to that row's differing players, numbered within its block: the sum of the
     # places of S's low players and of its high players, each half a table of 2^(players/2).
@@ -268,7 +277,10 @@ def coalition_rows(x: np.ndarray, background: np.ndarray) -> Layout:
     high = _subsets_int(players_n - half) @ place[:, half:, :]
     local = (high[:, :, None, :] + low[:, None, :, :]).reshape(n, 1 << players_n, nb)
     return Layout(
-        rows=rows.view(np.float64),
+        x=x,
+        background=background,
+        coalitions=coalitions,
+        sizes=sizes,
         owner=np.repeat(np.arange(n), (1 << ks).sum(axis=1)),
         local=local,
         varying=np.asarray(differs.any(axis=1)),
@@ -299,7 +311,7 @@ def coalition_tables(x: np.ndarray, background: np.ndarray, cp: CompiledPack) ->
     x = np.atleast_2d(x)
     if len(x) <= _PROFILES_AT_ONCE:
         layout = coalition_rows(x, background)
-        return layout.game(effective_scores(layout.rows, cp))
+        return layout.game(effective_scores(layout.rows(), cp))
     # A few profiles at a time, so the rows to score stay a few MB; then one game of all.
     games = [
         coalition_tables(x[a : a + _PROFILES_AT_ONCE], background, cp)

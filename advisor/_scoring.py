@@ -436,6 +436,16 @@ def _lean_rules(variants: Stack) -> np.ndarray:
         return rules
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A block of `n` feature rows that `fill(out)` writes where the engine reads them when the
+    batch runs (`out`: an n x width float view, column by column in memory), instead of rows
+    built first and copied."""
+
+    n: int
+    fill: Callable[[np.ndarray], None]
+
+
 class Batch:
     """Blocks of rows to score together: each block under the pack's own numbers or under its
     variants (one `Stack` for the whole batch).
@@ -449,15 +459,16 @@ class Batch:
     def __init__(self, cp: CompiledPack, variants: Stack | None = None) -> None:
         self.cp = cp
         self.variants = variants
-        self._blocks: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._blocks: list[tuple[np.ndarray | Rows, np.ndarray | None]] = []
         self._where: list[tuple[int, int, int]] = []  # (call, start, end) per block
         self._evs: list[Scores | None] = []
 
-    def add(self, rows: np.ndarray, variant: np.ndarray | None = None) -> int:
-        """Queue feature rows (n x width), each under `variant` (indices into the batch's
-        stack; -1: the pack's own numbers), or all under the pack's own numbers when None;
-        give the block's number."""
-        rows = np.atleast_2d(rows)
+    def add(self, rows: np.ndarray | Rows, variant: np.ndarray | None = None) -> int:
+        """Queue feature rows (n x width, or a `Rows` block that writes them), each under
+        `variant` (indices into the batch's stack; -1: the pack's own numbers), or all under
+        the pack's own numbers when None; give the block's number."""
+        if not isinstance(rows, Rows):
+            rows = np.atleast_2d(rows)
         if variant is not None:
             variant = np.asarray(variant, dtype=np.intp)
             if len(variant) and variant.max() < 0:
@@ -480,16 +491,20 @@ class Batch:
                 continue
             at = 0
             for b in members:
-                n = len(self._blocks[b][0])
+                block = self._blocks[b][0]
+                n = block.n if isinstance(block, Rows) else len(block)
                 self._where[b] = (call, at, at + n)
                 at += n
-            xs = [self._blocks[b][0] for b in members]
             # Column by column in memory (Fortran order): the engine reads whole columns, and
             # a column of a C-order matrix of thousands of rows is a strided walk through it.
-            x = np.empty((at, xs[0].shape[1]), order="F")
+            x = np.empty((at, self.cp.space.width), order="F")
             for b in members:
+                block = self._blocks[b][0]
                 _, start, end = self._where[b]
-                x[start:end] = self._blocks[b][0]
+                if isinstance(block, Rows):
+                    block.fill(x[start:end])
+                else:
+                    x[start:end] = block
             if call == 0:
                 self._evs.append(score(x, self.cp))
             else:

@@ -30,7 +30,7 @@ from ._requirements import (
     Range,
     Requirements,
 )
-from ._scoring import Batch, CompiledPack, Stack, score, stack
+from ._scoring import Batch, CompiledPack, Rows, Stack, score, stack
 
 #: Choice fields that may be given as unsure (`{one_of: ...}`), each with its own uniform column.
 CHOICE_FIELDS = tuple(
@@ -306,11 +306,15 @@ def _request_split(
     # Queue the samples of `split` (with the point answers' block); give what finishes it.
     unc = cp.pack.uncertainty
     u = _uniforms(unc.seed, unc.samples)
-    xs = np.repeat(x[None, :], unc.samples, axis=0)
-    _fill(xs, req, cp, u)
+
+    def samples(out: np.ndarray) -> None:
+        out[:] = x
+        _fill(out, req, cp, u)
+
     variant = _variant_index(u, cp)
-    joint = batch.add(xs, _mc_variant(cp, variant))
-    inputs = batch.add(xs)
+    # Written where the engine reads them (twice: once per engine call), not built and copied.
+    joint = batch.add(Rows(unc.samples, samples), _mc_variant(cp, variant))
+    inputs = batch.add(Rows(unc.samples, samples))
 
     def done() -> dict[str, dict[str, float]]:
         return {
