@@ -73,9 +73,10 @@ def screen(
 
 
 def _row(i: int, item: Any) -> Raw | Item:
-    # A JSON line when the mapping is plain JSON data (the batch reads those by column); else
-    # the item itself, judged as `recommend` judges a mapping (a Range or an enum is read; NaN,
-    # a lone surrogate or deep nesting is refused with its own message).
+    # What `recommend` refuses in a mapping is refused here with the same message (a key that
+    # is not text, NaN, a lone surrogate, deep nesting); then a JSON line when the mapping is
+    # plain JSON data (the batch reads those by column), else the item itself, which the
+    # requirements model reads (a Range, an enum).
     from ._batch_read import Item, _item_from_doc
     from ._loading import first_bad_value
 
@@ -83,13 +84,12 @@ def _row(i: int, item: Any) -> Raw | Item:
     if not isinstance(item, Mapping):
         return _item_from_doc(i, where, item)
     doc = dict(item)
+    bad = first_bad_value(doc)
+    if bad is not None:
+        return Item(i, where, None, ((bad[0], bad[2]),))
     try:
         line = json.dumps(doc, ensure_ascii=False, allow_nan=False)
-        line.encode("utf-8")
-    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
-        bad = first_bad_value(doc)
-        if bad is not None:
-            return Item(i, where, None, ((bad[0], bad[2]),))
+    except (TypeError, ValueError):
         return _item_from_doc(i, where, doc)
     return (i, where, "json", line)
 

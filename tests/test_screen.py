@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from test_batch import random_profile
 
-from advisor import UsageError, recommend, screen
+from advisor import InputError, UsageError, recommend, screen
 from advisor._requirements import Range
 
 
@@ -79,8 +79,11 @@ def test_items_that_are_not_json_data_are_judged_as_recommend_judges_them():
     for _ in range(200):
         node["a"] = {}
         node = node["a"]
-    got = screen([base, ranged, nan, "not a mapping", surrogate, {**base, "deep": deep}])
-    assert [g["status"] for g in got] == ["ok", "ok", "error", "error", "error", "error"]
+    number_key = {**base, "data": {"paired_examples": 5000, 3: "a"}}
+    got = screen(
+        [base, ranged, nan, "not a mapping", surrogate, {**base, "deep": deep}, number_key]
+    )
+    assert [g["status"] for g in got] == ["ok", "ok"] + ["error"] * 5
     want = recommend(ranged, explain=False)
     assert got[1]["recommendation"] == want.recommendation
     assert got[1]["scores"] == want.scores
@@ -92,6 +95,15 @@ def test_items_that_are_not_json_data_are_judged_as_recommend_judges_them():
     assert got[4]["errors"][0]["field"] == "name"
     assert "lone surrogate" in got[4]["errors"][0]["message"]
     assert "nested deeper" in got[5]["errors"][0]["message"]
+    assert got[6]["errors"] == [
+        {"field": "data.3", "message": "a key must be text (got int 3; quote it)"}
+    ]
+    # The same refusals as `recommend` gives for each mapping.
+    for item, g in zip([nan, surrogate, number_key], [got[2], got[4], got[6]], strict=True):
+        with pytest.raises(InputError) as e:
+            recommend(item)
+        assert e.value.details[0].field == g["errors"][0]["field"]
+        assert e.value.details[0].message == g["errors"][0]["message"]
 
 
 def test_samples_below_one_is_a_usage_error():
