@@ -222,9 +222,16 @@ class Layout:
         # Per pair, its background row and profile; each pair's rows are one block.
         bg = self.background[pairs % nb]
         profile = self.x[pairs // nb] if n > 1 else None
+        # Columns whose value is the same in every profile and background row, bit for bit.
+        bits_x = np.ascontiguousarray(self.x).view(np.int64)
+        bits_b = np.ascontiguousarray(self.background).view(np.int64)
+        same = (bits_x[:, None, :] == bits_b[None, :, :]).all(axis=(0, 1))
         for p, cols in enumerate(_player_columns(self.x.shape[1])):
             taken = ((self.coalitions >> p) & 1).astype(bool)
             for c in cols:
+                if same[c]:
+                    out[:, c] = self.x[0, c]
+                    continue
                 mine = self.x[0, c] if profile is None else np.repeat(profile[:, c], self.sizes)
                 out[:, c] = np.where(taken, mine, np.repeat(bg[:, c], self.sizes))
 
