@@ -112,14 +112,6 @@ def _subsets(k: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=len(PLAYERS) + 1)
-def _subsets_float(k: int) -> np.ndarray:
-    # `_subsets(k)` as 0.0/1.0, for matrix products. Shared: read-only.
-    subsets = _subsets(k).astype(float)
-    subsets.flags.writeable = False
-    return subsets
-
-
-@lru_cache(maxsize=len(PLAYERS) + 1)
 def _subsets_int(k: int) -> np.ndarray:
     # `_subsets(k)` as 0/1 integers, for index arithmetic. Shared: read-only.
     subsets = _subsets(k).astype(np.intp)
@@ -196,14 +188,16 @@ def _spread(mask: int) -> np.ndarray:
 class Layout:
     """The rows a Shapley game needs evaluated, and how its coalitions map onto them.
 
-    size: how many rows to score; `fill` writes them, `rows` gives them. owner, local,
-    varying: as in `Game`.
+    x, background: the profiles' feature rows and the reference rows. coalitions: per row to
+    score, its coalition of all players. sizes: the rows of each (profile, background row)
+    pair, pairs in order (profile-major). size: how many rows to score; `fill` writes them,
+    `rows` gives them. owner, local, varying: as in `Game`.
     """
 
     x: np.ndarray
     background: np.ndarray
-    coalitions: np.ndarray  # per row to score, its coalition of all players
-    sizes: np.ndarray  # rows per (profile, background row) pair, pairs in order
+    coalitions: np.ndarray
+    sizes: np.ndarray
     owner: np.ndarray
     local: np.ndarray
     varying: np.ndarray
