@@ -169,11 +169,10 @@ SERVICE = textwrap.dedent("""
 """)
 
 
-def test_the_services_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
-    pytest.importorskip("fastapi", reason="the server extra is not installed")
-    pytest.importorskip("httpx", reason="httpx (FastAPI's TestClient) is not installed")
+def _assesses_without_heavy_modules(script: str, tmp_path: Path) -> None:
+    # Run `script` in a fresh process; it prints the top-level modules it ended with.
     p = subprocess.run(
-        [sys.executable, "-c", SERVICE],
+        [sys.executable, "-c", script],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -182,8 +181,14 @@ def test_the_services_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     modules = set(json.loads(p.stdout.strip().splitlines()[-1]))
-    assert "numpy" in modules
+    assert "numpy" in modules  # it did assess
     assert not modules & set(NOT_FOR_ASSESSMENTS), sorted(modules & set(NOT_FOR_ASSESSMENTS))
+
+
+def test_the_services_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
+    pytest.importorskip("fastapi", reason="the server extra is not installed")
+    pytest.importorskip("httpx", reason="httpx (FastAPI's TestClient) is not installed")
+    _assesses_without_heavy_modules(SERVICE, tmp_path)
 
 
 API = textwrap.dedent("""
@@ -199,18 +204,7 @@ API = textwrap.dedent("""
 
 
 def test_the_apis_assessments_import_no_shap_sklearn_or_scipy(tmp_path):
-    p = subprocess.run(
-        [sys.executable, "-c", API],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    assert p.returncode == 0, p.stderr
-    modules = set(json.loads(p.stdout.strip().splitlines()[-1]))
-    assert "numpy" in modules
-    assert not modules & set(NOT_FOR_ASSESSMENTS), sorted(modules & set(NOT_FOR_ASSESSMENTS))
+    _assesses_without_heavy_modules(API, tmp_path)
 
 
 def test_precedent_search_is_exact():
