@@ -110,6 +110,8 @@ def recommend_many(
     jobs: int = 1,
 ) -> list[Assessment]:
     """Assess many projects; the same Assessments as `recommend` on each, in input order.
+    (To screen many projects at the batch's speed, with its records instead of Assessments,
+    see `screen`.)
 
     Args:
         requirements: `Requirements` or mappings of fields.
