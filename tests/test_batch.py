@@ -718,3 +718,20 @@ def test_column_encoding_equals_the_row_encoding(pack):
         broken = {**values, path: [value, *values[path][1:]]}
         with pytest.raises(ValueError, match=path):
             encode_columns(space, broken)
+
+
+def test_scores_are_rounded_as_python_rounds_them():
+    # The batch rounds its score and attribution columns at once; each value is exactly
+    # `round(v, 9) + 0.0`, half-way points, negative zeros and large values included.
+    import numpy as np
+
+    from advisor._batch import _round9
+
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-2, 2, 200_000)
+    x[::3] = np.round(x[::3], 9) + 5e-10  # near a half-way point of the ninth decimal
+    x[::5] = np.round(x[::5], 10)
+    x[:6] = [-0.0, -1e-12, 0.0000000005, 1e7 + 0.1234567895, -3e15, 2.5e-10]
+    want = [round(v, 9) + 0.0 for v in x.tolist()]
+    got = _round9(x)
+    assert [repr(v) for v in got] == [repr(v) for v in want]
