@@ -36,8 +36,9 @@ def screen(
             an error record.
         rulepack: the rule pack; the bundled default when None.
         samples: Monte Carlo samples per project for the confidence: the first this many of
-            the pack's stream (32, the batch's screening estimate, by default; the pack's own
-            count, 2,000 for the bundled pack, gives `recommend`'s confidence exactly).
+            the pack's stream, at most its count (32, the batch's screening estimate, by
+            default; the pack's own count, 2,000 for the bundled pack, gives `recommend`'s
+            confidence exactly).
         explain: add each recommendation's exact Shapley attributions.
 
     Returns:

@@ -110,3 +110,10 @@ def test_samples_below_one_is_a_usage_error():
     with pytest.raises(UsageError, match="samples: must be 1 or more"):
         screen([], samples=0)
     assert screen([]) == []
+
+
+def test_more_samples_than_the_pack_has_are_the_packs_count(pack):
+    doc = {"name": "x", "data": {"paired_examples": 5000}, "latency": {"budget_ms": 80}}
+    many = screen([doc], samples=10 * pack.uncertainty.samples)[0]
+    assert many["confidence_samples"] == pack.uncertainty.samples
+    assert many == screen([doc], samples=pack.uncertainty.samples)[0]
