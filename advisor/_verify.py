@@ -102,17 +102,16 @@ def recommendations_after(
         return []
     cp = prepare(pack).compiled
     rows = [cp.space.vector(_apply(data, edits)) for edits in trials]
-    answers: list[int | None] = [
+    known: list[int | None] = [
         m.choice
         if m is not None and m.choice is not None and m.row.tobytes() == row.tobytes()
         else None
         for m, row in zip(scored or [None] * len(rows), rows, strict=True)
     ]
-    todo = [i for i, a in enumerate(answers) if a is None]
-    if todo:
-        for i, c in zip(todo, score(np.stack([rows[i] for i in todo]), cp).choice, strict=True):
-            answers[i] = int(c)
-    return [OPTIONS[a] for a in answers if a is not None]
+    todo = [row for row, a in zip(rows, known, strict=True) if a is None]
+    fresh = iter(score(np.stack(todo), cp).choice.tolist() if todo else [])
+    # The rows scored now, in trial order, fill the trials without a kept answer.
+    return [OPTIONS[a if a is not None else next(fresh)] for a in known]
 
 
 def single_flips(
