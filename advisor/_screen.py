@@ -79,7 +79,7 @@ def _row(i: int, item: Any) -> Raw | Item:
     # plain JSON data (the batch reads those by column), else the item itself, which the
     # requirements model reads (a Range, an enum).
     from ._batch_read import Item, _item_from_doc
-    from ._loading import first_bad_value
+    from ._loading import MAX_BYTES, first_bad_value
 
     where = f"<item {i}>"
     if not isinstance(item, Mapping):
@@ -91,6 +91,8 @@ def _row(i: int, item: Any) -> Raw | Item:
     try:
         line = json.dumps(doc, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
+        return _item_from_doc(i, where, doc)
+    if len(line) > MAX_BYTES:  # a JSON line that long is refused as a line; this is a mapping
         return _item_from_doc(i, where, doc)
     return (i, where, "json", line)
 

@@ -80,10 +80,20 @@ def test_items_that_are_not_json_data_are_judged_as_recommend_judges_them():
         node["a"] = {}
         node = node["a"]
     number_key = {**base, "data": {"paired_examples": 5000, 3: "a"}}
+    long_text = {**base, "description": "d" * 1_500_000}
     got = screen(
-        [base, ranged, nan, "not a mapping", surrogate, {**base, "deep": deep}, number_key]
+        [
+            base,
+            ranged,
+            nan,
+            "not a mapping",
+            surrogate,
+            {**base, "deep": deep},
+            number_key,
+            long_text,
+        ]
     )
-    assert [g["status"] for g in got] == ["ok", "ok"] + ["error"] * 5
+    assert [g["status"] for g in got] == ["ok", "ok"] + ["error"] * 6
     want = recommend(ranged, explain=False)
     assert got[1]["recommendation"] == want.recommendation
     assert got[1]["scores"] == want.scores
@@ -99,7 +109,9 @@ def test_items_that_are_not_json_data_are_judged_as_recommend_judges_them():
         {"field": "data.3", "message": "a key must be text (got int 3; quote it)"}
     ]
     # The same refusals as `recommend` gives for each mapping.
-    for item, g in zip([nan, surrogate, number_key], [got[2], got[4], got[6]], strict=True):
+    for item, g in zip(
+        [nan, surrogate, number_key, long_text], [got[2], got[4], got[6], got[7]], strict=True
+    ):
         with pytest.raises(InputError) as e:
             recommend(item)
         assert e.value.details[0].field == g["errors"][0]["field"]
