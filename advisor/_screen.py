@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,15 +62,11 @@ def screen(
     prep = prepare(pack)
     size = EXPLAIN_CHUNK_ROWS if explain else CHUNK_ROWS
     k = min(samples, pack.uncertainty.samples)
+    rows = (_row(i, item) for i, item in enumerate(requirements))
     out: list[dict[str, Any]] = []
-    chunk: list[Raw | Item] = []
-    for i, item in enumerate(requirements):
-        chunk.append(_row(i, item))
-        if len(chunk) == size:
-            out += _records(assess_chunk(chunk, prep, explain=explain, samples=k).lines)
-            chunk = []
-    if chunk:
-        out += _records(assess_chunk(chunk, prep, explain=explain, samples=k).lines)
+    while chunk := list(islice(rows, size)):
+        lines = assess_chunk(chunk, prep, explain=explain, samples=k).lines
+        out += [json.loads(line) for line in lines]
     return out
 
 
@@ -95,7 +92,3 @@ def _row(i: int, item: Any) -> Raw | Item:
     if len(line) > MAX_BYTES:  # a JSON line that long is refused as a line; this is a mapping
         return _item_from_doc(i, where, doc)
     return (i, where, "json", line)
-
-
-def _records(lines: list[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines]

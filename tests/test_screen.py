@@ -129,3 +129,15 @@ def test_more_samples_than_the_pack_has_are_the_packs_count(pack):
     many = screen([doc], samples=10 * pack.uncertainty.samples)[0]
     assert many["confidence_samples"] == pack.uncertainty.samples
     assert many == screen([doc], samples=pack.uncertainty.samples)[0]
+
+
+def test_records_cross_chunks_in_order():
+    # More items than one chunk holds: every record in input order, as one chunk gives it.
+    from advisor._batch import CHUNK_ROWS
+
+    docs = _docs(30, 8)
+    items = [docs[i % len(docs)] for i in range(CHUNK_ROWS + 7)]
+    got = screen(items)
+    assert [g["row"] for g in got] == list(range(len(items)))
+    one = {g["row"]: _where_free(g) for g in screen(docs)}
+    assert all(_where_free(g) == one[g["row"] % len(docs)] for g in got)
