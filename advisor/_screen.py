@@ -55,6 +55,7 @@ def screen(
     from ._batch import CHUNK_ROWS, EXPLAIN_CHUNK_ROWS, assess_chunk
     from ._decide import prepare
     from ._errors import Problem, UsageError
+    from ._process import gc_paused
 
     if samples < 1:
         raise UsageError(Problem("", "samples", f"must be 1 or more (got {samples})"))
@@ -64,9 +65,11 @@ def screen(
     k = min(samples, pack.uncertainty.samples)
     rows = (_row(i, item) for i, item in enumerate(requirements))
     out: list[dict[str, Any]] = []
-    while chunk := list(islice(rows, size)):
-        lines = assess_chunk(chunk, prep, explain=explain, samples=k).lines
-        out += [json.loads(line) for line in lines]
+    # Nothing here makes reference cycles: the collector would only walk the records built.
+    with gc_paused():
+        while chunk := list(islice(rows, size)):
+            lines = assess_chunk(chunk, prep, explain=explain, samples=k).lines
+            out += [json.loads(line) for line in lines]
     return out
 
 

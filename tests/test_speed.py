@@ -2,26 +2,31 @@
 they would alone, `recommend_many(explain=False)` gives `recommend`'s bytes, the bundled pack's
 parsed-document cache gives the parsed documents back (and is ignored when it cannot be trusted),
 and a report's cold path leaves out the modules it does not need. No timings: bench/bench_assess.py
-measures those.
+measures those. While `recommend_many` and `screen` build their results the cyclic garbage
+collector is paused, and nothing the advisor does leaves garbage for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import json
 import os
 import random
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from advisor import load_rulepack, recommend, recommend_many
+from advisor import InputError, load_rulepack, recommend, recommend_many, screen
 from advisor._decide import prepare
+from advisor._process import gc_paused
 from advisor._requirements import KNOWN_REGIMES
 from advisor._scoring import Batch, Evaluation, Scores, evaluate, score
 from advisor._uncertainty import batch_stack
@@ -375,3 +380,89 @@ def test_the_heap_pad_stops_the_page_faults_of_the_engines_arrays():
         timeout=120,
     )
     assert p.stdout.strip() == "None", p.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The collector paused while many results are built (`_process.gc_paused`)
+
+
+def _watching(docs, seen):
+    # The items, noting at each whether the cyclic garbage collector is on as it is read.
+    for d in docs:
+        seen.append(gc.isenabled())
+        yield d
+
+
+def test_recommend_many_and_screen_read_their_items_with_the_collector_paused():
+    if threading.active_count() > 1:
+        pytest.skip("other threads run here: the collector stays on (tested below)")
+    rnd = random.Random(3)
+    docs = [_profile(rnd, i) for i in range(4)]
+    assert gc.isenabled()
+    for run in (
+        lambda items: recommend_many(items, explain=False),
+        lambda items: recommend_many(items, explain=False, jobs=2),
+        lambda items: screen(items),
+    ):
+        seen: list[bool] = []
+        assert len(run(_watching(docs, seen))) == len(docs)
+        assert seen == [False] * len(docs)
+        assert gc.isenabled()  # on again after
+
+
+def test_with_another_thread_running_the_collector_stays_on():
+    rnd = random.Random(4)
+    docs = [_profile(rnd, i) for i in range(3)]
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        seen: list[bool] = []
+        recommend_many(_watching(docs, seen), explain=False)
+        screen(_watching(docs, seen))
+    finally:
+        stop.set()
+        other.join()
+    assert seen == [True] * (2 * len(docs))
+
+
+def test_the_pause_ends_on_an_error_and_leaves_an_off_collector_off():
+    if threading.active_count() > 1:
+        pytest.skip("other threads run here: the collector is never paused")
+    with pytest.raises(InputError), gc_paused():
+        assert not gc.isenabled()
+        recommend_many([{"name": "x", "data": {"paired_examples": "lots"}}])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice, kept
+    finally:
+        gc.enable()
+
+
+def test_assessing_many_leaves_no_cyclic_garbage_for_the_paused_collector_to_hold():
+    # The pause is safe only because the advisor makes no reference cycles: with the collector
+    # off, a run's garbage must all be freed by reference counting (collect() finds none).
+    rnd = random.Random(5)
+    docs = [_profile(rnd, i) for i in range(8)]
+    bad = [{"name": "x", "data": {"paired_examples": "lots"}}, 5, {"name": "y", "team": 3}]
+
+    def run() -> None:
+        recommend_many(docs[:3], explain=True)
+        recommend_many(docs, explain=False)
+        recommend(docs[0])
+        screen(docs + bad)
+        screen(docs[:3] + bad, explain=True)
+        with contextlib.suppress(InputError):
+            recommend_many([*docs[:2], bad[0], bad[2]])
+
+    run()  # caches filled
+    gc.collect()
+    gc.disable()
+    try:
+        run()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
