@@ -36,6 +36,17 @@ def parse_requirements(doc: Any, source: str) -> Requirements:
     return _validated(doc, source, parsed=False)
 
 
+def parse_mapping(doc: Any, source: str) -> tuple[Requirements, dict[str, Any]]:
+    """Validate a mapping given to the API as requirements; give the model and a copy of the
+    mapping (the Assessment's `input`). Anything else is refused as a file's top level is.
+
+    Raises:
+        InputError: one line per problem, naming `source` and the field path.
+    """
+    given = dict(doc) if isinstance(doc, Mapping) else doc
+    return parse_requirements(given, source), given
+
+
 def _validated(doc: Any, source: str, parsed: bool) -> Requirements:
     # `parsed`: the document comes from `parse_text`, which refused non-finite numbers, lone
     # surrogates and deep nesting already.
@@ -145,15 +156,15 @@ def recommend(
         The `Assessment`.
 
     Raises:
-        InputError: `requirements` is an invalid mapping.
+        InputError: `requirements` is an invalid mapping, or no mapping at all.
     """
     from ._engine import assess
 
+    given: dict[str, Any] | None = None
     if isinstance(requirements, Requirements):
-        req, given = requirements, None
+        req = requirements
     else:
-        given = dict(requirements)
-        req = parse_requirements(given, "<mapping>")
+        req, given = parse_mapping(requirements, "<mapping>")
     pack = rulepack if rulepack is not None else load_rulepack()
     return assess(
         req, pack, given=given, explain=explain, explain_scores=explain_scores, probe=probe

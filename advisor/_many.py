@@ -63,7 +63,7 @@ def _assess_chunk(items: list[Item]) -> list[Assessment]:
 
 
 def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Item]:
-    from ._api import parse_requirements
+    from ._api import parse_mapping
     from ._requirements import Requirements
 
     items: list[Item] = []
@@ -72,9 +72,8 @@ def _items(requirements: Iterable[Requirements | Mapping[str, Any]]) -> list[Ite
         if isinstance(r, Requirements):
             items.append((r, None))
             continue
-        given = dict(r)
         try:
-            items.append((parse_requirements(given, f"<item {i}>"), given))
+            items.append(parse_mapping(r, f"<item {i}>"))
         except InputError as e:
             problems.extend(e.details)
     if problems:
@@ -124,7 +123,7 @@ def recommend_many(
         One `Assessment` per input, in order.
 
     Raises:
-        InputError: one line per problem of every invalid mapping (`<item N>: field: ...`);
+        InputError: one line per problem of every invalid item (`<item N>: field: ...`);
             nothing is assessed then.
         UsageError: `jobs` is negative (an AdvisorError, and a ValueError).
     """

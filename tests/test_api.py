@@ -246,6 +246,22 @@ def test_recommend_many_refuses_bad_items_before_assessing_any():
         advisor.recommend_many([profile()], jobs=-1)
 
 
+@pytest.mark.parametrize(
+    ("item", "kind"), [(5, "got int"), ("name: x", "got str"), ([("name", "x")], "got a list")]
+)
+def test_an_item_that_is_not_a_mapping_is_refused_with_one_line(item, kind):
+    # As a file's top level is refused; dict() of a list of pairs would have taken it.
+    with pytest.raises(advisor.InputError) as e:
+        advisor.recommend(item)
+    assert e.value.problems == [f"<mapping>: (top level): must be a mapping of fields, {kind}"]
+    with pytest.raises(advisor.InputError) as e:
+        advisor.recommend_many([profile(), item, None])
+    assert e.value.problems == [
+        f"<item 1>: (top level): must be a mapping of fields, {kind}",
+        "<item 2>: (top level): no fields (empty, only comments or null)",
+    ]
+
+
 def _many_in_a_pool_worker(_: int) -> list[str]:
     return [
         a.recommendation
