@@ -412,6 +412,6 @@ class Assessment(_Out):
 
     def to_json(self) -> str:
         """Give the canonical JSON text (sorted keys, two-space indent, trailing newline)."""
-        import json
+        from ._canonical import canonical_json
 
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        return canonical_json(self.model_dump(mode="json")) + "\n"

@@ -169,9 +169,9 @@ class ProbeResult(_M):
 
     def to_json(self) -> str:
         """Give the canonical JSON text (sorted keys, two-space indent, trailing newline)."""
-        import json
+        from ._canonical import canonical_json
 
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        return canonical_json(self.model_dump(mode="json")) + "\n"
 
     def sha256(self) -> str:
         """Give the sha256 of the canonical JSON."""

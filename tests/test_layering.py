@@ -18,6 +18,7 @@ LAYERS: tuple[frozenset[str], ...] = (
         {
             "_version",
             "_errors",
+            "_canonical",
             "_assessment",
             "_loading",
             "_citations",
