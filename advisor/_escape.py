@@ -54,6 +54,8 @@ def printable(text: object, keep: str = "") -> str:
         `\\uHHHH` or `\\UHHHHHHHH`. Such text can always be encoded as UTF-8.
     """
     s = str(text)
+    if _UNSAFE.search(s) is None:  # most text: nothing to escape, no replacement to build
+        return s
     if keep:
         return _UNSAFE.sub(lambda m: m[0] if m[0] in keep else _escape_char(m[0]), s)
     return _UNSAFE.sub(lambda m: _escape_char(m[0]), s)

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ._assessment import Assessment
+from ._escape import markdown, printable
 from ._fields import OPTIONS
 from ._units import count
 
@@ -73,9 +74,9 @@ def _visible(value: Any) -> Any:
     # surrogates) shown as escapes, so a report printed on a terminal cannot drive it and a
     # lone surrogate cannot make the document unwritable. Newlines and tabs are layout. Markup
     # (a chart's SVG) stays Markup: the characters replaced are never part of markup.
+    if type(value) is str:  # most values: no import on their way (hundreds per report)
+        return printable(value, keep="\n\t")
     from markupsafe import Markup
-
-    from ._escape import printable
 
     if isinstance(value, Markup):
         return Markup(printable(str(value), keep="\n\t"))
@@ -151,8 +152,6 @@ def _web_url(url: Any) -> str:
 
 def _md_escape(text: Any) -> str:
     # User and rule-pack text as literal inline Markdown: see `escape.markdown`.
-    from ._escape import markdown
-
     return markdown(text)
 
 
@@ -301,8 +300,6 @@ def _text_environment() -> Any:
     with _lock:
         if _text_env is None:
             import jinja2
-
-            from ._escape import printable
 
             _text_env = base.overlay(
                 finalize=printable, bytecode_cache=_bytecode_cache(jinja2, "text")
