@@ -7,6 +7,7 @@ schema, the docs and `advisor ask` share one definition per field.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -665,8 +666,10 @@ def _stored(model: BaseModel, path: str, raw: Any) -> Any:
     return value
 
 
-def field_paths(model: type[BaseModel] = Requirements, prefix: str = "") -> list[str]:
-    """Give every leaf field's dotted path, in declaration order."""
+@functools.cache
+def field_paths(model: type[BaseModel] = Requirements, prefix: str = "") -> tuple[str, ...]:
+    """Give every leaf field's dotted path, in declaration order (computed once per model:
+    every assessment reads them)."""
     out: list[str] = []
     for name, info in model.model_fields.items():
         ann = info.annotation
@@ -675,7 +678,7 @@ def field_paths(model: type[BaseModel] = Requirements, prefix: str = "") -> list
             out.extend(field_paths(ann, path + "."))
         else:
             out.append(path)
-    return out
+    return tuple(out)
 
 
 def field_info(path: str) -> Any:
