@@ -26,7 +26,6 @@ import pytest
 
 from advisor import InputError, load_rulepack, recommend, recommend_many, screen
 from advisor._decide import prepare
-from advisor._process import gc_paused
 from advisor._requirements import KNOWN_REGIMES
 from advisor._scoring import Batch, Evaluation, Scores, evaluate, score
 from advisor._uncertainty import batch_stack
@@ -393,21 +392,48 @@ def _watching(docs, seen):
         yield d
 
 
+def _fresh_process(code: str) -> None:
+    # In a process of its own: here, earlier tests leave threads running (the service's
+    # lanes), and with another thread alive the collector is never paused.
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+
+
 def test_recommend_many_and_screen_read_their_items_with_the_collector_paused():
-    if threading.active_count() > 1:
-        pytest.skip("other threads run here: the collector stays on (tested below)")
-    rnd = random.Random(3)
-    docs = [_profile(rnd, i) for i in range(4)]
-    assert gc.isenabled()
-    for run in (
-        lambda items: recommend_many(items, explain=False),
-        lambda items: recommend_many(items, explain=False, jobs=2),
-        lambda items: screen(items),
-    ):
-        seen: list[bool] = []
-        assert len(run(_watching(docs, seen))) == len(docs)
-        assert seen == [False] * len(docs)
-        assert gc.isenabled()  # on again after
+    _fresh_process("""
+        import gc
+        from advisor import recommend_many, screen
+
+        docs = [
+            {"name": f"p{i}", "data": {"paired_examples": 10 ** (i + 2)},
+             "latency": {"budget_ms": 50 * (i + 1)}}
+            for i in range(4)
+        ]
+
+        def watching(seen):
+            for d in docs:
+                seen.append(gc.isenabled())
+                yield d
+
+        assert gc.isenabled()
+        for run in (
+            lambda items: recommend_many(items, explain=False),
+            lambda items: recommend_many(items, explain=False, jobs=2),
+            screen,
+        ):
+            seen = []
+            assert len(run(watching(seen))) == len(docs)
+            assert seen == [False] * len(docs), seen
+            assert gc.isenabled()  # on again after
+        print("ok")
+    """)
 
 
 def test_with_another_thread_running_the_collector_stays_on():
@@ -427,19 +453,24 @@ def test_with_another_thread_running_the_collector_stays_on():
 
 
 def test_the_pause_ends_on_an_error_and_leaves_an_off_collector_off():
-    if threading.active_count() > 1:
-        pytest.skip("other threads run here: the collector is never paused")
-    with pytest.raises(InputError), gc_paused():
-        assert not gc.isenabled()
-        recommend_many([{"name": "x", "data": {"paired_examples": "lots"}}])
-    assert gc.isenabled()
-    gc.disable()
-    try:
+    _fresh_process("""
+        import gc
+        from advisor import InputError, recommend_many
+        from advisor._process import gc_paused
+
+        try:
+            with gc_paused():
+                assert not gc.isenabled()
+                recommend_many([{"name": "x", "data": {"paired_examples": "lots"}}])
+        except InputError:
+            pass
+        assert gc.isenabled()
+        gc.disable()
         with gc_paused():
             pass
         assert not gc.isenabled()  # the caller's choice, kept
-    finally:
-        gc.enable()
+        print("ok")
+    """)
 
 
 def test_assessing_many_leaves_no_cyclic_garbage_for_the_paused_collector_to_hold():
