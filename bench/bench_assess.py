@@ -3,7 +3,8 @@
 Measures, after imports (plain numpy throughout: the exact Shapley values need no shap, numba
 or JIT compile):
 - the median time of one full assessment (engine, exact Shapley attributions, counterfactuals
-  and the 2,000-sample Monte Carlo) over the bundled examples;
+  and the 2,000-sample Monte Carlo) over the bundled examples, and how many engine calls each
+  example's assessment makes;
 - the time of 1,000 assessments with attributions, one after another in this process and with
   `recommend_many(jobs=0)` (one worker process per CPU);
 - 1,000 assessments without attributions: `recommend` one at a time against
@@ -103,6 +104,7 @@ def main() -> None:
     if args.median_only:
         print(f"{med * 1000:.2f}")
         return
+    calls = engine_calls(reqs, pack)
     # The same median in a fresh process without the heap pad (ADVISOR_NO_HEAP_PAD=1).
     env = {**os.environ, "ADVISOR_NO_HEAP_PAD": "1"}
     env.pop("MALLOC_TOP_PAD_", None)
@@ -158,6 +160,10 @@ def main() -> None:
         f"without the heap pad (ADVISOR_NO_HEAP_PAD=1, a fresh process): {unpadded} ms"
     )
     print(
+        "engine calls per explained assessment, per example: "
+        + ", ".join(f"{p.stem} {n}" for p, n in zip(examples, calls, strict=True))
+    )
+    print(
         f"{args.many} assessments with attributions: {bulk:.2f} s wall, {bulk_cpu:.2f} s CPU "
         "(target <= 10 s)"
     )
@@ -182,6 +188,30 @@ def main() -> None:
         f"{os.cpu_count()} CPUs: {many:.2f} s wall (target <= 10 s)"
     )
     cold_figures()
+
+
+def engine_calls(reqs: list, pack: object) -> list[int]:
+    """Give, per requirements, how many engine calls (`scoring._evaluate`) its explained
+    assessment makes."""
+    from advisor import _scoring, recommend
+
+    count = [0]
+    evaluate = _scoring._evaluate
+
+    def counted(*args: object, **kwargs: object) -> object:
+        count[0] += 1
+        return evaluate(*args, **kwargs)
+
+    out = []
+    _scoring._evaluate = counted
+    try:
+        for req in reqs:
+            count[0] = 0
+            recommend(req, rulepack=pack)
+            out.append(count[0])
+    finally:
+        _scoring._evaluate = evaluate
+    return out
 
 
 def cold_figures() -> None:
