@@ -9,9 +9,9 @@ or JIT compile):
   `recommend_many(jobs=0)` (one worker process per CPU);
 - 1,000 assessments without attributions: `recommend` one at a time against
   `recommend_many(explain=False)`, which decides them all in one vectorised pass (in this
-  process, and with `jobs=0`, one worker process per CPU); and the same
-  1,000 projects, as mappings, screened with `screen` (the batch's records, no Assessment), with
-  its 32-sample screening confidence and with the pack's 2,000 samples (`recommend`'s);
+  process, and with `jobs=0`, one worker process per CPU); and the same 1,000 projects, as
+  mappings, screened with `screen` (the batch's records, no Assessment), with its 32-sample
+  screening confidence and with the pack's 2,000 samples (`recommend`'s);
 and, cold, the wall time of `advisor recommend EXAMPLE -o r.html` next to
 `python -c "import numpy, pydantic, jinja2, yaml"` (the libraries it cannot do without). The cold
 runs start as an installed advisor does on its second run: bytecode caching on
